@@ -1,0 +1,90 @@
+"""End-to-end evolution throughput against a bare LeNet forward pass, in one process.
+
+    python benchmarks/evaluations_per_second.py [--device cpu] [--population 200]
+
+Goal (issue 2): end-to-end evaluations/s >= 70% of the bare forward pass at the same
+batch size, on the CPU, for both encodings. The bare figure is LeNet's own forward
+pass on a batch of the same size and memory format (no softmax, no rendering, no
+archive). The two are measured in alternating rounds so that a drifting machine
+affects both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import machine, save
+
+from fooling.classifiers import load_classifier
+from fooling.encodings import make_encoding
+from fooling.search.evolution import Evolution
+
+GOAL = 0.70
+
+
+def bare_forward(net: torch.nn.Module, batch: torch.Tensor, repeats: int) -> float:
+    """Images per second of the bare network on `batch`."""
+    with torch.inference_mode():
+        started = time.perf_counter()
+        for _ in range(repeats):
+            net(batch)
+        return repeats * len(batch) / (time.perf_counter() - started)
+
+
+def end_to_end(evolution: Evolution, generations: int) -> float:
+    """Evaluations per second of whole generations (mutate, render, classify, archive)."""
+    started = time.perf_counter()
+    for _ in range(generations):
+        evolution.step()
+    return generations * evolution.population / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--population", type=int, default=200)
+    parser.add_argument("--generations", type=int, default=50, help="per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    classifier = load_classifier("lenet-mnist", args.device)
+    net = classifier.model
+    batch = torch.rand(args.population, 1, 28, 28, device=classifier.device)
+    batch = batch.contiguous(memory_format=classifier.memory_format)  # as the model runs
+    figures = {"benchmark": "evaluations_per_second", **machine(classifier.device)}
+    figures.update(population=args.population, goal_ratio=GOAL, encodings={})
+    for name in ("direct", "cppn"):
+        encoding = make_encoding(name, classifier.input_shape, classifier.device)
+        evolution = Evolution(classifier, encoding, population=args.population, seed=0)
+        for _ in range(200):  # warm up, and let CPPNs grow to a realistic size
+            evolution.step()
+        bare_forward(net, batch, 20)
+        bare, full = [], []
+        for _ in range(args.rounds):
+            bare.append(bare_forward(net, batch, args.generations))
+            full.append(end_to_end(evolution, args.generations))
+        ratio = statistics.median(full) / statistics.median(bare)
+        figures["encodings"][name] = {
+            "bare_forward_images_per_s": round(statistics.median(bare)),
+            "end_to_end_evaluations_per_s": round(statistics.median(full)),
+            "ratio": round(ratio, 3),
+            "meets_goal": ratio >= GOAL,
+            "rounds_bare": [round(value) for value in bare],
+            "rounds_end_to_end": [round(value) for value in full],
+        }
+        print(
+            f"{name:>6}: end-to-end {statistics.median(full):,.0f} eval/s, bare forward "
+            f"{statistics.median(bare):,.0f} img/s, ratio {ratio:.2f} (goal >= {GOAL})"
+        )
+    save(f"evaluations_per_second_{classifier.device.type}", figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import sys
+
+from fooling.cli import main
+
+sys.exit(main())

@@ -1,0 +1,150 @@
+"""The Classifier role: any model, seen as images in [0, 1] -> class probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fooling.errors import FoolingError
+
+
+class Classifier:
+    """Wraps a model so that the rest of `fooling` only sees images and probabilities.
+
+    It owns everything about how the model wants its input: channels, size,
+    normalisation, device and batching. Images come in as `float32 [N, C, H, W]`
+    in `[0, 1]`; probabilities go out as `float32 [N, K]` on the same device.
+
+    Args:
+        model: an `nn.Module` (or any callable on a batch) returning `[N, K]` scores.
+        input_shape: `(channels, height, width)` the model expects.
+        labels: one name per class, `K` of them.
+        mean: per-channel mean subtracted after scaling to `[0, 1]` (None: no shift).
+        std: per-channel divisor applied after the mean (None: no scaling).
+        outputs: `"logits"` (softmax is applied here) or `"probabilities"`.
+        device: where the model runs; the model is moved there.
+        batch_size: the most images sent to the model at once.
+        channels_last: run the model on channels-last tensors (much faster for
+            convolutions on CPU; only for models that do not `.view` activations).
+        name: a short name used in reports and checkpoints.
+
+    Raises:
+        FoolingError: inconsistent shapes, labels or options.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+        *,
+        input_shape: Sequence[int],
+        labels: Sequence[str],
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        outputs: str = "logits",
+        device: str | torch.device = "cpu",
+        batch_size: int = 1024,
+        channels_last: bool = False,
+        name: str = "custom",
+    ) -> None:
+        if len(input_shape) != 3 or min(input_shape) < 1:
+            raise FoolingError(f"input_shape must be (channels, height, width), got {input_shape}")
+        if outputs not in ("logits", "probabilities"):
+            raise FoolingError(f"outputs must be 'logits' or 'probabilities', got {outputs!r}")
+        if batch_size < 1:
+            raise FoolingError(f"batch_size must be positive, got {batch_size}")
+        if len(labels) < 2:
+            raise FoolingError("a classifier needs at least two labels")
+        self.input_shape = tuple(int(size) for size in input_shape)
+        self.labels = [str(label) for label in labels]
+        self.outputs = outputs
+        self.batch_size = batch_size
+        self.name = name
+        self.device = torch.device(device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if isinstance(model, nn.Module):
+            model = model.to(self.device, memory_format=self.memory_format).eval()
+        self.model = model
+        channels = self.input_shape[0]
+        self._mean = _per_channel(mean, channels, "mean", self.device)
+        self._std = _per_channel(std, channels, "std", self.device)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Class probabilities for a batch of images.
+
+        Args:
+            images: `float [N, C, H, W]` in `[0, 1]`. One or three channels are
+                converted to what the model expects; another size is resized.
+
+        Returns:
+            `float32 [N, K]` softmax probabilities on the classifier's device.
+
+        Raises:
+            FoolingError: the images have the wrong rank or channel count, or the
+                model returns NaN or the wrong number of classes.
+        """
+        with torch.inference_mode():
+            batches = [
+                self._probabilities(self.prepare(chunk)) for chunk in images.split(self.batch_size)
+            ]
+        return torch.cat(batches) if len(batches) != 1 else batches[0]
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Move, convert channels, resize and normalise images as the model wants them."""
+        if images.dim() != 4:
+            raise FoolingError(f"expected images [N, C, H, W], got shape {tuple(images.shape)}")
+        images = images.to(self.device, torch.float32)
+        channels, height, width = self.input_shape
+        if images.shape[1] != channels:
+            images = _convert_channels(images, channels)
+        if images.shape[-2:] != (height, width):
+            images = F.interpolate(
+                images, size=(height, width), mode="bilinear", align_corners=False, antialias=True
+            )
+        if self._mean is not None:
+            images = images - self._mean
+        if self._std is not None:
+            images = images / self._std
+        return images.contiguous(memory_format=self.memory_format)
+
+    def _probabilities(self, inputs: torch.Tensor) -> torch.Tensor:
+        scores = self.model(inputs)
+        if scores.dim() != 2 or scores.shape[1] != self.num_classes:
+            raise FoolingError(
+                f"model returned shape {tuple(scores.shape)}, expected [N, {self.num_classes}]"
+            )
+        scores = scores.float()
+        if torch.isnan(scores).any():
+            raise FoolingError(f"classifier {self.name!r} returned NaN scores")
+        return scores.softmax(dim=1) if self.outputs == "logits" else scores
+
+
+def _per_channel(
+    values: Sequence[float] | None, channels: int, what: str, device: torch.device
+) -> torch.Tensor | None:
+    if values is None:
+        return None
+    tensor = torch.as_tensor(values, dtype=torch.float32, device=device).flatten()
+    if tensor.numel() == 1:
+        tensor = tensor.repeat(channels)
+    if tensor.numel() != channels:
+        raise FoolingError(f"{what} has {tensor.numel()} values for {channels} channels")
+    if what == "std" and (tensor == 0).any():
+        raise FoolingError("std must not contain zeros")
+    return tensor.view(1, channels, 1, 1)
+
+
+def _convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    have = images.shape[1]
+    if have == 3 and channels == 1:
+        weights = torch.tensor([0.299, 0.587, 0.114], device=images.device)
+        return (images * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+    if have == 1 and channels == 3:
+        return images.expand(-1, 3, -1, -1)
+    raise FoolingError(f"images have {have} channels, the classifier expects {channels}")

@@ -1,0 +1,69 @@
+"""Caffe's MNIST LeNet and the built-in `lenet-mnist` classifier."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from fooling.errors import FoolingError
+
+MNIST_LABELS = tuple(str(digit) for digit in range(10))
+
+
+class LeNet(nn.Module):
+    """LeNet as in Caffe's MNIST example.
+
+    conv 20@5x5 -> maxpool 2 -> conv 50@5x5 -> maxpool 2 -> fc 500 -> ReLU -> fc 10.
+    Takes `[N, 1, 28, 28]` images in `[0, 1]` (Caffe scales pixels by 1/256, with no mean)
+    and returns logits `[N, 10]`.
+    """
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 20, kernel_size=5),
+            nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, kernel_size=5),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(50 * 4 * 4, 500),
+            nn.ReLU(inplace=True),
+            nn.Linear(500, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def shipped_weights_path() -> Path:
+    """The path of the LeNet weights trained once on real MNIST and shipped with the package."""
+    return Path(str(resources.files("fooling.classifiers") / "weights" / "lenet_mnist.safetensors"))
+
+
+def load_lenet(path: str | Path | None = None) -> LeNet:
+    """Build a LeNet and load weights from a safetensors file (no unpickling).
+
+    Args:
+        path: a `.safetensors` file; the shipped weights when None.
+
+    Returns:
+        The network in eval mode, on the CPU.
+
+    Raises:
+        FoolingError: the file is missing or does not hold LeNet weights.
+    """
+    path = Path(path) if path is not None else shipped_weights_path()
+    if not path.is_file():
+        raise FoolingError(f"LeNet weights not found at {path}; run `fooling train lenet-mnist`")
+    net = LeNet()
+    try:
+        net.load_state_dict(load_file(str(path)))
+    except Exception as error:
+        raise FoolingError(f"{path} does not hold LeNet weights: {error}") from None
+    return net.eval()

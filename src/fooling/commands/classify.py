@@ -1,0 +1,41 @@
+"""`fooling classify`: the top-5 labels of image files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from fooling.classifiers import load_classifier
+from fooling.image_files import read_image
+
+TOP = 5
+
+
+def run(args: argparse.Namespace) -> int:
+    """Classify each image and print its top labels; returns the exit code."""
+    classifier = load_classifier(args.classifier, args.device, weights=args.weights)
+    images = [read_image(path, classifier.input_shape[0]) for path in args.images]
+    reports = []
+    for path, image in zip(args.images, images, strict=True):
+        probabilities = classifier(image.unsqueeze(0))[0].cpu()
+        top = torch.topk(probabilities, min(TOP, classifier.num_classes))
+        reports.append(
+            {
+                "image": str(path),
+                "predictions": [
+                    {"index": index, "label": classifier.labels[index], "probability": score}
+                    for score, index in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+                ],
+            }
+        )
+    if args.json:
+        print(json.dumps(reports, indent=2))
+        return 0
+    for report in reports:
+        print(report["image"])
+        for prediction in report["predictions"]:
+            label = f"{prediction['index']:>4}  {prediction['label']}"
+            print(f"  {label:<40} {prediction['probability']:.6%}")
+    return 0

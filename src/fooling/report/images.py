@@ -1,0 +1,83 @@
+"""Elite images on disk: safe file names and 8-bit PNGs."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+_MAX_LABEL_CHARS = 40
+_NOT_SAFE = re.compile(r"[^a-z0-9]+")
+
+
+def image_filename(index: int, label: str) -> str:
+    """The relative path of a class elite's PNG inside a run folder.
+
+    The label is reduced to ``[a-z0-9_]``: accents are stripped, every other run of
+    characters becomes one ``_``, leading and trailing ``_`` are trimmed, and the
+    result is cut to 40 characters. A label with nothing left becomes ``class``.
+    The index keeps names unique and sorted.
+
+    Args:
+        index: the class index, ``>= 0``; zero-padded to at least 3 digits.
+        label: the class label, any string.
+
+    Returns:
+        A POSIX relative path such as ``"images/008_hen.png"``.
+
+    Raises:
+        ValueError: if ``index`` is negative.
+    """
+    if index < 0:
+        raise ValueError(f"class index must be >= 0, got {index}")
+    ascii_label = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
+    safe = _NOT_SAFE.sub("_", ascii_label.lower()).strip("_")
+    safe = safe[:_MAX_LABEL_CHARS].rstrip("_") or "class"
+    return f"images/{index:03d}_{safe}.png"
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Convert float images in ``[0, 1]`` to 8-bit, channels last.
+
+    Values are clamped to ``[0, 1]``, scaled by 255 and rounded to the nearest integer.
+
+    Args:
+        images: ``[C, H, W]`` or ``[N, C, H, W]``, any float dtype, any device.
+
+    Returns:
+        A ``uint8`` array ``[H, W, C]`` or ``[N, H, W, C]`` on the CPU.
+
+    Raises:
+        ValueError: if the tensor is not 3-D or 4-D, or holds NaN or infinity.
+    """
+    if images.dim() not in (3, 4):
+        raise ValueError(f"expected [C, H, W] or [N, C, H, W], got shape {tuple(images.shape)}")
+    x = images.detach().to("cpu", torch.float32)
+    if not torch.isfinite(x).all():
+        raise ValueError("images hold NaN or infinite values")
+    x = (x.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    return x.movedim(-3, -1).contiguous().numpy()
+
+
+def save_png(image: torch.Tensor, path: Path) -> None:
+    """Write one image as an 8-bit PNG (gray for 1 channel, RGB for 3).
+
+    Args:
+        image: float ``[C, H, W]`` in ``[0, 1]`` with ``C`` 1 or 3, any device.
+        path: the file to write; missing parent folders are created.
+
+    Raises:
+        ValueError: if the shape is not ``[1|3, H, W]`` or the values are not finite.
+    """
+    if image.dim() != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"expected [1, H, W] or [3, H, W], got shape {tuple(image.shape)}")
+    pixels = to_uint8(image)
+    # A 2-D uint8 array becomes mode "L", an [H, W, 3] one mode "RGB".
+    picture = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture.save(path, format="PNG")

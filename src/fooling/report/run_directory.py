@@ -1,0 +1,77 @@
+"""Write a finished search as the run directory that DESIGN.md specifies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fooling.report._atomic import atomic_write_text
+from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
+from fooling.report.images import image_filename, save_png
+from fooling.report.plots import plot_confidence_over_generations, plot_per_class_confidence
+from fooling.report.progress import ProgressLog
+
+if TYPE_CHECKING:
+    from fooling.search.result import SearchResult
+
+RUN_FILES = ("summary.json", "gallery.html", "progress.csv", "images", "plots", "checkpoint")
+"""Everything a run writes in its directory (and all that `--force` removes)."""
+
+
+def write_run(result: SearchResult, out: Path) -> Path:
+    """Write images, summary.json, progress.csv, plots and gallery.html into `out`.
+
+    Args:
+        result: the finished search.
+        out: the run directory.
+
+    Returns:
+        The path of `gallery.html`.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    summary = result.summary()
+    for cell, image in zip(summary["classes"], result.images, strict=True):
+        save_png(image.float().div(255), out / cell["image"])
+    with ProgressLog(out / "progress.csv") as log:
+        log.start(fresh=True)
+        for row in result.history:
+            log.append(row)
+    title = describe(result)
+    plot_confidence_over_generations(result.history, out / "plots" / "confidence.png", title)
+    plot_per_class_confidence(
+        result.labels, result.confidences.clamp(min=0).tolist(), out / "plots" / "per_class.png",
+        title,
+    )  # fmt: skip
+    gallery = out / "gallery.html"
+    write_gallery(gallery, title, [section(result, summary)], subtitle=figures(result))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return gallery
+
+
+def section(result: SearchResult, summary: dict, heading: str = "") -> GallerySection:
+    """The gallery section of one run; image paths are relative to its run directory."""
+    cells = [
+        GalleryCell(cell["index"], cell["label"], max(cell["confidence"], 0.0), Path(cell["image"]))
+        for cell in summary["classes"]
+    ]
+    return GallerySection(heading or describe(result), cells, note=figures(result))
+
+
+def describe(result: SearchResult) -> str:
+    """A one-line title, e.g. `lenet-mnist · evolve · cppn · seed 0`."""
+    parts = [result.classifier, result.method, result.encoding, f"seed {result.seed}"]
+    return " · ".join(part for part in parts if part)
+
+
+def figures(result: SearchResult) -> str:
+    """A one-line account of the run's outcome."""
+    return (
+        f"{result.generations} generations x {result.population} images "
+        f"({result.evaluations:,} evaluations) in {result.seconds:.1f} s; "
+        f"median confidence {result.median_confidence:.5f}; "
+        f"{result.fooled()}/{len(result.classes)} classes at ≥ 0.99"
+    )
+
+
+__all__ = ["RUN_FILES", "describe", "figures", "image_filename", "section", "write_run"]

@@ -1,0 +1,143 @@
+"""End to end against the real LeNet trained on the real MNIST."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from torch import nn
+
+import fooling
+from fooling.cli import main
+from fooling.data.mnist import load_mnist
+from fooling.report.progress import read_progress
+
+
+@pytest.mark.parametrize("encoding", ["direct", "cppn"])
+def test_a_short_run_fools_the_real_lenet(lenet, encoding):
+    result = fooling.evolve(
+        lenet, encoding=encoding, generations=150, population=100, seed=0, progress=False
+    )
+    assert result.evaluations == 151 * 100
+    assert result.fooled(0.99) == 10, result.confidences
+    assert result.median_confidence > 0.999
+
+
+def test_the_run_directory(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["evolve", "--encoding", "cppn", "--generations", "20", "--population", "50"]
+    assert main([*argv, "--classes", "3", "7", "--out", str(run), "--quiet"]) == 0
+    assert capsys.readouterr().out.strip().startswith(f"gallery: {run / 'gallery.html'}")
+
+    summary = json.loads((run / "summary.json").read_text())
+    assert list(summary) == [
+        "classifier", "method", "encoding", "seed", "generations", "population",
+        "evaluations", "seconds", "median_confidence", "fooled_at_0.99", "classes",
+    ]  # fmt: skip
+    assert summary["classifier"] == "lenet-mnist" and summary["method"] == "evolve"
+    assert summary["generations"] == 20 and summary["evaluations"] == 21 * 50
+    assert [cell["index"] for cell in summary["classes"]] == [3, 7]
+    assert [cell["image"] for cell in summary["classes"]] == [
+        "images/003_3.png",
+        "images/007_7.png",
+    ]
+
+    rows = read_progress(run / "progress.csv")
+    assert [row.generation for row in rows] == list(range(21))
+    assert rows[-1].median_confidence == pytest.approx(summary["median_confidence"])
+    assert (run / "plots" / "confidence.png").stat().st_size > 1000
+    assert (run / "plots" / "per_class.png").stat().st_size > 1000
+    assert (run / "checkpoint" / "state.safetensors").is_file()
+    html = (run / "gallery.html").read_text()
+    assert html.count("data:image/png;base64,") == 2
+
+    # the saved PNG scores what the summary says
+    images = [str(run / cell["image"]) for cell in summary["classes"]]
+    assert main(["classify", "--json", *images]) == 0
+    predictions = json.loads(capsys.readouterr().out)
+    for cell, prediction in zip(summary["classes"], predictions, strict=True):
+        scored = {p["index"]: p["probability"] for p in prediction["predictions"]}
+        assert scored[cell["index"]] == pytest.approx(cell["confidence"], abs=1e-6)
+
+
+def test_same_seed_same_confidences(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        argv = ["evolve", "--encoding", "cppn", "--generations", "15", "--population", "40"]
+        assert main([*argv, "--seed", "3", "--out", str(tmp_path / name), "--quiet"]) == 0
+        runs.append(json.loads((tmp_path / name / "summary.json").read_text()))
+    confidences = [[cell["confidence"] for cell in run["classes"]] for run in runs]
+    assert confidences[0] == confidences[1]
+    argv = ["evolve", "--encoding", "cppn", "--generations", "15", "--population", "40"]
+    assert main([*argv, "--seed", "4", "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    other = json.loads((tmp_path / "c" / "summary.json").read_text())
+    assert [cell["confidence"] for cell in other["classes"]] != confidences[0]
+
+
+def test_an_interrupted_run_resumes_to_the_generations_asked_for(tmp_path):
+    base = [sys.executable, "-m", "fooling", "evolve", "--encoding", "direct", "--quiet"]
+    base += ["--population", "30", "--generations", "3000", "--checkpoint-every", "5"]
+    run = tmp_path / "interrupted"
+    process = subprocess.Popen([*base, "--out", str(run)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoint" / "state.safetensors").exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "continue with --resume" in err
+    stopped_at = read_progress(run / "progress.csv")[-1].generation
+    assert 5 <= stopped_at < 3000
+
+    generations = str(stopped_at + 40)
+    resume = [*base[:-2], "--generations", generations, "--out", str(run), "--resume"]
+    subprocess.run(resume, check=True, timeout=300, env={**os.environ})
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["generations"] == stopped_at + 40
+    rows = read_progress(run / "progress.csv")
+    assert [row.generation for row in rows] == list(range(stopped_at + 41))
+
+    # the same run without the interruption ends identically
+    straight = tmp_path / "straight"
+    subprocess.run([*base[:-2], "--generations", generations, "--out", str(straight)],
+                   check=True, timeout=300)  # fmt: skip
+    expected = json.loads((straight / "summary.json").read_text())
+    assert [c["confidence"] for c in summary["classes"]] == [
+        c["confidence"] for c in expected["classes"]
+    ]
+
+
+def test_a_users_own_module_is_fooled_through_the_api(tmp_path):
+    torch.manual_seed(0)
+    images, labels = load_mnist("train")
+    images, labels = images[:12000], labels[:12000]
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+    optimiser = torch.optim.Adam(net.parameters(), lr=2e-3)
+    for _ in range(2):
+        for batch in torch.randperm(len(images)).split(128):
+            optimiser.zero_grad()
+            nn.functional.cross_entropy(net(images[batch]), labels[batch]).backward()
+            optimiser.step()
+    test_images, test_labels = load_mnist("test")
+    with torch.no_grad():
+        accuracy = (net(test_images).argmax(1) == test_labels).float().mean().item()
+    assert accuracy > 0.9  # a real, working digit classifier
+
+    classifier = fooling.Classifier(net, input_shape=(1, 28, 28), labels=list("0123456789"))
+    result = fooling.evolve(
+        classifier, encoding="cppn", generations=60, population=100, seed=0, progress=False
+    )
+    assert result.fooled(0.99) >= 9
+    gallery = result.save(tmp_path / "mine")
+    assert gallery.is_file() and len(list((tmp_path / "mine" / "images").glob("*.png"))) == 10
+
+
+def test_a_bare_module_is_refused_with_a_hint():
+    with pytest.raises(fooling.FoolingError, match=r"fooling\.Classifier"):
+        fooling.evolve(nn.Linear(4, 2))
