@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ RESULTS = Path(__file__).parent / "results"
 def machine(device: torch.device) -> dict[str, Any]:
     """The machine, torch and device a figure was measured on."""
     info = {
+        "command": " ".join(["python", *sys.argv]),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),

@@ -48,26 +48,6 @@ def gaussian_(values: torch.Tensor) -> torch.Tensor:
 FUNCTIONS = (torch.sin_, torch.sigmoid_, gaussian_)
 
 
-def activate_into(
-    out: torch.Tensor, pre: torch.Tensor, rows_by_kind: torch.Tensor, counts: list[int]
-) -> None:
-    """Write each row's activation of `pre [P, X]` into `out [P, X]`.
-
-    Args:
-        out: where the results go (may be a strided view).
-        pre: pre-activations, one row per genome.
-        rows_by_kind: `[P]` the row indices sorted by activation kind.
-        counts: how many rows use each kind, in ACTIVATIONS order.
-    """
-    grouped = pre.index_select(0, rows_by_kind)
-    start = 0
-    for function, count in zip(FUNCTIONS, counts, strict=False):
-        if count:
-            function(grouped[start : start + count])
-        start += count
-    out.index_copy_(0, rows_by_kind, grouped)
-
-
 class CPPNEncoding:
     """CPPN genomes that start with no hidden nodes and grow by mutation.
 
@@ -246,31 +226,68 @@ class CPPNEncoding:
 
     # --------------------------------------------------------------- rendering
     def render(self, genomes: Genomes) -> torch.Tensor:
-        """Images `[P, C, H, W]` in `[0, 1]`; an output value v becomes (clip(v, -1, 1) + 1) / 2."""
+        """Images `[P, C, H, W]` in `[0, 1]`; an output value v becomes (clip(v, -1, 1) + 1) / 2.
+
+        Nodes are evaluated one feed-forward position at a time for the whole
+        population. Node values live in one table: the 4 shared input rows, then one
+        block of P rows per position, its rows ordered by activation function so
+        that each function runs in place on one contiguous slice. A position's
+        inputs are summed over the enabled connections only (gather, scale, add).
+        """
         alive = genomes["alive"]
-        population, nodes = alive.shape
+        population = alive.shape[0]
         channels, height, width = self.image_shape
-        # Sort each genome's slots into feed-forward order, dead slots last.
+        # Each genome's slots in feed-forward order (dead slots last), and the inverse.
         key = torch.where(alive, genomes["order"], torch.full_like(genomes["order"], 2.0))
         position_to_slot = key.argsort(dim=1, stable=True)
-        weight = torch.where(genomes["enabled"], genomes["weight"], 0.0)
-        rows = position_to_slot[:, :, None].expand(-1, -1, nodes)
-        weight = weight.gather(1, rows).gather(2, position_to_slot[:, None, :].expand_as(rows))
-        kind = genomes["activation"].gather(1, position_to_slot)
-
-        used = int(alive.sum(dim=1).max())
-        rows_by_kind = kind[:, :used].argsort(dim=0, stable=True)
-        counts = F.one_hot(kind[:, :used], len(ACTIVATIONS)).sum(dim=0).tolist()
-        values = torch.empty(population, used, height * width, device=alive.device)
-        values[:, :NUM_INPUTS] = self.inputs
-        for position in range(NUM_INPUTS, used):
-            pre = torch.bmm(weight[:, position : position + 1, :position], values[:, :position])
-            rows = rows_by_kind[:, position]
-            activate_into(values[:, position], pre.squeeze(1), rows, counts[position])
-
         slot_to_position = position_to_slot.argsort(dim=1)
+        used = int(alive.sum(dim=1).max())
+
+        # Where genome p's value at position j sits inside that position's block.
+        kind = genomes["activation"].gather(1, position_to_slot[:, :used])
+        row_in_block = kind.argsort(dim=0, stable=True).argsort(dim=0)
+        counts = F.one_hot(kind, len(ACTIVATIONS)).sum(dim=0).tolist()
+
+        def table_row(genome: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+            block_row = row_in_block[genome, position.clamp(min=NUM_INPUTS)]
+            return torch.where(
+                position < NUM_INPUTS, position, NUM_INPUTS + (position - NUM_INPUTS) * population
+                + block_row,
+            )  # fmt: skip
+
+        genome, target, source = genomes["enabled"].nonzero(as_tuple=True)
+        weight = genomes["weight"][genome, target, source]
+        target_position = slot_to_position[genome, target]
+        by_target = target_position.argsort(stable=True)
+        genome, weight, target_position = (
+            genome[by_target],
+            weight[by_target],
+            target_position[by_target],
+        )
+        source_row = table_row(genome, slot_to_position[genome, source[by_target]])
+        target_row = row_in_block[genome, target_position]
+        edges = torch.bincount(target_position, minlength=used).tolist()
+
+        table = torch.zeros(NUM_INPUTS + (used - NUM_INPUTS) * population, height * width,
+                            device=alive.device)  # fmt: skip
+        table[:NUM_INPUTS] = self.inputs
+        first = sum(edges[:NUM_INPUTS])  # always 0: nothing feeds an input
+        for position in range(NUM_INPUTS, used):
+            block = table[NUM_INPUTS + (position - NUM_INPUTS) * population :][:population]
+            last = first + edges[position]
+            if last > first:
+                incoming = table.index_select(0, source_row[first:last])
+                block.index_add_(0, target_row[first:last], incoming.mul_(weight[first:last, None]))
+            start = 0
+            for function, count in zip(FUNCTIONS, counts[position], strict=False):
+                if count:
+                    function(block[start : start + count])
+                start += count
+            first = last
+
         outputs = slot_to_position[:, self.output_slots]
-        out = values.gather(1, outputs[:, :, None].expand(-1, -1, height * width))
+        everyone = torch.arange(population, device=alive.device)[:, None].expand_as(outputs)
+        out = table.index_select(0, table_row(everyone, outputs).flatten())
         images = ((out.clamp(-1, 1) + 1) / 2).view(population, channels, height, width)
         return images if channels == 1 else hsv_to_rgb(images)
 
@@ -311,10 +328,12 @@ def _coordinates(height: int, width: int, device: torch.device) -> torch.Tensor:
 
 
 def _pick(mask: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """A uniformly random True column per row of `mask [P, M]`, and whether the row had one."""
-    scores = torch.rand(mask.shape, generator=generator, device=mask.device)
-    scores = torch.where(mask, scores, -1.0)
-    return scores.argmax(dim=1), mask.any(dim=1)
+    """A uniformly random True column per row of `mask [R, M]`, and whether the row had one."""
+    running = mask.cumsum(dim=1)
+    counts = running[:, -1]
+    nth = torch.rand(counts.shape, generator=generator, device=mask.device).mul_(counts).long()
+    column = torch.searchsorted(running, nth.add_(1).unsqueeze(1)).squeeze(1)
+    return column.clamp_(max=mask.shape[1] - 1), counts > 0
 
 
 def _split(
