@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from fooling.cli import main
 
@@ -116,3 +117,10 @@ def test_a_real_process_prints_no_traceback(tmp_path):
         "fooling: error: unknown classifier 'nope'; built-in classifiers: lenet-mnist"
     )
     assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize(("device", "match"), [("banana", "unknown device"), ("cuda:7", "CUDA")])
+def test_bad_device(capsys, tmp_path, device, match):
+    if device.startswith("cuda") and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    fails_with_one_line(capsys, [*EVOLVE, "--device", device, "--out", str(tmp_path)], match)

@@ -51,9 +51,9 @@ FUNCTIONS = (torch.sin_, torch.sigmoid_, gaussian_)
 class CPPNEncoding:
     """CPPN genomes that start with no hidden nodes and grow by mutation.
 
-    Mutation follows the paper's original code; the structural operators are
-    each applied to an offspring with their own probability, and weights,
-    biases and activation functions are changed per gene.
+    Mutation follows the paper's original code: the structural operators are
+    each applied to an offspring with their own probability; weights and
+    activation functions are changed per gene.
 
     Args:
         image_shape: `(channels, height, width)`; 1 channel is gray, 3 are H, S, V.
@@ -229,66 +229,33 @@ class CPPNEncoding:
         """Images `[P, C, H, W]` in `[0, 1]`; an output value v becomes (clip(v, -1, 1) + 1) / 2.
 
         Nodes are evaluated one feed-forward position at a time for the whole
-        population. Node values live in one table: the 4 shared input rows, then one
-        block of P rows per position, its rows ordered by activation function so
-        that each function runs in place on one contiguous slice. A position's
-        inputs are summed over the enabled connections only (gather, scale, add).
+        population. Node values live in one `table`: the 4 shared input rows, then
+        one block of P rows per position, its rows ordered by activation function so
+        that each function runs in place on one contiguous slice. A node's input is
+        summed over its enabled connections only (gather, scale, add).
         """
-        alive = genomes["alive"]
-        population = alive.shape[0]
+        population = genomes["alive"].shape[0]
         channels, height, width = self.image_shape
-        # Each genome's slots in feed-forward order (dead slots last), and the inverse.
-        key = torch.where(alive, genomes["order"], torch.full_like(genomes["order"], 2.0))
-        position_to_slot = key.argsort(dim=1, stable=True)
-        slot_to_position = position_to_slot.argsort(dim=1)
-        used = int(alive.sum(dim=1).max())
-
-        # Where genome p's value at position j sits inside that position's block.
-        kind = genomes["activation"].gather(1, position_to_slot[:, :used])
-        row_in_block = kind.argsort(dim=0, stable=True).argsort(dim=0)
-        counts = F.one_hot(kind, len(ACTIVATIONS)).sum(dim=0).tolist()
-
-        def table_row(genome: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
-            block_row = row_in_block[genome, position.clamp(min=NUM_INPUTS)]
-            return torch.where(
-                position < NUM_INPUTS, position, NUM_INPUTS + (position - NUM_INPUTS) * population
-                + block_row,
-            )  # fmt: skip
-
-        genome, target, source = genomes["enabled"].nonzero(as_tuple=True)
-        weight = genomes["weight"][genome, target, source]
-        target_position = slot_to_position[genome, target]
-        by_target = target_position.argsort(stable=True)
-        genome, weight, target_position = (
-            genome[by_target],
-            weight[by_target],
-            target_position[by_target],
-        )
-        source_row = table_row(genome, slot_to_position[genome, source[by_target]])
-        target_row = row_in_block[genome, target_position]
-        edges = torch.bincount(target_position, minlength=used).tolist()
-
-        table = torch.zeros(NUM_INPUTS + (used - NUM_INPUTS) * population, height * width,
-                            device=alive.device)  # fmt: skip
+        layout = _TableLayout(genomes)
+        table = torch.zeros(layout.rows, height * width, device=self.device)
         table[:NUM_INPUTS] = self.inputs
-        first = sum(edges[:NUM_INPUTS])  # always 0: nothing feeds an input
-        for position in range(NUM_INPUTS, used):
-            block = table[NUM_INPUTS + (position - NUM_INPUTS) * population :][:population]
-            last = first + edges[position]
+        source, target, weight, per_position = layout.connections(genomes)
+        first = 0  # connections are sorted by target position; none feeds an input
+        for position in range(NUM_INPUTS, layout.used):
+            block = table[layout.block_start(position) :][:population]
+            last = first + per_position[position]
             if last > first:
-                incoming = table.index_select(0, source_row[first:last])
-                block.index_add_(0, target_row[first:last], incoming.mul_(weight[first:last, None]))
+                incoming = table.index_select(0, source[first:last]).mul_(weight[first:last, None])
+                block.index_add_(0, target[first:last], incoming)
             start = 0
-            for function, count in zip(FUNCTIONS, counts[position], strict=False):
+            for function, count in zip(FUNCTIONS, layout.counts[position], strict=False):
                 if count:
                     function(block[start : start + count])
                 start += count
             first = last
-
-        outputs = slot_to_position[:, self.output_slots]
-        everyone = torch.arange(population, device=alive.device)[:, None].expand_as(outputs)
-        out = table.index_select(0, table_row(everyone, outputs).flatten())
-        images = ((out.clamp(-1, 1) + 1) / 2).view(population, channels, height, width)
+        outputs = layout.slot_rows(self.output_slots)
+        images = table.index_select(0, outputs.flatten()).clamp_(-1, 1).add_(1).div_(2)
+        images = images.view(population, channels, height, width)
         return images if channels == 1 else hsv_to_rgb(images)
 
     # ----------------------------------------------------------------- helpers
@@ -314,6 +281,62 @@ class CPPNEncoding:
 
     def _chance(self, shape, probability: float, generator: torch.Generator) -> torch.Tensor:
         return torch.rand(tuple(shape), generator=generator, device=self.device) < probability
+
+
+class _TableLayout:
+    """Where each genome's node values sit in the rendering table.
+
+    Positions are a genome's alive slots in feed-forward order (dead slots last);
+    position j >= 4 has a block of P rows starting at `4 + (j - 4) * P`, in which
+    the genomes are ordered by their activation function at that position.
+    """
+
+    def __init__(self, genomes: Genomes) -> None:
+        alive, order = genomes["alive"], genomes["order"]
+        self.population = alive.shape[0]
+        key = torch.where(alive, order, torch.full_like(order, 2.0))
+        position_to_slot = key.argsort(dim=1, stable=True)
+        self.slot_to_position = position_to_slot.argsort(dim=1)
+        self.used = int(alive.sum(dim=1).max())
+        self.rows = NUM_INPUTS + (self.used - NUM_INPUTS) * self.population
+        kind = genomes["activation"].gather(1, position_to_slot[:, : self.used])
+        self.row_in_block = kind.argsort(dim=0, stable=True).argsort(dim=0)
+        self.counts = F.one_hot(kind, len(ACTIVATIONS)).sum(dim=0).tolist()
+
+    def block_start(self, position: int) -> int:
+        return NUM_INPUTS + (position - NUM_INPUTS) * self.population
+
+    def row(self, genome: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """The table row of `genome`'s value at `position` (inputs are shared rows)."""
+        block_row = self.row_in_block[genome, position.clamp(min=NUM_INPUTS)]
+        in_block = NUM_INPUTS + (position - NUM_INPUTS) * self.population + block_row
+        return torch.where(position < NUM_INPUTS, position, in_block)
+
+    def slot_rows(self, slots: torch.Tensor) -> torch.Tensor:
+        """`[P, len(slots)]` the table rows of the given slots of every genome."""
+        genome = torch.arange(self.population, device=slots.device)[:, None]
+        position = self.slot_to_position[:, slots]
+        return self.row(genome.expand_as(position), position)
+
+    def connections(
+        self, genomes: Genomes
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
+        """Every enabled connection, sorted by target position.
+
+        Returns:
+            The source's table row, the target's row within its block, the weight,
+            and how many connections end at each position.
+        """
+        genome, target, source = genomes["enabled"].nonzero(as_tuple=True)
+        target_position = self.slot_to_position[genome, target]
+        order = target_position.argsort(stable=True)
+        genome, target, source = genome[order], target[order], source[order]
+        target_position = target_position[order]
+        weight = genomes["weight"][genome, target, source]
+        source_row = self.row(genome, self.slot_to_position[genome, source])
+        target_row = self.row_in_block[genome, target_position]
+        per_position = torch.bincount(target_position, minlength=self.used).tolist()
+        return source_row, target_row, weight, per_position
 
 
 def _coordinates(height: int, width: int, device: torch.device) -> torch.Tensor:
