@@ -37,5 +37,5 @@ def run(args: argparse.Namespace) -> int:
         print(report["image"])
         for prediction in report["predictions"]:
             label = f"{prediction['index']:>4}  {prediction['label']}"
-            print(f"  {label:<40} {prediction['probability']:.6%}")
+            print(f"  {label:<40} {prediction['probability']:>12.6%}")
     return 0
