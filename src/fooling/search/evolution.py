@@ -62,6 +62,7 @@ class Evolution:
         self.seconds = 0.0
         self.history: list[ProgressRow] = []
 
+    @torch.inference_mode()
     def step(self) -> ProgressRow:
         """Run one generation and return its progress row."""
         started = time.perf_counter()
