@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fooling.commands import evolve
+from fooling.commands.arguments import positive_int
 from fooling.errors import FoolingError
 
 USAGE_ERROR = 2
@@ -27,21 +29,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
 
 
-def positive_int(text: str) -> int:
-    """An argparse type for integers >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with a working example in every command's --help."""
-    from fooling.commands import evolve
-
     parser = _Parser(
         prog="fooling",
         description="Find images a classifier labels with near-certain confidence "

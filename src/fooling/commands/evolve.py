@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from fooling.classifiers import Classifier, load_classifier
+from fooling.commands.arguments import positive_int
 from fooling.commands.run_directory import StopOnInterrupt, claim_run_directory
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError
@@ -19,8 +20,6 @@ INTERRUPTED = 130
 
 def add_arguments(parser: argparse.ArgumentParser, *, out_default: str | None) -> None:
     """The options shared by `evolve` and `demo`."""
-    from fooling.cli import positive_int
-
     parser.add_argument("--classifier", default="lenet-mnist", help="built-in classifier name")
     parser.add_argument("--weights", type=Path, help="weights file for the classifier")
     parser.add_argument("--generations", type=positive_int, default=200)
