@@ -31,7 +31,9 @@ def test_the_run_directory(tmp_path, capsys):
     run = tmp_path / "run"
     argv = ["evolve", "--encoding", "cppn", "--generations", "20", "--population", "50"]
     assert main([*argv, "--classes", "3", "7", "--out", str(run), "--quiet"]) == 0
-    assert capsys.readouterr().out.strip().startswith(f"gallery: {run / 'gallery.html'}")
+    printed = capsys.readouterr()
+    assert printed.out.strip().startswith(f"gallery: {run / 'gallery.html'}")
+    assert printed.err == ""  # --quiet: no progress bar
 
     summary = json.loads((run / "summary.json").read_text())
     assert list(summary) == [
@@ -141,3 +143,15 @@ def test_a_users_own_module_is_fooled_through_the_api(tmp_path):
 def test_a_bare_module_is_refused_with_a_hint():
     with pytest.raises(fooling.FoolingError, match=r"fooling\.Classifier"):
         fooling.evolve(nn.Linear(4, 2))
+
+
+def test_the_demo_writes_one_gallery_for_both_encodings(tmp_path, capsys):
+    out = tmp_path / "demo"
+    argv = ["demo", "--generations", "3", "--population", "10", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"gallery: {out / 'gallery.html'}"
+    html = (out / "gallery.html").read_text()
+    assert html.count("data:image/png;base64,") == 20
+    assert "direct encoding" in html and "cppn encoding" in html
+    for encoding in ("direct", "cppn"):
+        assert json.loads((out / encoding / "summary.json").read_text())["encoding"] == encoding
