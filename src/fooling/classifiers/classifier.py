@@ -25,7 +25,8 @@ class Classifier:
         mean: per-channel mean subtracted after scaling to `[0, 1]` (None: no shift).
         std: per-channel divisor applied after the mean (None: no scaling).
         outputs: `"logits"` (softmax is applied here) or `"probabilities"`.
-        device: where the model runs; the model is moved there.
+        device: where the model runs. An `nn.Module` is moved there and put in
+            eval mode in place, as `Module.to` and `Module.eval` do.
         batch_size: the most images sent to the model at once.
         channels_last: run the model on channels-last tensors (much faster for
             convolutions on CPU; only for models that do not `.view` activations).
