@@ -64,7 +64,7 @@ class Archive:
         winners = winner[cells]
         for key, value in genomes.items():
             self.genomes[key][cells] = value[winners]
-        self.images[cells] = to_uint8(images[winners])
+        self.images[cells] = _as_bytes(images[winners])
         self.confidence[cells] = best[cells]
         self.found_at[cells] = generation
         return improved
@@ -126,6 +126,6 @@ class Archive:
         self.images = torch.zeros((cells, *images.shape[1:]), dtype=torch.uint8, device=self.device)
 
 
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
+def _as_bytes(images: torch.Tensor) -> torch.Tensor:
     """Images in `[0, 1]` as the bytes a PNG stores."""
     return images.clamp(0, 1).mul(255).round().to(torch.uint8)
