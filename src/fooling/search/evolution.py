@@ -17,7 +17,7 @@ from fooling.encodings import Encoding, quantize
 from fooling.errors import FoolingError
 from fooling.report.progress import ProgressRow
 from fooling.search.checkpoint import read_checkpoint, write_checkpoint
-from fooling.search.result import FOOLED_AT, SearchResult
+from fooling.search.result import FOOLED_AT, SearchResult, cell_confidences
 
 
 class Evolution:
@@ -201,7 +201,7 @@ class Evolution:
         self.generation, self.evaluations, self.seconds = generation, evaluations, seconds
 
     def _row(self) -> ProgressRow:
-        confidence = [max(value, 0.0) for value in self.archive.confidence.tolist()]
+        confidence = cell_confidences(self.archive.confidence)
         return ProgressRow(
             generation=self.generation,
             evaluations=self.evaluations,

@@ -100,7 +100,12 @@ class SearchResult:
         return write_run(self, Path(out))
 
 
+def cell_confidences(confidences: torch.Tensor) -> list[float]:
+    """The cells' confidences as floats, counting empty cells (-1) as 0."""
+    return [max(value, 0.0) for value in confidences.tolist()]
+
+
 def median(confidences: torch.Tensor) -> float:
     """The median confidence, counting empty cells (-1) as 0."""
-    values = [max(value, 0.0) for value in confidences.tolist()]
+    values = cell_confidences(confidences)
     return statistics.median(values) if values else 0.0
