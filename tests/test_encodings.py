@@ -71,9 +71,14 @@ def test_hsv_to_rgb_matches_colorsys():
             assert torch.allclose(rgb[0, :, y, x], torch.tensor(expected), atol=1e-5)
 
 
+# Every CPPN behaviour is checked on both paths: the compiled CPU kernels and PyTorch.
+BOTH_PATHS = pytest.mark.parametrize("native", [True, False], ids=["native", "pytorch"])
+
+
+@BOTH_PATHS
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 24)])
-def test_cppn_renders_the_right_shape_and_range(shape):
-    encoding = CPPNEncoding(shape)
+def test_cppn_renders_the_right_shape_and_range(shape, native):
+    encoding = CPPNEncoding(shape, native=native)
     genomes = encoding.random(16, generator())
     for generation in range(1, 30):
         genomes = encoding.mutate(genomes, generation, generator(generation))
@@ -85,8 +90,9 @@ def test_cppn_renders_the_right_shape_and_range(shape):
     assert (images.flatten(1).std(dim=1) > 0.01).float().mean() >= 0.25
 
 
-def test_cppn_starts_without_hidden_nodes_and_grows_under_mutation():
-    encoding = CPPNEncoding((1, 28, 28), max_hidden=12)  # room to see growth
+@BOTH_PATHS
+def test_cppn_starts_without_hidden_nodes_and_grows_under_mutation(native):
+    encoding = CPPNEncoding((1, 28, 28), max_hidden=12, native=native)  # room to see growth
     genomes = encoding.random(64, generator())
     assert not genomes["alive"][:, encoding.hidden].any()
     assert genomes["enabled"].sum(dim=(1, 2)).eq(NUM_INPUTS).all()  # every input -> the output
@@ -97,8 +103,9 @@ def test_cppn_starts_without_hidden_nodes_and_grows_under_mutation():
     assert genomes["enabled"].sum(dim=(1, 2)).float().mean() > NUM_INPUTS
 
 
-def test_cppn_networks_stay_feed_forward_and_tidy():
-    encoding = CPPNEncoding((1, 16, 16), max_hidden=8)
+@BOTH_PATHS
+def test_cppn_networks_stay_feed_forward_and_tidy(native):
+    encoding = CPPNEncoding((1, 16, 16), max_hidden=8, native=native)
     genomes = encoding.random(128, generator())
     for generation in range(1, 60):
         genomes = encoding.mutate(genomes, generation, generator(generation))
@@ -110,9 +117,10 @@ def test_cppn_networks_stay_feed_forward_and_tidy():
         assert (genomes["weight"].abs() <= 10).all()
 
 
-def test_cppn_render_matches_a_plain_per_genome_evaluation():
+@BOTH_PATHS
+def test_cppn_render_matches_a_plain_per_genome_evaluation(native):
     """The batched renderer against a slow, obvious reference for a few genomes."""
-    encoding = CPPNEncoding((1, 9, 7), max_hidden=6)
+    encoding = CPPNEncoding((1, 9, 7), max_hidden=6, native=native)
     genomes = encoding.random(6, generator())
     for generation in range(1, 25):
         genomes = encoding.mutate(genomes, generation, generator(generation))

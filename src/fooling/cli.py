@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         SystemExit: from argparse for --help and usage errors.
     """
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning
     try:
         if args.command == "evolve":
             from fooling.commands.evolve import run
@@ -94,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FoolingError as error:
         print(f"fooling: error: {error}", file=sys.stderr)
         return USAGE_ERROR
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show warnings as `fooling: warning: ...`, without a source line."""
+    text = str(message).removeprefix("fooling: ")
+    print(f"fooling: warning: {text}", file=sys.stderr if file is None else file)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,8 @@ class Archive:
             self._allocate(genomes, images)
         assert self.genomes is not None and self.images is not None
         cells = improved.nonzero().squeeze(1)
+        if len(cells) == 0:
+            return improved
         winners = winner[cells]
         for key, value in genomes.items():
             self.genomes[key][cells] = value[winners]

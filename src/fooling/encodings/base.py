@@ -45,4 +45,4 @@ def select(genomes: Genomes, index: torch.Tensor) -> Genomes:
 
 def quantize(images: torch.Tensor) -> torch.Tensor:
     """Round images to the 256 levels a PNG stores, so saved files score as reported."""
-    return images.clamp(0, 1).mul(255).round().div(255)
+    return images.clamp(0, 1).mul_(255).round_().div_(255)

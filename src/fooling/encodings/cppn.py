@@ -20,8 +20,10 @@ A genome is a set of tensors with the population on dimension 0:
 A connection may only run from a lower `order` to a higher one, so every
 genome is a feed-forward network. A node added on the connection a -> b takes
 the midpoint of their orders, which keeps that true without renumbering.
-Rendering sorts each genome's slots by order (a batched gather) and evaluates
-one node position at a time for the whole population.
+
+Mutation and rendering run as batched PyTorch code on any device; on the CPU
+the same steps run as compiled C kernels when they can be built
+(`cppn_native`): the same genomes, images equal to within one 8-bit level.
 """
 
 from __future__ import annotations
@@ -29,23 +31,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from fooling.encodings.base import Genomes
 from fooling.encodings.color import hsv_to_rgb
+from fooling.encodings.cppn_native import DRAWS, MAX_NODES, NativeKernels, load_library
+from fooling.encodings.cppn_render import ACTIVATIONS, NUM_INPUTS, coordinates, render_outputs
 from fooling.encodings.polynomial import polynomial_mutation
-
-ACTIVATIONS = ("sine", "sigmoid", "gaussian", "linear")
-NUM_INPUTS = 4
-
-
-def gaussian_(values: torch.Tensor) -> torch.Tensor:
-    """exp(-v^2) in place, with v^2 capped at 80 so that no result is a (very slow) denormal."""
-    return values.mul_(values).clamp_(max=80.0).neg_().exp_()
-
-
-# In place, by index into ACTIVATIONS; linear (index 3) is the identity.
-FUNCTIONS = (torch.sin_, torch.sigmoid_, gaussian_)
 
 
 class CPPNEncoding:
@@ -69,6 +60,8 @@ class CPPNEncoding:
         weight_rate: per-weight polynomial mutation probability.
         activation_rate: per-node probability of re-drawing the activation function.
         eta: polynomial mutation distribution index.
+        native: on the CPU, use the compiled kernels when a C compiler is available
+            (and the network has at most 64 node slots).
 
     Raises:
         ValueError: channels other than 1 or 3, or a negative node count.
@@ -91,6 +84,7 @@ class CPPNEncoding:
         weight_rate: float = 0.1,
         activation_rate: float = 0.1,
         eta: float = 15.0,
+        native: bool = True,
     ) -> None:
         channels, height, width = image_shape
         if channels not in (1, 3):
@@ -115,7 +109,14 @@ class CPPNEncoding:
         self.hidden = slice(NUM_INPUTS, NUM_INPUTS + max_hidden)
         first_output = NUM_INPUTS + max_hidden
         self.output_slots = torch.arange(first_output, self.num_nodes, device=self.device)
-        self.inputs = _coordinates(height, width, self.device)
+        self.inputs = coordinates(height, width, self.device)
+        usable = native and self.device.type == "cpu" and self.num_nodes <= MAX_NODES
+        library = load_library() if usable else None
+        self.native = None if library is None else NativeKernels(
+            library, nodes=self.num_nodes, inputs=NUM_INPUTS, outputs=channels,
+            weight_range=weight_range,
+            rates=(change_connection, add_connection, delete_connection, add_node, delete_node),
+        )  # fmt: skip
 
     # ----------------------------------------------------------------- genomes
     def random(self, n: int, generator: torch.Generator) -> Genomes:
@@ -136,88 +137,108 @@ class CPPNEncoding:
         }
 
     def mutate(self, parents: Genomes, generation: int, generator: torch.Generator) -> Genomes:
-        """One offspring per parent; `generation` is unused (the rates are constant)."""
-        g = {key: value.clone() for key, value in parents.items()}
+        """One offspring per parent; `generation` is unused (the rates are constant).
+
+        For the structural operators every offspring draws `DRAWS` uniform numbers
+        (per operator: whether it happens, then its random picks), and each operator
+        runs on the whole population under a mask: no data-dependent shapes, so no
+        host synchronisation on a GPU. The C kernels read the same draws the same
+        way and give the same bits.
+        """
+        g = {key: value.clone() for key, value in parents.items() if key != "weight"}
         bound = self.weight_range
         g["weight"] = polynomial_mutation(
-            g["weight"], rate=self.rates["weight"], eta=self.eta, low=-bound, high=bound,
+            parents["weight"], rate=self.rates["weight"], eta=self.eta, low=-bound, high=bound,
             generator=generator,
         )  # fmt: skip
         redraw = self._chance(g["activation"].shape, self.rates["activation"], generator)
         fresh = self._random_activations(g["activation"].shape, generator)
         g["activation"] = torch.where(redraw, fresh, g["activation"])
-        operators = (
-            (self._change_connection, "change_connection"),
-            (self._add_connection, "add_connection"),
-            (self._delete_connection, "delete_connection"),
-            (self._add_node, "add_node"),
-            (self._delete_node, "delete_node"),
-        )
-        population = len(g["alive"])
-        for operator, rate in operators:
-            rows = self._chance((population,), self.rates[rate], generator).nonzero().squeeze(1)
-            if len(rows):
-                operator(g, rows, generator)
+        draws = torch.rand(len(g["alive"]), DRAWS, generator=generator, device=self.device)
+        if self.native is not None:
+            self.native.mutate_structure(g, draws)
+            return g
+        self._change_connection(g, draws[:, 0:4])
+        self._add_connection(g, draws[:, 4:7])
+        self._delete_connection(g, draws[:, 7:9])
+        self._add_node(g, draws[:, 9:13])
+        self._delete_node(g, draws[:, 13:15])
         return g
 
-    def _change_connection(self, g: Genomes, rows: torch.Tensor, generator) -> None:
+    def _change_connection(self, g: Genomes, u: torch.Tensor) -> None:
         """Move the source or the target of one existing connection, keeping its weight."""
-        edge, has_edge = _pick(g["enabled"][rows].flatten(1), generator)
-        rows, target, source = _split(rows, edge, has_edge, self.num_nodes)
-        free = self._allowed_connections(g, rows) & ~g["enabled"][rows]
-        local = torch.arange(len(rows), device=self.device)
-        move_source = self._chance(rows.shape, 0.5, generator)
-        candidates = torch.where(move_source[:, None], free[local, target], free[local, :, source])
-        other, has_other = _pick(candidates, generator)
-        rows, target, source = rows[has_other], target[has_other], source[has_other]
-        other, move_source = other[has_other], move_source[has_other]
+        enabled, weight = g["enabled"], g["weight"]
+        rows = torch.arange(len(u), device=self.device)
+        edge, has_edge = _pick(enabled.flatten(1), u[:, 1])
+        target, source = edge // self.num_nodes, edge % self.num_nodes
+        free = self._allowed_connections(g) & ~enabled
+        move_source = u[:, 2] < 0.5
+        candidates = torch.where(move_source[:, None], free[rows, target], free[rows, :, source])
+        other, has_other = _pick(candidates, u[:, 3])
+        happens = (u[:, 0] < self.rates["change_connection"]) & has_edge & has_other
         new_target = torch.where(move_source, target, other)
         new_source = torch.where(move_source, other, source)
-        weight = g["weight"][rows, target, source]
-        g["enabled"][rows, target, source] = False
-        g["enabled"][rows, new_target, new_source] = True
-        g["weight"][rows, new_target, new_source] = weight
+        moved = weight[rows, target, source]
+        enabled[rows, target, source] &= ~happens
+        enabled[rows, new_target, new_source] |= happens
+        kept = weight[rows, new_target, new_source]
+        weight[rows, new_target, new_source] = torch.where(happens, moved, kept)
 
-    def _add_connection(self, g: Genomes, rows: torch.Tensor, generator) -> None:
-        free = self._allowed_connections(g, rows) & ~g["enabled"][rows]
-        edge, has_edge = _pick(free.flatten(1), generator)
-        rows, target, source = _split(rows, edge, has_edge, self.num_nodes)
-        g["enabled"][rows, target, source] = True
-        g["weight"][rows, target, source] = self._uniform(rows.shape, generator)
+    def _add_connection(self, g: Genomes, u: torch.Tensor) -> None:
+        enabled, weight = g["enabled"], g["weight"]
+        rows = torch.arange(len(u), device=self.device)
+        free = self._allowed_connections(g) & ~enabled
+        edge, has_edge = _pick(free.flatten(1), u[:, 1])
+        target, source = edge // self.num_nodes, edge % self.num_nodes
+        happens = (u[:, 0] < self.rates["add_connection"]) & has_edge
+        enabled[rows, target, source] |= happens
+        new = (u[:, 2] * 2 - 1) * self.weight_range
+        weight[rows, target, source] = torch.where(happens, new, weight[rows, target, source])
 
-    def _delete_connection(self, g: Genomes, rows: torch.Tensor, generator) -> None:
-        edge, has_edge = _pick(g["enabled"][rows].flatten(1), generator)
-        rows, target, source = _split(rows, edge, has_edge, self.num_nodes)
-        g["enabled"][rows, target, source] = False
+    def _delete_connection(self, g: Genomes, u: torch.Tensor) -> None:
+        enabled = g["enabled"]
+        rows = torch.arange(len(u), device=self.device)
+        edge, has_edge = _pick(enabled.flatten(1), u[:, 1])
+        target, source = edge // self.num_nodes, edge % self.num_nodes
+        happens = (u[:, 0] < self.rates["delete_connection"]) & has_edge
+        enabled[rows, target, source] &= ~happens
 
-    def _add_node(self, g: Genomes, rows: torch.Tensor, generator) -> None:
+    def _add_node(self, g: Genomes, u: torch.Tensor) -> None:
         """Split a connection a -> b into a -> new (weight 1) and new -> b (the old weight)."""
-        slot, has_slot = _pick(~g["alive"][rows, self.hidden], generator)
-        rows, slot = rows[has_slot], slot[has_slot]
-        edge, has_edge = _pick(g["enabled"][rows].flatten(1), generator)
-        rows, target, source = _split(rows, edge, has_edge, self.num_nodes)
-        node = slot[has_edge] + NUM_INPUTS
-        order = g["order"]
-        order[rows, node] = (order[rows, source] + order[rows, target]) / 2
-        g["alive"][rows, node] = True
-        g["activation"][rows, node] = self._random_activations(rows.shape, generator)
-        g["enabled"][rows, target, source] = False
-        g["enabled"][rows, node, source] = True
-        g["enabled"][rows, target, node] = True
-        g["weight"][rows, target, node] = g["weight"][rows, target, source]
-        g["weight"][rows, node, source] = 1.0
+        enabled, weight, alive, order = g["enabled"], g["weight"], g["alive"], g["order"]
+        rows = torch.arange(len(u), device=self.device)
+        slot, has_slot = _pick(~alive[:, self.hidden], u[:, 1])
+        edge, has_edge = _pick(enabled.flatten(1), u[:, 2])
+        target, source = edge // self.num_nodes, edge % self.num_nodes
+        happens = (u[:, 0] < self.rates["add_node"]) & has_slot & has_edge
+        node = slot + NUM_INPUTS
+        midpoint = (order[rows, source] + order[rows, target]) / 2
+        order[rows, node] = torch.where(happens, midpoint, order[rows, node])
+        alive[rows, node] |= happens
+        kind = (u[:, 3] * len(ACTIVATIONS)).long().clamp_(max=len(ACTIVATIONS) - 1)
+        g["activation"][rows, node] = torch.where(happens, kind, g["activation"][rows, node])
+        enabled[rows, target, source] &= ~happens
+        enabled[rows, node, source] |= happens
+        enabled[rows, target, node] |= happens
+        old = weight[rows, target, source]
+        weight[rows, target, node] = torch.where(happens, old, weight[rows, target, node])
+        one = torch.ones_like(old)
+        weight[rows, node, source] = torch.where(happens, one, weight[rows, node, source])
 
-    def _delete_node(self, g: Genomes, rows: torch.Tensor, generator) -> None:
+    def _delete_node(self, g: Genomes, u: torch.Tensor) -> None:
         """Remove one hidden node and every connection into or out of it."""
-        slot, has_node = _pick(g["alive"][rows, self.hidden], generator)
-        rows, node = rows[has_node], slot[has_node] + NUM_INPUTS
-        g["alive"][rows, node] = False
-        g["enabled"][rows, node, :] = False
-        g["enabled"][rows, :, node] = False
+        enabled, alive = g["enabled"], g["alive"]
+        rows = torch.arange(len(u), device=self.device)
+        slot, has_node = _pick(alive[:, self.hidden], u[:, 1])
+        happens = (u[:, 0] < self.rates["delete_node"]) & has_node
+        node = slot + NUM_INPUTS
+        alive[rows, node] &= ~happens
+        enabled[rows, node, :] &= ~happens[:, None]
+        enabled[rows, :, node] &= ~happens[:, None]
 
-    def _allowed_connections(self, g: Genomes, rows: torch.Tensor) -> torch.Tensor:
-        """`[R, N, N]` (to, from) pairs that keep the networks at `rows` feed-forward."""
-        alive, order = g["alive"][rows], g["order"][rows]
+    def _allowed_connections(self, g: Genomes) -> torch.Tensor:
+        """`[P, N, N]` (to, from) pairs that keep each network feed-forward."""
+        alive, order = g["alive"], g["order"]
         slots = torch.arange(self.num_nodes, device=self.device)
         can_send = alive & (slots < self.output_slots[0])
         can_receive = alive & (slots >= NUM_INPUTS)
@@ -226,36 +247,13 @@ class CPPNEncoding:
 
     # --------------------------------------------------------------- rendering
     def render(self, genomes: Genomes) -> torch.Tensor:
-        """Images `[P, C, H, W]` in `[0, 1]`; an output value v becomes (clip(v, -1, 1) + 1) / 2.
-
-        Nodes are evaluated one feed-forward position at a time for the whole
-        population. Node values live in one `table`: the 4 shared input rows, then
-        one block of P rows per position, its rows ordered by activation function so
-        that each function runs in place on one contiguous slice. A node's input is
-        summed over its enabled connections only (gather, scale, add).
-        """
-        population = genomes["alive"].shape[0]
+        """Images `[P, C, H, W]` in `[0, 1]`; an output value v becomes (clip(v, -1, 1) + 1) / 2."""
         channels, height, width = self.image_shape
-        layout = _TableLayout(genomes)
-        table = torch.zeros(layout.rows, height * width, device=self.device)
-        table[:NUM_INPUTS] = self.inputs
-        source, target, weight, per_position = layout.connections(genomes)
-        first = 0  # connections are sorted by target position; none feeds an input
-        for position in range(NUM_INPUTS, layout.used):
-            block = table[layout.block_start(position) :][:population]
-            last = first + per_position[position]
-            if last > first:
-                incoming = table.index_select(0, source[first:last]).mul_(weight[first:last, None])
-                block.index_add_(0, target[first:last], incoming)
-            start = 0
-            for function, count in zip(FUNCTIONS, layout.counts[position], strict=False):
-                if count:
-                    function(block[start : start + count])
-                start += count
-            first = last
-        outputs = layout.slot_rows(self.output_slots)
-        images = table.index_select(0, outputs.flatten()).clamp_(-1, 1).add_(1).div_(2)
-        images = images.view(population, channels, height, width)
+        if self.native is not None:
+            values = self.native.render(genomes, self.inputs, height * width)
+        else:
+            values = render_outputs(genomes, self.inputs, self.output_slots)
+        images = values.view(-1, channels, height, width)
         return images if channels == 1 else hsv_to_rgb(images)
 
     # ----------------------------------------------------------------- helpers
@@ -283,85 +281,14 @@ class CPPNEncoding:
         return torch.rand(tuple(shape), generator=generator, device=self.device) < probability
 
 
-class _TableLayout:
-    """Where each genome's node values sit in the rendering table.
+def _pick(mask: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row of `mask [R, M]`: its `floor(u * count)`-th True column, and whether it has one.
 
-    Positions are a genome's alive slots in feed-forward order (dead slots last);
-    position j >= 4 has a block of P rows starting at `4 + (j - 4) * P`, in which
-    the genomes are ordered by their activation function at that position.
+    `u [R]` holds uniform draws in [0, 1); a row without a True column gets a
+    valid but meaningless column.
     """
-
-    def __init__(self, genomes: Genomes) -> None:
-        alive, order = genomes["alive"], genomes["order"]
-        self.population = alive.shape[0]
-        key = torch.where(alive, order, torch.full_like(order, 2.0))
-        position_to_slot = key.argsort(dim=1, stable=True)
-        self.slot_to_position = position_to_slot.argsort(dim=1)
-        self.used = int(alive.sum(dim=1).max())
-        self.rows = NUM_INPUTS + (self.used - NUM_INPUTS) * self.population
-        kind = genomes["activation"].gather(1, position_to_slot[:, : self.used])
-        self.row_in_block = kind.argsort(dim=0, stable=True).argsort(dim=0)
-        self.counts = F.one_hot(kind, len(ACTIVATIONS)).sum(dim=0).tolist()
-
-    def block_start(self, position: int) -> int:
-        return NUM_INPUTS + (position - NUM_INPUTS) * self.population
-
-    def row(self, genome: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
-        """The table row of `genome`'s value at `position` (inputs are shared rows)."""
-        block_row = self.row_in_block[genome, position.clamp(min=NUM_INPUTS)]
-        in_block = NUM_INPUTS + (position - NUM_INPUTS) * self.population + block_row
-        return torch.where(position < NUM_INPUTS, position, in_block)
-
-    def slot_rows(self, slots: torch.Tensor) -> torch.Tensor:
-        """`[P, len(slots)]` the table rows of the given slots of every genome."""
-        genome = torch.arange(self.population, device=slots.device)[:, None]
-        position = self.slot_to_position[:, slots]
-        return self.row(genome.expand_as(position), position)
-
-    def connections(
-        self, genomes: Genomes
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
-        """Every enabled connection, sorted by target position.
-
-        Returns:
-            The source's table row, the target's row within its block, the weight,
-            and how many connections end at each position.
-        """
-        genome, target, source = genomes["enabled"].nonzero(as_tuple=True)
-        target_position = self.slot_to_position[genome, target]
-        order = target_position.argsort(stable=True)
-        genome, target, source = genome[order], target[order], source[order]
-        target_position = target_position[order]
-        weight = genomes["weight"][genome, target, source]
-        source_row = self.row(genome, self.slot_to_position[genome, source])
-        target_row = self.row_in_block[genome, target_position]
-        per_position = torch.bincount(target_position, minlength=self.used).tolist()
-        return source_row, target_row, weight, per_position
-
-
-def _coordinates(height: int, width: int, device: torch.device) -> torch.Tensor:
-    """`[4, H*W]`: x and y in [-1, 1], distance from the centre, and a constant 1."""
-    y, x = torch.meshgrid(
-        torch.linspace(-1, 1, height, device=device),
-        torch.linspace(-1, 1, width, device=device),
-        indexing="ij",
-    )
-    distance = torch.sqrt(x * x + y * y)
-    return torch.stack([x, y, distance, torch.ones_like(x)]).view(NUM_INPUTS, height * width)
-
-
-def _pick(mask: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """A uniformly random True column per row of `mask [R, M]`, and whether the row had one."""
     running = mask.cumsum(dim=1)
     counts = running[:, -1]
-    nth = torch.rand(counts.shape, generator=generator, device=mask.device).mul_(counts).long()
+    nth = (u * counts).long()
     column = torch.searchsorted(running, nth.add_(1).unsqueeze(1)).squeeze(1)
     return column.clamp_(max=mask.shape[1] - 1), counts > 0
-
-
-def _split(
-    rows: torch.Tensor, edge: torch.Tensor, found: torch.Tensor, nodes: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Keep the rows where a connection was found; return them with its (target, source)."""
-    edge = edge[found]
-    return rows[found], edge // nodes, edge % nodes
