@@ -104,6 +104,30 @@ def test_cppn_starts_without_hidden_nodes_and_grows_under_mutation(native):
 
 
 @BOTH_PATHS
+def test_cppn_mutates_connection_weights_and_node_functions_at_their_rates(native):
+    still = dict.fromkeys(
+        ("add_connection", "delete_connection", "change_connection", "add_node", "delete_node"), 0.0
+    )
+    grower = CPPNEncoding((1, 8, 8), native=native)
+    encoding = CPPNEncoding((1, 8, 8), native=native, **still)  # weights and functions only
+    genomes = grower.random(4000, generator())
+    for generation in range(1, 8):
+        genomes = grower.mutate(genomes, generation, generator(generation))
+    child = encoding.mutate(genomes, 8, generator(8))
+    assert torch.equal(child["enabled"], genomes["enabled"])
+    moved = child["weight"] != genomes["weight"]
+    assert not moved[~genomes["enabled"]].any()  # only existing connections are genes
+    assert 0.09 < moved[genomes["enabled"]].float().mean() < 0.11
+    assert (child["weight"].abs() <= 10).all()
+    nodes = genomes["alive"].clone()
+    nodes[:, :NUM_INPUTS] = False  # inputs have no function
+    changed = child["activation"] != genomes["activation"]
+    assert not changed[~nodes].any()
+    # a redraw (rate 0.1) picks one of 4 functions, so 3 in 4 redraws change it
+    assert 0.065 < changed[nodes].float().mean() < 0.085
+
+
+@BOTH_PATHS
 def test_cppn_networks_stay_feed_forward_and_tidy(native):
     encoding = CPPNEncoding((1, 16, 16), max_hidden=8, native=native)
     genomes = encoding.random(128, generator())

@@ -34,9 +34,15 @@ import torch
 
 from fooling.encodings.base import Genomes
 from fooling.encodings.color import hsv_to_rgb
-from fooling.encodings.cppn_native import DRAWS, MAX_NODES, NativeKernels, load_library
+from fooling.encodings.cppn_native import (
+    MAX_NODES,
+    STRUCTURE_DRAWS,
+    NativeKernels,
+    draws_per_genome,
+    load_library,
+)
 from fooling.encodings.cppn_render import ACTIVATIONS, NUM_INPUTS, coordinates, render_outputs
-from fooling.encodings.polynomial import polynomial_mutation
+from fooling.encodings.polynomial import polynomial_delta
 
 
 class CPPNEncoding:
@@ -57,8 +63,9 @@ class CPPNEncoding:
         change_connection: probability per offspring of moving one end of a connection.
         add_node: probability per offspring of splitting a connection with a new node.
         delete_node: probability per offspring of deleting a hidden node.
-        weight_rate: per-weight polynomial mutation probability.
-        activation_rate: per-node probability of re-drawing the activation function.
+        weight_rate: per-connection probability of a polynomial weight mutation.
+        activation_rate: per hidden or output node, the probability of re-drawing its
+            activation function.
         eta: polynomial mutation distribution index.
         native: on the CPU, use the compiled kernels when a C compiler is available
             (and the network has at most 64 node slots).
@@ -116,6 +123,7 @@ class CPPNEncoding:
             library, nodes=self.num_nodes, inputs=NUM_INPUTS, outputs=channels,
             weight_range=weight_range,
             rates=(change_connection, add_connection, delete_connection, add_node, delete_node),
+            weight_rate=weight_rate, activation_rate=activation_rate, eta=eta,
         )  # fmt: skip
 
     # ----------------------------------------------------------------- genomes
@@ -139,31 +147,49 @@ class CPPNEncoding:
     def mutate(self, parents: Genomes, generation: int, generator: torch.Generator) -> Genomes:
         """One offspring per parent; `generation` is unused (the rates are constant).
 
-        For the structural operators every offspring draws `DRAWS` uniform numbers
-        (per operator: whether it happens, then its random picks), and each operator
-        runs on the whole population under a mask: no data-dependent shapes, so no
-        host synchronisation on a GPU. The C kernels read the same draws the same
-        way and give the same bits.
+        Every offspring draws one fixed block of uniform numbers (`draws_per_genome`):
+        for its weights, its activation functions, then per structural operator
+        whether it happens and its random picks. Each step runs on the whole
+        population under a mask: no data-dependent shapes, so no host
+        synchronisation on a GPU. The C kernels read the same draws the same way.
         """
-        g = {key: value.clone() for key, value in parents.items() if key != "weight"}
-        bound = self.weight_range
-        g["weight"] = polynomial_mutation(
-            parents["weight"], rate=self.rates["weight"], eta=self.eta, low=-bound, high=bound,
-            generator=generator,
-        )  # fmt: skip
-        redraw = self._chance(g["activation"].shape, self.rates["activation"], generator)
-        fresh = self._random_activations(g["activation"].shape, generator)
-        g["activation"] = torch.where(redraw, fresh, g["activation"])
-        draws = torch.rand(len(g["alive"]), DRAWS, generator=generator, device=self.device)
+        g = {key: value.clone() for key, value in parents.items()}
+        n = self.num_nodes
+        draws = torch.rand(
+            len(g["alive"]), draws_per_genome(n), generator=generator, device=self.device
+        )
         if self.native is not None:
-            self.native.mutate_structure(g, draws)
+            self.native.mutate(g, draws)
             return g
-        self._change_connection(g, draws[:, 0:4])
-        self._add_connection(g, draws[:, 4:7])
-        self._delete_connection(g, draws[:, 7:9])
-        self._add_node(g, draws[:, 9:13])
-        self._delete_node(g, draws[:, 13:15])
+        weights, activations, structure = draws.split([n * n, n, STRUCTURE_DRAWS], dim=1)
+        self._mutate_weights(g, weights)
+        self._mutate_activations(g, activations)
+        self._change_connection(g, structure[:, 0:4])
+        self._add_connection(g, structure[:, 4:7])
+        self._delete_connection(g, structure[:, 7:9])
+        self._add_node(g, structure[:, 9:13])
+        self._delete_node(g, structure[:, 13:15])
         return g
+
+    def _mutate_weights(self, g: Genomes, u: torch.Tensor) -> None:
+        """Polynomial mutation of each connection's weight with probability `weight_rate`.
+
+        One draw per weight: below the rate r it mutates, and then u / r, uniform on
+        [0, 1) again, draws the step.
+        """
+        weight, bound, rate = g["weight"], self.weight_range, self.rates["weight"]
+        u = u.view_as(weight)
+        delta = polynomial_delta(u / min(rate, 1.0), self.eta)
+        moved = delta.mul_(2 * bound).add_(weight).clamp_(-bound, bound)
+        g["weight"] = torch.where((u < rate) & g["enabled"], moved, weight)
+
+    def _mutate_activations(self, g: Genomes, u: torch.Tensor) -> None:
+        """A new activation function for each hidden or output node with `activation_rate`."""
+        rate = self.rates["activation"]
+        slots = torch.arange(self.num_nodes, device=self.device)
+        happens = (u < rate) & g["alive"] & (slots >= NUM_INPUTS)
+        kind = (u / min(rate, 1.0) * len(ACTIVATIONS)).long().clamp_(max=len(ACTIVATIONS) - 1)
+        g["activation"] = torch.where(happens, kind, g["activation"])
 
     def _change_connection(self, g: Genomes, u: torch.Tensor) -> None:
         """Move the source or the target of one existing connection, keeping its weight."""
@@ -276,9 +302,6 @@ class CPPNEncoding:
         return torch.randint(
             len(ACTIVATIONS), tuple(shape), generator=generator, device=self.device
         )
-
-    def _chance(self, shape, probability: float, generator: torch.Generator) -> torch.Tensor:
-        return torch.rand(tuple(shape), generator=generator, device=self.device) < probability
 
 
 def _pick(mask: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

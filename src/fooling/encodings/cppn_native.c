@@ -15,17 +15,20 @@
 #include <string.h>
 
 enum { SINE, SIGMOID, GAUSSIAN, LINEAR, NUM_ACTIVATIONS };
-enum { MAX_NODES = 64, DRAWS = 15 }; /* as in cppn_native.py */
+enum { MAX_NODES = 64, STRUCTURE_DRAWS = 15 }; /* as in cppn_native.py */
 
 /* Rates, in the order of the structural operators. */
 enum { CHANGE_CONNECTION, ADD_CONNECTION, DELETE_CONNECTION, ADD_NODE, DELETE_NODE };
 
 typedef struct {
-    int64_t nodes;      /* N: slots per genome */
-    int64_t inputs;     /* input slots come first */
-    int64_t outputs;    /* output slots come last */
-    float weight_range; /* new weights lie in [-weight_range, weight_range] */
-    float rates[5];     /* by operator, as above */
+    int64_t nodes;         /* N: slots per genome */
+    int64_t inputs;        /* input slots come first */
+    int64_t outputs;       /* output slots come last */
+    float weight_range;    /* weights lie in [-weight_range, weight_range] */
+    float rates[5];        /* by structural operator, as above */
+    float weight_rate;     /* per connection */
+    float activation_rate; /* per hidden or output node */
+    float exponent;        /* 1 / (eta + 1) of the polynomial mutation */
 } Shape;
 
 typedef struct {
@@ -38,8 +41,10 @@ typedef struct {
 
 /* The index of the nth set flag among flags[0], flags[stride], ...; as cppn._pick. */
 static int64_t nth_set(const uint8_t *flags, int64_t count, int64_t stride, int64_t nth) {
-    for (int64_t i = 0; i < count; i++)
-        if (flags[i * stride] && nth-- == 0) return i;
+    for (int64_t i = 0; i < count; i++) {
+        nth -= flags[i * stride] != 0; /* no branch on the flags: they are unpredictable */
+        if (nth < 0) return i;
+    }
     return count - 1;
 }
 
@@ -55,11 +60,12 @@ static int64_t scaled(float u, int64_t count) { return (int64_t)(u * (float)coun
 /* free[to * N + from]: a connection that does not exist and keeps the network feed-forward. */
 static void free_connections(const Shape *s, const Genome *g, uint8_t *free) {
     int64_t n = s->nodes;
-    for (int64_t to = 0; to < n; to++)
-        for (int64_t from = 0; from < n; from++)
-            free[to * n + from] = g->alive[to] && g->alive[from] && to >= s->inputs &&
-                                  from < n - s->outputs && g->order[from] < g->order[to] &&
-                                  !g->enabled[to * n + from];
+    for (int64_t to = 0; to < n; to++) {
+        int receives = g->alive[to] & (to >= s->inputs);
+        for (int64_t from = 0; from < n; from++) /* & rather than &&: no branches */
+            free[to * n + from] = receives & g->alive[from] & (from < n - s->outputs) &
+                                  (g->order[from] < g->order[to]) & !g->enabled[to * n + from];
+    }
 }
 
 static void change_connection(const Shape *s, Genome *g, const float *u) {
@@ -137,15 +143,45 @@ static void delete_node(const Shape *s, Genome *g, const float *u) {
     for (int64_t i = 0; i < n; i++) g->enabled[node * n + i] = g->enabled[i * n + node] = 0;
 }
 
-/* Apply the structural operators to genomes [0, count), each with its DRAWS uniform numbers. */
-int mutate_structure(int64_t count, const Shape *s, const float *draws, float *weight,
-                     uint8_t *enabled, int64_t *activation, uint8_t *alive, float *order) {
+/* Polynomial mutation of each connection's weight; u: one number per (to, from).
+ * A draw u below the rate r mutates, and u / r (uniform again) draws the step. */
+static void mutate_weights(const Shape *s, Genome *g, const float *u) {
+    int64_t n = s->nodes;
+    float range = s->weight_range, scale = fminf(s->weight_rate, 1.0f);
+    for (int64_t i = 0; i < n * n; i++) {
+        if (!g->enabled[i] || !(u[i] < s->weight_rate)) continue;
+        float centred = u[i] / scale - 0.5f; /* as polynomial.polynomial_delta */
+        float delta = 1.0f - powf(1.0f - 2.0f * fabsf(centred), s->exponent);
+        float moved = copysignf(delta, centred) * (2.0f * range) + g->weight[i];
+        g->weight[i] = fminf(fmaxf(moved, -range), range);
+    }
+}
+
+/* A new activation function for some hidden and output nodes; u: one number per slot,
+ * used as in mutate_weights. */
+static void mutate_activations(const Shape *s, Genome *g, const float *u) {
+    int64_t n = s->nodes;
+    float scale = fminf(s->activation_rate, 1.0f);
+    for (int64_t slot = s->inputs; slot < n; slot++) {
+        if (!g->alive[slot] || !(u[slot] < s->activation_rate)) continue;
+        int64_t kind = scaled(u[slot] / scale, NUM_ACTIVATIONS);
+        g->activation[slot] = kind < NUM_ACTIVATIONS ? kind : NUM_ACTIVATIONS - 1;
+    }
+}
+
+/* Mutate genomes [0, count) in place, each with its N^2 + N + STRUCTURE_DRAWS uniform numbers:
+ * weights, activation functions, then the structural operators in order. */
+int mutate(int64_t count, const Shape *s, const float *draws, float *weight, uint8_t *enabled,
+           int64_t *activation, uint8_t *alive, float *order) {
     int64_t n = s->nodes;
     if (n > MAX_NODES) return 1;
     for (int64_t p = 0; p < count; p++) {
         Genome g = {weight + p * n * n, enabled + p * n * n, activation + p * n, alive + p * n,
                     order + p * n};
-        const float *u = draws + p * DRAWS;
+        const float *u = draws + p * (n * n + n + STRUCTURE_DRAWS);
+        mutate_weights(s, &g, u);
+        mutate_activations(s, &g, u + n * n);
+        u += n * n + n;
         change_connection(s, &g, u);
         add_connection(s, &g, u + 4);
         delete_connection(s, &g, u + 7);

@@ -28,13 +28,14 @@ import torch
 from fooling.encodings.base import Genomes
 
 SOURCE = Path(__file__).with_name("cppn_native.c")
-# No fast-math contraction or reassociation, so mutation matches PyTorch bit for bit;
+# No fast-math contraction, reassociation or reciprocals, so mutation matches PyTorch;
 # the rest of fast-math lets gcc call glibc's vectorised sinf and expf.
 COMPILE = ["-O3", "-march=native", "-ffast-math", "-fno-associative-math", "-ffp-contract=off"]
+COMPILE.append("-fno-reciprocal-math")  # u / rate must round as PyTorch's division does
 if platform.machine() in ("x86_64", "AMD64"):
     COMPILE.append("-mprefer-vector-width=512")  # where AVX-512 exists: ~25% faster rendering
 MAX_NODES = 64  # node slots per genome the kernels take (MAX_NODES in the C source)
-DRAWS = 15  # uniform numbers per offspring for the structural operators (DRAWS in the C source)
+STRUCTURE_DRAWS = 15  # uniform numbers per offspring for the structural operators (as in C)
 # Rendering is split across threads only above this many genome-pixels: inside the
 # evolution loop MNIST's 200 x 784 ran faster on one thread than on two (measured).
 MIN_PIXELS_PER_THREAD = 500_000
@@ -47,6 +48,9 @@ class _Shape(ctypes.Structure):
         ("outputs", ctypes.c_int64),
         ("weight_range", ctypes.c_float),
         ("rates", ctypes.c_float * 5),
+        ("weight_rate", ctypes.c_float),
+        ("activation_rate", ctypes.c_float),
+        ("exponent", ctypes.c_float),
     ]
 
 
@@ -58,8 +62,11 @@ class NativeKernels:
         nodes: node slots per genome.
         inputs: input slots (first).
         outputs: output slots (last).
-        weight_range: new weights lie in `[-weight_range, weight_range]`.
+        weight_range: weights lie in `[-weight_range, weight_range]`.
         rates: probabilities of change, add and delete connection, add and delete node.
+        weight_rate: per-connection probability of a polynomial weight mutation.
+        activation_rate: per-node probability of a new activation function.
+        eta: the polynomial mutation's distribution index.
     """
 
     def __init__(
@@ -71,17 +78,24 @@ class NativeKernels:
         outputs: int,
         weight_range: float,
         rates: tuple[float, float, float, float, float],
+        weight_rate: float,
+        activation_rate: float,
+        eta: float,
     ) -> None:
         self.library = library
-        self.shape = _Shape(nodes, inputs, outputs, weight_range, (ctypes.c_float * 5)(*rates))
+        self.shape = _Shape(
+            nodes, inputs, outputs, weight_range, (ctypes.c_float * 5)(*rates),
+            weight_rate, activation_rate, 1.0 / (eta + 1.0),
+        )  # fmt: skip
 
-    def mutate_structure(self, genomes: Genomes, draws: torch.Tensor) -> None:
-        """Apply the structural operators in place, exactly as `CPPNEncoding` does."""
+    def mutate(self, genomes: Genomes, draws: torch.Tensor) -> None:
+        """Mutate in place from `draws [P, draws_per_genome(N)]`, as `CPPNEncoding` does."""
         tensors = _genome_tensors(genomes)
         _check(draws, torch.float32, "draws")
-        if draws.shape != (len(tensors[0]), DRAWS):
-            raise ValueError(f"expected {DRAWS} draws per genome, got {tuple(draws.shape)}")
-        failed = self.library.mutate_structure(
+        expected = (len(tensors[0]), draws_per_genome(self.shape.nodes))
+        if draws.shape != expected:
+            raise ValueError(f"expected draws of shape {expected}, got {tuple(draws.shape)}")
+        failed = self.library.mutate(
             len(draws), ctypes.byref(self.shape), *(t.data_ptr() for t in (draws, *tensors))
         )
         if failed:
@@ -113,6 +127,11 @@ class NativeKernels:
         return images
 
 
+def draws_per_genome(nodes: int) -> int:
+    """Uniform numbers one offspring's mutation reads: weights, activations, structure."""
+    return nodes * nodes + nodes + STRUCTURE_DRAWS
+
+
 @functools.cache
 def load_library() -> ctypes.CDLL | None:
     """The compiled kernels, building them on first use; None where that is not possible."""
@@ -133,7 +152,7 @@ def load_library() -> ctypes.CDLL | None:
         _fall_back(f"could not build and load {SOURCE.name}: {error}")
         return None
     pointer, shape, size = ctypes.c_void_p, ctypes.POINTER(_Shape), ctypes.c_int64
-    library.mutate_structure.argtypes = [size, shape, *[pointer] * 6]
+    library.mutate.argtypes = [size, shape, *[pointer] * 6]
     library.render.argtypes = [size, size, shape, size, *[pointer] * 8]
     return library
 

@@ -37,12 +37,20 @@ def polynomial_mutation(
     mutated = values.clone()
     flat = mutated.view(-1)
     chosen = bernoulli_positions(flat.numel(), rate, generator, values.device)
-    centred = torch.rand(chosen.shape, generator=generator, device=values.device).sub_(0.5)
-    # Both branches at once: with c = u - 1/2, delta = sign(c) * (1 - (1 - 2|c|)^(1/(eta+1))).
-    base = centred.abs().mul_(-2).add_(1)
-    delta = base.pow_(1.0 / (eta + 1.0)).neg_().add_(1).mul_(centred.sign())
+    uniform = torch.rand(chosen.shape, generator=generator, device=values.device)
+    delta = polynomial_delta(uniform, eta)
     flat[chosen] = delta.mul_(high - low).add_(flat[chosen]).clamp_(low, high)
     return mutated
+
+
+def polynomial_delta(uniform: torch.Tensor, eta: float) -> torch.Tensor:
+    """Deb's step, as a fraction of the range, for uniform draws `u` in [0, 1) (a new tensor).
+
+    Both branches at once: with c = u - 1/2, delta = sign(c) * (1 - (1 - 2|c|)^(1/(eta+1))).
+    """
+    centred = uniform - 0.5
+    base = centred.abs().mul_(-2).add_(1)
+    return base.pow_(1.0 / (eta + 1.0)).neg_().add_(1).mul_(centred.sign())
 
 
 def bernoulli_positions(
