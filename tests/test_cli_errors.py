@@ -76,6 +76,24 @@ def test_foreign_checkpoint_is_refused(capsys, tmp_path):
     assert (run / "summary.json").read_text() == before
 
 
+def test_checkpoint_with_misshapen_genomes_is_refused(capsys, tmp_path):
+    """A crafted checkpoint must not reach the C kernels with genomes of the wrong shape."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    run = tmp_path / "run"
+    argv = [*EVOLVE, "--encoding", "cppn", "--out", str(run)]
+    assert main([*argv, "--quiet"]) == 0
+    capsys.readouterr()
+    path = run / "checkpoint" / "state.safetensors"
+    tensors = load_file(path)
+    with safe_open(path, "pt") as file:
+        metadata = file.metadata()
+    tensors["archive.genome.weight"] = torch.zeros(10, 3, 3)
+    save_file(tensors, path, metadata=metadata)
+    fails_with_one_line(capsys, [*argv, "--resume", "--generations", "4"], "genome weight")
+
+
 def test_existing_run_is_not_overwritten(capsys, tmp_path):
     run = tmp_path / "run"
     assert main([*EVOLVE, "--out", str(run), "--quiet"]) == 0

@@ -1,14 +1,15 @@
-/* CPU kernels for the CPPN encoding: structural mutation and rendering.
+/* CPU kernels for the CPPN encoding: mutation and rendering.
  *
- * They work on the genome tensors of fooling/encodings/cppn.py in place (see
- * its docstring for the layout) and do exactly what its PyTorch code does, one
- * genome at a time: on a CPU a population of small networks is far cheaper as
- * a loop per genome than as a few hundred tiny tensor operations.
+ * They work on the genome tensors of fooling/encodings/cppn.py (see its
+ * docstring for the layout) and do what its PyTorch code does, one genome at a
+ * time: on a CPU a population of small networks is far cheaper as a loop per
+ * genome than as a few hundred tiny tensor operations.
  *
  * Built by cppn_native.py with the system C compiler. Kept free of fused
- * multiply-adds and reassociation so that mutation gives the same bits as the
- * PyTorch code. sinf and expf are glibc's vectorised ones, which fast-math
- * (finite-only) needs: so every expf argument stays within [-80, 80].
+ * multiply-adds, reassociation and reciprocals, so that mutation gives the same
+ * networks as the PyTorch code bit for bit (weights to within powf's last bit).
+ * sinf and expf are glibc's vectorised ones, which fast-math (finite-only)
+ * needs: so every expf argument stays within [-80, 80].
  */
 #include <math.h>
 #include <stdint.h>
@@ -171,8 +172,8 @@ static void mutate_activations(const Shape *s, Genome *g, const float *u) {
 
 /* Mutate genomes [0, count) in place, each with its N^2 + N + STRUCTURE_DRAWS uniform numbers:
  * weights, activation functions, then the structural operators in order. */
-int mutate(int64_t count, const Shape *s, const float *draws, float *weight, uint8_t *enabled,
-           int64_t *activation, uint8_t *alive, float *order) {
+int cppn_mutate(int64_t count, const Shape *s, const float *draws, float *weight,
+                uint8_t *enabled, int64_t *activation, uint8_t *alive, float *order) {
     int64_t n = s->nodes;
     if (n > MAX_NODES) return 1;
     for (int64_t p = 0; p < count; p++) {
@@ -208,10 +209,13 @@ static void activate(int64_t kind, float *restrict v, int64_t n) {
 }
 
 /* Render genomes [first, first + count) into images [P, outputs, pixels].
- * inputs: [s->inputs, pixels]; scratch: [N, pixels], this call's own. */
-int render(int64_t first, int64_t count, const Shape *s, int64_t pixels, const float *weight,
-           const uint8_t *enabled, const int64_t *activation, const uint8_t *alive,
-           const float *order, const float *inputs, float *scratch, float *images) {
+ * inputs: [s->inputs, pixels]; scratch: [N, pixels], this call's own.
+ * A connection from a node not yet evaluated (only in a corrupt genome) adds
+ * nothing, as in the PyTorch code. */
+int cppn_render(int64_t first, int64_t count, const Shape *s, int64_t pixels,
+                const float *weight, const uint8_t *enabled, const int64_t *activation,
+                const uint8_t *alive, const float *order, const float *inputs, float *scratch,
+                float *images) {
     int64_t n = s->nodes;
     if (n > MAX_NODES) return 1;
     const float *value[MAX_NODES];
@@ -226,13 +230,14 @@ int render(int64_t first, int64_t count, const Shape *s, int64_t pixels, const f
             for (; k > 0 && o[sorted[k - 1]] > o[slot]; k--) sorted[k] = sorted[k - 1];
             sorted[k] = slot;
         }
-        for (int64_t slot = 0; slot < s->inputs; slot++) value[slot] = inputs + slot * pixels;
+        for (int64_t slot = 0; slot < n; slot++)
+            value[slot] = slot < s->inputs ? inputs + slot * pixels : NULL;
         for (int64_t k = 0; k < used; k++) {
             int64_t slot = sorted[k];
             float *restrict sum = scratch + slot * pixels;
             int64_t terms = 0;
             for (int64_t from = 0; from < n; from++) {
-                if (!e[slot * n + from]) continue;
+                if (!e[slot * n + from] || value[from] == NULL) continue;
                 const float *restrict source = value[from];
                 float w_from = w[slot * n + from];
                 if (terms++ == 0)

@@ -90,12 +90,12 @@ class NativeKernels:
 
     def mutate(self, genomes: Genomes, draws: torch.Tensor) -> None:
         """Mutate in place from `draws [P, draws_per_genome(N)]`, as `CPPNEncoding` does."""
-        tensors = _genome_tensors(genomes)
+        tensors = self._genome_tensors(genomes)
         _check(draws, torch.float32, "draws")
         expected = (len(tensors[0]), draws_per_genome(self.shape.nodes))
         if draws.shape != expected:
             raise ValueError(f"expected draws of shape {expected}, got {tuple(draws.shape)}")
-        failed = self.library.mutate(
+        failed = self.library.cppn_mutate(
             len(draws), ctypes.byref(self.shape), *(t.data_ptr() for t in (draws, *tensors))
         )
         if failed:
@@ -103,18 +103,20 @@ class NativeKernels:
 
     def render(self, genomes: Genomes, inputs: torch.Tensor, pixels: int) -> torch.Tensor:
         """Output values mapped to `[0, 1]`, as `float32 [P, outputs, pixels]`."""
-        tensors = _genome_tensors(genomes)
+        tensors = self._genome_tensors(genomes)
         _check(inputs, torch.float32, "inputs")
+        if inputs.shape != (self.shape.inputs, pixels):
+            raise ValueError(f"expected inputs of shape {(self.shape.inputs, pixels)}")
         population = len(tensors[0])
         images = torch.empty(population, self.shape.outputs, pixels)
         threads = max(1, min(torch.get_num_threads(), population * pixels // MIN_PIXELS_PER_THREAD))
-        scratch = torch.empty(threads, self.shape.nodes, pixels)
+        scratch = torch.zeros(threads, self.shape.nodes, pixels)
         addresses = [t.data_ptr() for t in (*tensors, inputs)]
 
         def part(index: int) -> int:
             first = population * index // threads
             count = population * (index + 1) // threads - first
-            return self.library.render(
+            return self.library.cppn_render(
                 first, count, ctypes.byref(self.shape), pixels, *addresses,
                 scratch[index].data_ptr(), images.data_ptr(),
             )  # fmt: skip
@@ -125,6 +127,17 @@ class NativeKernels:
         if failed:
             raise ValueError(f"native CPPN kernels take at most {MAX_NODES} nodes")
         return images
+
+    def _genome_tensors(self, genomes: Genomes) -> list[torch.Tensor]:
+        """The genome tensors in the C functions' order, checked for all that C assumes."""
+        tensors = [genomes[key] for key in LAYOUT]
+        population, nodes = len(tensors[0]), self.shape.nodes
+        for (key, (dtype, dims)), tensor in zip(LAYOUT.items(), tensors, strict=True):
+            _check(tensor, dtype, key)
+            expected = (population, nodes, nodes) if dims == 3 else (population, nodes)
+            if tensor.shape != expected:
+                raise ValueError(f"genome {key} has shape {tuple(tensor.shape)}, not {expected}")
+        return tensors
 
 
 def draws_per_genome(nodes: int) -> int:
@@ -152,8 +165,8 @@ def load_library() -> ctypes.CDLL | None:
         _fall_back(f"could not build and load {SOURCE.name}: {error}")
         return None
     pointer, shape, size = ctypes.c_void_p, ctypes.POINTER(_Shape), ctypes.c_int64
-    library.mutate.argtypes = [size, shape, *[pointer] * 6]
-    library.render.argtypes = [size, size, shape, size, *[pointer] * 8]
+    library.cppn_mutate.argtypes = [size, shape, *[pointer] * 6]
+    library.cppn_render.argtypes = [size, size, shape, size, *[pointer] * 8]
     return library
 
 
@@ -207,22 +220,14 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1))
 
 
-# What the C code reads each genome tensor as.
-DTYPES = {
-    "weight": torch.float32,
-    "enabled": torch.bool,
-    "activation": torch.int64,
-    "alive": torch.bool,
-    "order": torch.float32,
+# What the C code reads each genome tensor as: its type, and whether it is [P, N, N] or [P, N].
+LAYOUT = {
+    "weight": (torch.float32, 3),
+    "enabled": (torch.bool, 3),
+    "activation": (torch.int64, 2),
+    "alive": (torch.bool, 2),
+    "order": (torch.float32, 2),
 }
-
-
-def _genome_tensors(genomes: Genomes) -> list[torch.Tensor]:
-    """The genome tensors in the C functions' order, checked for what C assumes."""
-    tensors = [genomes[key] for key in DTYPES]
-    for (key, dtype), tensor in zip(DTYPES.items(), tensors, strict=True):
-        _check(tensor, dtype, key)
-    return tensors
 
 
 def _check(tensor: torch.Tensor, dtype: torch.dtype, what: str) -> None:

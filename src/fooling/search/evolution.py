@@ -191,6 +191,7 @@ class Evolution:
                  if key.startswith("archive.")},
                 self.classifier.device,
             )  # fmt: skip
+            self._check_genomes(archive)
             self.generator.set_state(tensors["random_state"])
             history = [_row_from(values) for values in tensors["history"].tolist()]
             generation, evaluations = int(info["generation"]), int(info["evaluations"])
@@ -199,6 +200,19 @@ class Evolution:
             raise FoolingError(f"unreadable checkpoint in {folder}: {error}") from None
         self.archive, self.history = archive, history
         self.generation, self.evaluations, self.seconds = generation, evaluations, seconds
+
+    def _check_genomes(self, archive: Archive) -> None:
+        """Raise ValueError unless the archive's genomes and images fit this run's encoding."""
+        assert archive.genomes is not None and archive.images is not None
+        sample = self.encoding.random(1, torch.Generator(self.classifier.device).manual_seed(0))
+        if set(archive.genomes) != set(sample):
+            raise ValueError(f"its genomes are not {self.encoding.name} genomes")
+        for key, value in sample.items():
+            saved = archive.genomes[key]
+            if saved.shape[1:] != value.shape[1:] or saved.dtype != value.dtype:
+                raise ValueError(f"genome {key} is {saved.dtype} {tuple(saved.shape[1:])}")
+        if tuple(archive.images.shape[1:]) != tuple(self.encoding.image_shape):
+            raise ValueError(f"its images are {tuple(archive.images.shape[1:])}")
 
     def _row(self) -> ProgressRow:
         confidence = cell_confidences(self.archive.confidence)
