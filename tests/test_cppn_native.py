@@ -1,6 +1,8 @@
 """The CPPN encoding's compiled CPU kernels: built for real, and equal to the PyTorch code."""
 
 import os
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -103,3 +105,18 @@ def test_networks_beyond_the_kernels_limit_use_pytorch():
     assert encoding.native is None
     genomes = encoding.mutate(encoding.random(4, generator()), 1, generator(1))
     assert encoding.render(genomes).shape == (4, 1, 8, 8)
+
+
+def test_the_command_line_says_so_in_one_line(tmp_path):
+    environment = {**os.environ, "CC": "/bin/false", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    argv = ["evolve", "--encoding", "cppn", "--generations", "2", "--population", "8"]
+    argv += ["--out", str(tmp_path / "run"), "--quiet"]
+    done = subprocess.run(
+        [sys.executable, "-m", "fooling", *argv], env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "fooling: warning: /bin/false could not build cppn_native.c: exit status 1; "
+        "the CPPN encoding uses its slower PyTorch code on the CPU"
+    ]
+    assert (tmp_path / "run" / "summary.json").exists()

@@ -98,10 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
 
 
+_show_warning = warnings.showwarning
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Show warnings as `fooling: warning: ...`, without a source line."""
-    text = str(message).removeprefix("fooling: ")
-    print(f"fooling: warning: {text}", file=sys.stderr if file is None else file)
+    """Show fooling's own warnings as `fooling: warning: ...`, without a source line."""
+    text = str(message)
+    if not text.startswith("fooling: "):
+        _show_warning(message, category, filename, lineno, file, line)
+        return
+    print(f"fooling: warning: {text.removeprefix('fooling: ')}", file=file or sys.stderr)
 
 
 if __name__ == "__main__":

@@ -153,7 +153,10 @@ class CPPNEncoding:
         population under a mask: no data-dependent shapes, so no host
         synchronisation on a GPU. The C kernels read the same draws the same way.
         """
-        g = {key: value.clone() for key, value in parents.items()}
+        g = {
+            key: value.clone(memory_format=torch.contiguous_format)
+            for key, value in parents.items()
+        }
         n = self.num_nodes
         draws = torch.rand(
             len(g["alive"]), draws_per_genome(n), generator=generator, device=self.device
