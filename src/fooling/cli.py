@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fooling.commands import evolve
-from fooling.commands.arguments import positive_int
+from fooling.commands.arguments import add_classifier_arguments, positive_int
 from fooling.errors import FoolingError
 
 USAGE_ERROR = 2
@@ -56,9 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
 
     sub = command("classify", "Print the top-5 labels of image files.")
-    sub.add_argument("--classifier", default="lenet-mnist", help="built-in classifier name")
-    sub.add_argument("--weights", type=Path, help="weights file for the classifier")
-    sub.add_argument("--device", help="cpu, cuda or cuda:N")
+    add_classifier_arguments(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
     sub.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 import torch
@@ -66,7 +67,9 @@ class Classifier:
         self.device = torch.device(device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if isinstance(model, nn.Module):
-            model = model.to(self.device, memory_format=self.memory_format).eval()
+            model = model.to(self.device, memory_format=self.memory_format)
+            with contextlib.suppress(NotImplementedError):  # torch.export: mode is baked in
+                model.eval()
         self.model = model
         channels = self.input_shape[0]
         self._mean = _per_channel(mean, channels, "mean", self.device)
@@ -75,6 +78,11 @@ class Classifier:
     @property
     def num_classes(self) -> int:
         return len(self.labels)
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether gradients flow to the input: an `nn.Module` yes, a black box (ONNX) no."""
+        return isinstance(self.model, nn.Module)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Class probabilities for a batch of images.

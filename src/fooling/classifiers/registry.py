@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
 from fooling.classifiers.classifier import Classifier
+from fooling.classifiers.efficientnet import (
+    MEAN,
+    STD,
+    VARIANTS,
+    imagenet_labels,
+    load_efficientnet_lite,
+)
 from fooling.classifiers.lenet import MNIST_LABELS, load_lenet
+from fooling.classifiers.user_models import HUBS, load_user_classifier
 from fooling.errors import FoolingError
 
 
@@ -24,32 +32,81 @@ def _lenet_mnist(device: torch.device, weights: Path | None) -> Classifier:
     )
 
 
+def _efficientnet_lite(name: str) -> Callable[[torch.device, Path | None], Classifier]:
+    def load(device: torch.device, weights: Path | None) -> Classifier:
+        size = VARIANTS[name][2]
+        return Classifier(
+            load_efficientnet_lite(name, weights),
+            input_shape=(3, size, size),
+            labels=imagenet_labels(),
+            mean=MEAN,
+            std=STD,
+            device=device,
+            batch_size=512,
+            channels_last=True,
+            name=name,
+        )
+
+    return load
+
+
 BUILT_IN: dict[str, Callable[[torch.device, Path | None], Classifier]] = {
     "lenet-mnist": _lenet_mnist,
+    **{name: _efficientnet_lite(name) for name in VARIANTS},
 }
 
 
 def load_classifier(
-    name: str, device: str | torch.device | None = None, weights: str | Path | None = None
+    name: str,
+    device: str | torch.device | None = None,
+    weights: str | Path | None = None,
+    *,
+    input_shape: Sequence[int] | None = None,
+    labels: str | Path | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    outputs: str = "logits",
 ) -> Classifier:
-    """A built-in classifier by name.
+    """A built-in classifier by name, or a model of the user's (see `user_models`).
 
     Args:
-        name: one of `BUILT_IN` (e.g. `"lenet-mnist"`).
+        name: one of `BUILT_IN` (e.g. `"lenet-mnist"`), a TorchScript, `.pt2` or
+            `.onnx` file, or `torchvision:NAME` / `timm:NAME`.
         device: `"cpu"`, `"cuda"`, ...; the best available when None.
-        weights: a weights file to use instead of the shipped one (e.g. from
-            `fooling train lenet-mnist`).
+        weights: for a built-in, a weights file to use instead of the shipped one
+            (e.g. from `fooling train lenet-mnist`).
+        input_shape: for a user's model, `(C, H, W)` when the file does not say.
+        labels: for a user's model, a file with one class name per line.
+        mean: for a user's model, per-channel mean on `[0, 1]` images.
+        std: for a user's model, per-channel std.
+        outputs: for a user's model, `"logits"` or `"probabilities"`.
 
     Returns:
         The ready classifier.
 
     Raises:
-        FoolingError: the name is unknown or the device is not available.
+        FoolingError: the name is unknown, an option does not fit, or the device is
+            not available.
     """
-    if name not in BUILT_IN:
-        known = ", ".join(sorted(BUILT_IN))
-        raise FoolingError(f"unknown classifier {name!r}; built-in classifiers: {known}")
-    return BUILT_IN[name](resolve_device(device), None if weights is None else Path(weights))
+    device = resolve_device(device)
+    user_options = {"input_shape": input_shape, "labels": labels, "mean": mean, "std": std}
+    if name in BUILT_IN:
+        given = [key for key, value in user_options.items() if value is not None]
+        if given or outputs != "logits":
+            option = given[0] if given else "outputs"
+            raise FoolingError(f"{name} is built in: it takes no --{option.replace('_', '-')}")
+        return BUILT_IN[name](device, None if weights is None else Path(weights))
+    if not Path(name).is_file() and name.partition(":")[0] not in HUBS:
+        raise FoolingError(
+            f"unknown classifier {name!r}; built-in classifiers: {', '.join(BUILT_IN)}; "
+            "or give a TorchScript, .pt2 or .onnx file, or torchvision:NAME / timm:NAME"
+        )
+    if weights is not None:
+        raise FoolingError("--weights is for built-in classifiers; a model file holds its own")
+    labels = None if labels is None else Path(labels)
+    return load_user_classifier(
+        name, device, input_shape=input_shape, labels=labels, mean=mean, std=std, outputs=outputs
+    )
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

@@ -7,7 +7,7 @@ import json
 
 import torch
 
-from fooling.classifiers import load_classifier
+from fooling.commands.arguments import classifier_from
 from fooling.image_files import read_image
 
 TOP = 5
@@ -15,7 +15,7 @@ TOP = 5
 
 def run(args: argparse.Namespace) -> int:
     """Classify each image and print its top labels; returns the exit code."""
-    classifier = load_classifier(args.classifier, args.device, weights=args.weights)
+    classifier = classifier_from(args)
     images = [read_image(path, classifier.input_shape[0]) for path in args.images]
     reports = []
     for path, image in zip(args.images, images, strict=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fooling.classifiers import load_classifier
+from fooling.commands.arguments import classifier_from
 from fooling.commands.evolve import INTERRUPTED, evolve_into, headline
 from fooling.commands.run_directory import claim_run_directory
 from fooling.report.gallery import GalleryCell, write_gallery
@@ -16,7 +16,7 @@ ENCODINGS = ("direct", "cppn")
 
 def run(args: argparse.Namespace) -> int:
     """Evolve with each encoding into `OUT/<encoding>` and write `OUT/gallery.html`."""
-    classifier = load_classifier(args.classifier, args.device, weights=args.weights)
+    classifier = classifier_from(args)
     claim_run_directory(args.out, force=args.force)
     sections = []
     for encoding in ENCODINGS:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from fooling.classifiers import Classifier, load_classifier
-from fooling.commands.arguments import positive_int
+from fooling.classifiers import Classifier
+from fooling.commands.arguments import add_classifier_arguments, classifier_from, positive_int
 from fooling.commands.run_directory import StopOnInterrupt, claim_run_directory
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError
@@ -20,12 +20,10 @@ INTERRUPTED = 130
 
 def add_arguments(parser: argparse.ArgumentParser, *, out_default: str | None) -> None:
     """The options shared by `evolve` and `demo`."""
-    parser.add_argument("--classifier", default="lenet-mnist", help="built-in classifier name")
-    parser.add_argument("--weights", type=Path, help="weights file for the classifier")
+    add_classifier_arguments(parser)
     parser.add_argument("--generations", type=positive_int, default=200)
     parser.add_argument("--population", type=positive_int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA if present)")
     parser.add_argument("--out", type=Path, default=out_default, required=out_default is None)
     parser.add_argument("--force", action="store_true", help="replace a run already in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -35,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     """Evolve as the arguments say; returns the exit code."""
     if args.resume and args.force:
         raise FoolingError("--resume and --force contradict each other; choose one")
-    classifier = load_classifier(args.classifier, args.device, weights=args.weights)
+    classifier = classifier_from(args)
     classes = parse_classes(args.classes, classifier)
     outcome = evolve_into(
         classifier, args.encoding, args.out, generations=args.generations,
