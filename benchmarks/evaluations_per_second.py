@@ -45,6 +45,8 @@ def end_to_end(evolution: Evolution, generations: int) -> float:
     started = time.perf_counter()
     for _ in range(generations):
         evolution.step()
+        if evolution.generation % evolution.report_every == 0:  # as Evolution.run does
+            evolution.progress()
     return generations * evolution.population / (time.perf_counter() - started)
 
 

@@ -5,6 +5,8 @@ import torch
 
 from fooling.archive import Archive
 
+BOTH_UPDATES = pytest.mark.parametrize("wait_free", [True, False], ids=["masked", "touched"])
+
 
 def batch(probabilities):
     probabilities = torch.tensor(probabilities)
@@ -14,8 +16,9 @@ def batch(probabilities):
     return genomes, images, probabilities
 
 
-def test_one_offspring_claims_every_cell_it_beats():
-    archive = Archive(classes=[0, 1, 2])
+@BOTH_UPDATES
+def test_one_offspring_claims_every_cell_it_beats(wait_free):
+    archive = Archive(classes=[0, 1, 2], wait_free=wait_free)
     genomes, images, probabilities = batch([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
     improved = archive.add(genomes, images, probabilities, generation=0)
     assert improved.tolist() == [True, True, True]
@@ -26,8 +29,9 @@ def test_one_offspring_claims_every_cell_it_beats():
     assert archive.images[:, 0, 0, 0].tolist() == [0, 0, 255]
 
 
-def test_only_strict_improvements_replace_elites():
-    archive = Archive(classes=[0, 1, 2])
+@BOTH_UPDATES
+def test_only_strict_improvements_replace_elites(wait_free):
+    archive = Archive(classes=[0, 1, 2], wait_free=wait_free)
     archive.add(*batch([[0.5, 0.3, 0.2]]), generation=0)
     genomes, images, probabilities = batch([[0.5, 0.9, 0.1], [0.2, 0.1, 0.7]])
     genomes["pixels"] = genomes["pixels"] + 10
@@ -38,16 +42,18 @@ def test_only_strict_improvements_replace_elites():
     assert archive.found_at.tolist() == [0, 3, 3]
 
 
-def test_a_subset_of_classes_reads_the_right_columns():
-    archive = Archive(classes=[7, 2])
+@BOTH_UPDATES
+def test_a_subset_of_classes_reads_the_right_columns(wait_free):
+    archive = Archive(classes=[7, 2], wait_free=wait_free)
     probabilities = torch.zeros(2, 10)
     probabilities[0, 2], probabilities[1, 7] = 0.6, 0.9
     archive.add(*batch([[0.0] * 10, [0.0] * 10])[:2], probabilities, generation=0)
     assert archive.confidence.tolist() == pytest.approx([0.9, 0.6])
 
 
-def test_any_score_fills_an_empty_cell_and_parents_are_drawn_per_cell():
-    archive = Archive(classes=[0, 1, 2, 3])
+@BOTH_UPDATES
+def test_any_score_fills_an_empty_cell_and_parents_are_drawn_per_cell(wait_free):
+    archive = Archive(classes=[0, 1, 2, 3], wait_free=wait_free)
     genomes, images, _ = batch([[0.0] * 4, [0.0] * 4])
     probabilities = torch.tensor([[0.9, 0.05, 0.0, 0.0], [0.0, 0.0, 0.0, 0.8]])
     archive.add(genomes, images, probabilities, generation=0)
@@ -57,6 +63,22 @@ def test_any_score_fills_an_empty_cell_and_parents_are_drawn_per_cell():
     drawn = parents["pixels"][:, 0, 0, 0]
     # uniform over the four cells: individual 0 holds three of them
     assert 0.72 < (drawn == 0).float().mean() < 0.78
+
+
+def test_both_updates_keep_the_same_archive():
+    """The masked update (for GPUs) and the one that touches improved cells only (CPU)."""
+    generator = torch.Generator().manual_seed(0)
+    archives = [Archive(classes=[4, 1, 7], wait_free=flag) for flag in (True, False)]
+    for generation in range(30):
+        genomes = {"pixels": torch.rand(6, 2, 3, generator=generator)}
+        images = torch.rand(6, 1, 2, 3, generator=generator)
+        probabilities = torch.rand(6, 10, generator=generator) ** (8 - generation / 5)
+        for archive in archives:
+            archive.add(genomes, images, probabilities, generation)
+    masked, touched = (archive.state() for archive in archives)
+    for key in masked:
+        assert torch.equal(masked[key], touched[key]), key
+    assert len(set(archives[0].found_at.tolist())) > 1  # cells improved at different times
 
 
 def test_empty_archive_has_no_parents():

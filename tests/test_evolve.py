@@ -14,7 +14,9 @@ from torch import nn
 import fooling
 from fooling.cli import main
 from fooling.data.mnist import load_mnist
+from fooling.encodings import make_encoding
 from fooling.report.progress import read_progress
+from fooling.search.evolution import Evolution, _figures
 
 
 @pytest.mark.parametrize("encoding", ["direct", "cppn"])
@@ -155,3 +157,27 @@ def test_the_demo_writes_one_gallery_for_both_encodings(tmp_path, capsys):
     assert "direct encoding" in html and "cppn encoding" in html
     for encoding in ("direct", "cppn"):
         assert json.loads((out / encoding / "summary.json").read_text())["encoding"] == encoding
+
+
+def test_progress_read_at_intervals_as_on_a_gpu(lenet):
+    """A GPU reads progress every few generations; the rows must be those of every generation."""
+    runs = []
+    for every in (1, 7):
+        encoding = make_encoding("cppn", lenet.input_shape, lenet.device)
+        evolution = Evolution(lenet, encoding, population=20, seed=0)
+        evolution.report_every = every  # 1 on a CPU, GPU_REPORT_EVERY on a GPU
+        seen = []
+        evolution.run(20, progress=False, on_generation=seen.append)
+        assert [row.generation for row in seen] == list(range(21))
+        assert evolution.history == seen
+        runs.append([value for row in seen for value in vars(row).values()])
+    # the same run, on the same random numbers (seconds aside: every 7th value)
+    del runs[0][2::7], runs[1][2::7]
+    assert runs[0] == pytest.approx(runs[1])
+
+
+@pytest.mark.parametrize("cells", [[0.5, -1.0, 0.999, 0.2], [0.3, 0.99, -1.0]])
+def test_progress_figures_on_the_device_match_those_on_the_host(cells):
+    confidence = torch.tensor(cells)
+    on_device = _figures(confidence, on_host=False).tolist()
+    assert on_device == pytest.approx(_figures(confidence, on_host=True))

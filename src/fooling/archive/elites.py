@@ -18,13 +18,25 @@ class Archive:
     lets an offspring replace the elite of *every* class whose probability it
     beats, so one image can claim many cells.
 
+    On a GPU, `add` never makes the device wait for the host: it updates every
+    cell under a mask (`wait_free`). On a CPU, where reading results back costs
+    nothing, it touches only the cells that improved, which is cheaper there.
+
     Args:
         classes: the class indices (into the classifier's outputs) that have cells.
         device: where the archive lives.
+        wait_free: the masked update; by default on any device but the CPU.
     """
 
-    def __init__(self, classes: Sequence[int], device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        classes: Sequence[int],
+        device: str | torch.device = "cpu",
+        *,
+        wait_free: bool | None = None,
+    ) -> None:
         self.device = torch.device(device)
+        self.wait_free = self.device.type != "cpu" if wait_free is None else wait_free
         self.classes = torch.as_tensor(list(classes), dtype=torch.long, device=self.device)
         cells = len(self.classes)
         self.confidence = torch.full((cells,), -1.0, device=self.device)
@@ -60,7 +72,14 @@ class Archive:
         if self.genomes is None:
             self._allocate(genomes, images)
         assert self.genomes is not None and self.images is not None
-        cells = improved.nonzero().squeeze(1)
+        if self.wait_free:  # every cell takes its winner's data or keeps its own
+            for key, value in genomes.items():
+                self.genomes[key] = _where(improved, value[winner], self.genomes[key])
+            self.images = _where(improved, _as_bytes(images)[winner], self.images)
+            self.confidence = torch.where(improved, best, self.confidence)
+            self.found_at = torch.where(improved, generation, self.found_at)
+            return improved
+        cells = improved.nonzero().squeeze(1)  # only the cells that improved
         if len(cells) == 0:
             return improved
         winners = winner[cells]
@@ -77,11 +96,13 @@ class Archive:
         Raises:
             RuntimeError: the archive is empty.
         """
-        filled = self.filled.nonzero().squeeze(1)
-        if self.genomes is None or len(filled) == 0:
+        if self.genomes is None:
             raise RuntimeError("the archive is empty: add a batch first")
-        pick = torch.randint(len(filled), (n,), generator=generator, device=self.device)
-        return select(self.genomes, filled[pick])
+        # (a cell stays empty only after NaN scores, which the classifier reports; the tiny
+        # floor keeps the draw valid until then without asking the device whether any is full)
+        weights = self.filled.float().clamp_(min=1e-30)
+        pick = torch.multinomial(weights, n, replacement=True, generator=generator)
+        return select(self.genomes, pick)
 
     def state(self) -> dict[str, torch.Tensor]:
         """All tensors, for a checkpoint (genome fields are prefixed `genome.`)."""
@@ -126,6 +147,11 @@ class Archive:
             for key, value in genomes.items()
         }
         self.images = torch.zeros((cells, *images.shape[1:]), dtype=torch.uint8, device=self.device)
+
+
+def _where(take: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """Per cell (dimension 0), `new` where `take` is True, else `old`."""
+    return torch.where(take.view(-1, *[1] * (old.dim() - 1)), new, old)
 
 
 def _as_bytes(images: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,9 @@ class Classifier:
         batch_size: the most images sent to the model at once.
         channels_last: run the model on channels-last tensors (much faster for
             convolutions on CPU; only for models that do not `.view` activations).
+        precision: `"fp32"`, `"bf16"` (autocast), or `"auto"`: bf16 for an
+            `nn.Module` on a GPU (about twice the throughput), fp32 otherwise.
+            Softmax is always taken in fp32.
         name: a short name used in reports and checkpoints.
 
     Raises:
@@ -49,6 +52,7 @@ class Classifier:
         device: str | torch.device = "cpu",
         batch_size: int = 1024,
         channels_last: bool = False,
+        precision: str = "auto",
         name: str = "custom",
     ) -> None:
         if len(input_shape) != 3 or min(input_shape) < 1:
@@ -57,6 +61,8 @@ class Classifier:
             raise FoolingError(f"outputs must be 'logits' or 'probabilities', got {outputs!r}")
         if batch_size < 1:
             raise FoolingError(f"batch_size must be positive, got {batch_size}")
+        if precision not in ("auto", "fp32", "bf16"):
+            raise FoolingError(f"precision must be auto, fp32 or bf16, got {precision!r}")
         if len(labels) < 2:
             raise FoolingError("a classifier needs at least two labels")
         self.input_shape = tuple(int(size) for size in input_shape)
@@ -71,6 +77,11 @@ class Classifier:
             with contextlib.suppress(NotImplementedError):  # torch.export: mode is baked in
                 model.eval()
         self.model = model
+        if precision == "auto":
+            on_gpu = self.device.type == "cuda" and isinstance(model, nn.Module)
+            precision = "bf16" if on_gpu else "fp32"
+        self.precision = precision
+        self._nan_seen: torch.Tensor | None = None
         channels = self.input_shape[0]
         self._mean = _per_channel(mean, channels, "mean", self.device)
         self._std = _per_channel(std, channels, "std", self.device)
@@ -122,15 +133,29 @@ class Classifier:
             images = images / self._std
         return images.contiguous(memory_format=self.memory_format)
 
+    def check_scores(self) -> None:
+        """On a GPU, raise if any scores so far were NaN (on a CPU each call checks at once).
+
+        Raises:
+            FoolingError: the model returned NaN.
+        """
+        if self._nan_seen is not None and bool(self._nan_seen):
+            raise FoolingError(f"classifier {self.name!r} returned NaN scores")
+
     def _probabilities(self, inputs: torch.Tensor) -> torch.Tensor:
-        scores = self.model(inputs)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+            scores = self.model(inputs)
         if scores.dim() != 2 or scores.shape[1] != self.num_classes:
             raise FoolingError(
                 f"model returned shape {tuple(scores.shape)}, expected [N, {self.num_classes}]"
             )
         scores = scores.float()
-        if torch.isnan(scores).any():
-            raise FoolingError(f"classifier {self.name!r} returned NaN scores")
+        nan = torch.isnan(scores).any()
+        if self.device.type == "cpu":
+            if nan:
+                raise FoolingError(f"classifier {self.name!r} returned NaN scores")
+        else:  # reading `nan` now would wait for the whole batch: remember it for later
+            self._nan_seen = nan if self._nan_seen is None else self._nan_seen | nan
         return scores.softmax(dim=1) if self.outputs == "logits" else scores
 
 

@@ -19,8 +19,10 @@ from fooling.classifiers.lenet import MNIST_LABELS, load_lenet
 from fooling.classifiers.user_models import HUBS, load_user_classifier
 from fooling.errors import FoolingError
 
+Loader = Callable[[torch.device, Path | None, str], Classifier]  # device, weights, precision
 
-def _lenet_mnist(device: torch.device, weights: Path | None) -> Classifier:
+
+def _lenet_mnist(device: torch.device, weights: Path | None, precision: str) -> Classifier:
     return Classifier(
         load_lenet(weights),
         input_shape=(1, 28, 28),
@@ -28,12 +30,13 @@ def _lenet_mnist(device: torch.device, weights: Path | None) -> Classifier:
         device=device,
         batch_size=4096,
         channels_last=True,
+        precision=precision,
         name="lenet-mnist",
     )
 
 
-def _efficientnet_lite(name: str) -> Callable[[torch.device, Path | None], Classifier]:
-    def load(device: torch.device, weights: Path | None) -> Classifier:
+def _efficientnet_lite(name: str) -> Loader:
+    def load(device: torch.device, weights: Path | None, precision: str) -> Classifier:
         size = VARIANTS[name][2]
         return Classifier(
             load_efficientnet_lite(name, weights),
@@ -44,13 +47,14 @@ def _efficientnet_lite(name: str) -> Callable[[torch.device, Path | None], Class
             device=device,
             batch_size=512,
             channels_last=True,
+            precision=precision,
             name=name,
         )
 
     return load
 
 
-BUILT_IN: dict[str, Callable[[torch.device, Path | None], Classifier]] = {
+BUILT_IN: dict[str, Loader] = {
     "lenet-mnist": _lenet_mnist,
     **{name: _efficientnet_lite(name) for name in VARIANTS},
 }
@@ -66,6 +70,7 @@ def load_classifier(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     outputs: str = "logits",
+    precision: str = "auto",
 ) -> Classifier:
     """A built-in classifier by name, or a model of the user's (see `user_models`).
 
@@ -80,6 +85,7 @@ def load_classifier(
         mean: for a user's model, per-channel mean on `[0, 1]` images.
         std: for a user's model, per-channel std.
         outputs: for a user's model, `"logits"` or `"probabilities"`.
+        precision: `"auto"` (bf16 autocast on a GPU), `"fp32"` or `"bf16"`.
 
     Returns:
         The ready classifier.
@@ -95,7 +101,7 @@ def load_classifier(
         if given or outputs != "logits":
             option = given[0] if given else "outputs"
             raise FoolingError(f"{name} is built in: it takes no --{option.replace('_', '-')}")
-        return BUILT_IN[name](device, None if weights is None else Path(weights))
+        return BUILT_IN[name](device, None if weights is None else Path(weights), precision)
     if not Path(name).is_file() and name.partition(":")[0] not in HUBS:
         raise FoolingError(
             f"unknown classifier {name!r}; built-in classifiers: {', '.join(BUILT_IN)}; "
@@ -105,8 +111,9 @@ def load_classifier(
         raise FoolingError("--weights is for built-in classifiers; a model file holds its own")
     labels = None if labels is None else Path(labels)
     return load_user_classifier(
-        name, device, input_shape=input_shape, labels=labels, mean=mean, std=std, outputs=outputs
-    )
+        name, device, input_shape=input_shape, labels=labels, mean=mean, std=std,
+        outputs=outputs, precision=precision,
+    )  # fmt: skip
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

@@ -86,6 +86,7 @@ def load_user_classifier(
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
     outputs: str = "logits",
+    precision: str = "auto",
 ) -> Classifier:
     """A classifier from a model file or a `torchvision:NAME` / `timm:NAME` name.
 
@@ -99,6 +100,7 @@ def load_user_classifier(
         mean: per-channel mean on `[0, 1]` images (the library's for hub models).
         std: per-channel std (the library's for hub models).
         outputs: `"logits"` or `"probabilities"`.
+        precision: as `Classifier`'s.
 
     Returns:
         The classifier, named after the file or model.
@@ -136,7 +138,7 @@ def load_user_classifier(
         names = [str(index) for index in range(count)]
     return Classifier(
         model, input_shape=input_shape, labels=names, mean=mean, std=std, outputs=outputs,
-        device=device, name=name,
+        device=device, precision=precision, name=name,
     )  # fmt: skip
 
 

@@ -28,6 +28,10 @@ def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--weights", type=Path, help="weights file for a built-in classifier")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA if present)")
+    parser.add_argument(
+        "--precision", choices=("auto", "fp32", "bf16"), default="auto",
+        help="auto: bf16 autocast on a GPU, fp32 on a CPU; fp32 forces full precision",
+    )  # fmt: skip
     model = parser.add_argument_group("a model of your own")
     model.add_argument("--input-shape", type=positive_int, nargs=3, metavar=("C", "H", "W"))
     model.add_argument("--labels", type=Path, help="text file, one class name per line")
@@ -45,4 +49,5 @@ def classifier_from(args: argparse.Namespace) -> Classifier:
     return load_classifier(
         args.classifier, args.device, weights=args.weights, input_shape=args.input_shape,
         labels=args.labels, mean=args.mean, std=args.std, outputs=args.outputs,
+        precision=args.precision,
     )  # fmt: skip

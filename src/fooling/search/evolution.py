@@ -17,7 +17,9 @@ from fooling.encodings import Encoding, quantize
 from fooling.errors import FoolingError
 from fooling.report.progress import ProgressRow
 from fooling.search.checkpoint import read_checkpoint, write_checkpoint
-from fooling.search.result import FOOLED_AT, SearchResult, cell_confidences
+from fooling.search.result import FOOLED_AT, SearchResult
+
+GPU_REPORT_EVERY = 10  # generations between reads of the progress figures on a GPU
 
 
 class Evolution:
@@ -26,6 +28,10 @@ class Evolution:
     Generation 0 scores a random population; every later generation draws
     `population` parents from the archive, mutates them, renders, scores and
     offers the offspring to the archive.
+
+    A generation never waits for the device: its progress figures are computed
+    where the archive lives and read back (`progress()`) at intervals, every
+    generation on a CPU and every `GPU_REPORT_EVERY` on a GPU.
 
     Args:
         classifier: what is being fooled.
@@ -61,10 +67,12 @@ class Evolution:
         self.evaluations = 0
         self.seconds = 0.0
         self.history: list[ProgressRow] = []
+        self._unread: list[tuple[int, int, float, Figures]] = []  # waiting for progress()
+        self.report_every = 1 if classifier.device.type == "cpu" else GPU_REPORT_EVERY
 
     @torch.inference_mode()
-    def step(self) -> ProgressRow:
-        """Run one generation and return its progress row."""
+    def step(self) -> None:
+        """Run one generation (on a GPU, only queue its work)."""
         started = time.perf_counter()
         generation = self.generation + 1
         if generation == 0:
@@ -78,9 +86,30 @@ class Evolution:
         self.generation = generation
         self.evaluations += self.population
         self.seconds += time.perf_counter() - started
-        row = self._row()
-        self.history.append(row)
-        return row
+        figures = _figures(self.archive.confidence, on_host=self.report_every == 1)
+        self._unread.append((generation, self.evaluations, self.seconds, figures))
+
+    def progress(self) -> list[ProgressRow]:
+        """The progress rows of the generations run since the last call (waits for the device).
+
+        Raises:
+            FoolingError: the classifier returned NaN scores.
+        """
+        started = time.perf_counter()
+        self.classifier.check_scores()
+        unread, self._unread = self._unread, []
+        values = [figures for *_, figures in unread]
+        if values and isinstance(values[0], torch.Tensor):
+            values = torch.stack(values).tolist()  # one wait for the whole interval
+        self.seconds += time.perf_counter() - started
+        rows = [
+            ProgressRow(generation, evaluations, seconds, best, middle, mean, int(fooled))
+            for (generation, evaluations, seconds, _), (best, middle, mean, fooled) in zip(
+                unread, values, strict=True
+            )
+        ]
+        self.history.extend(rows)
+        return rows
 
     def run(
         self,
@@ -112,18 +141,23 @@ class Evolution:
         )  # fmt: skip
         with bar:
             while self.generation < generations:
-                row = self.step()
-                if on_generation is not None:
-                    on_generation(row)
-                bar.update(1)
-                if row.generation % 10 == 0 or row.generation == generations:
+                self.step()
+                stop = should_stop is not None and should_stop()
+                due = self.generation % self.report_every == 0 or self.generation == generations
+                if not (due or stop):
+                    continue
+                for row in self.progress():
+                    if on_generation is not None:
+                        on_generation(row)
+                    bar.update(1)
                     bar.set_postfix(median=f"{row.median_confidence:.5f}", fooled=row.fooled)
-                if should_stop is not None and should_stop():
+                if stop:
                     break
         return self.result()
 
     def result(self) -> SearchResult:
         """The elites and figures so far."""
+        self.progress()
         archive = self.archive
         assert archive.images is not None, "run at least one generation first"
         return SearchResult(
@@ -158,6 +192,7 @@ class Evolution:
 
     def save(self, folder: Path) -> Path:
         """Write a checkpoint of the state after the last completed generation."""
+        self.progress()
         tensors = {f"archive.{key}": value for key, value in self.archive.state().items()}
         tensors["random_state"] = self.generator.get_state()
         tensors["history"] = torch.tensor(
@@ -214,17 +249,24 @@ class Evolution:
         if tuple(archive.images.shape[1:]) != tuple(self.encoding.image_shape):
             raise ValueError(f"its images are {tuple(archive.images.shape[1:])}")
 
-    def _row(self) -> ProgressRow:
-        confidence = cell_confidences(self.archive.confidence)
-        return ProgressRow(
-            generation=self.generation,
-            evaluations=self.evaluations,
-            seconds=self.seconds,
-            best_confidence=max(confidence),
-            median_confidence=statistics.median(confidence),
-            mean_confidence=statistics.fmean(confidence),
-            fooled=sum(value >= FOOLED_AT for value in confidence),
-        )
+
+Figures = torch.Tensor | list[float]
+
+
+def _figures(confidence: torch.Tensor, *, on_host: bool) -> Figures:
+    """Best, median, mean and how many at >= 0.99, counting empty cells (-1) as 0.
+
+    On the host (cheapest on a CPU) as floats, else as a tensor on the archive's
+    device, so that the device need not wait.
+    """
+    if on_host:
+        values = [max(value, 0.0) for value in confidence.tolist()]
+        fooled = sum(value >= FOOLED_AT for value in values)
+        return [max(values), statistics.median(values), statistics.fmean(values), fooled]
+    values = confidence.clamp(min=0).double()
+    middle = values.quantile(0.5)  # as statistics.median: the mean of the middle two
+    fooled = (values >= FOOLED_AT).sum().double()
+    return torch.stack([values.max(), middle, values.mean(), fooled])
 
 
 def _row_from(values: list[float]) -> ProgressRow:
