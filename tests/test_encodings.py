@@ -14,11 +14,13 @@ def generator(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def test_polynomial_mutation_stays_in_bounds_and_mutates_the_expected_fraction():
+@pytest.mark.parametrize("wait_free", [False, True], ids=["positions", "masked"])
+def test_polynomial_mutation_stays_in_bounds_and_mutates_the_expected_fraction(wait_free):
     values = torch.rand(200_000, generator=generator()) * 20 - 10
     mutated = polynomial_mutation(
-        values, rate=0.1, eta=15.0, low=-10.0, high=10.0, generator=generator(1)
-    )
+        values, rate=0.1, eta=15.0, low=-10.0, high=10.0, generator=generator(1),
+        wait_free=wait_free,
+    )  # fmt: skip
     assert mutated.min() >= -10 and mutated.max() <= 10
     changed = (mutated != values).float().mean().item()
     assert 0.095 < changed < 0.105
@@ -27,9 +29,12 @@ def test_polynomial_mutation_stays_in_bounds_and_mutates_the_expected_fraction()
     assert 0.005 < steps.median().item() < 0.05
 
 
-def test_polynomial_mutation_at_the_bounds_is_clipped_not_lost():
+@pytest.mark.parametrize("wait_free", [False, True], ids=["positions", "masked"])
+def test_polynomial_mutation_at_the_bounds_is_clipped_not_lost(wait_free):
     values = torch.tensor([0.0, 1.0]).repeat(50_000)
-    mutated = polynomial_mutation(values, rate=1.0, eta=15.0, low=0, high=1, generator=generator())
+    mutated = polynomial_mutation(
+        values, rate=1.0, eta=15.0, low=0, high=1, generator=generator(), wait_free=wait_free
+    )
     assert mutated.min() >= 0 and mutated.max() <= 1
     assert (mutated[0::2] > 0).any() and (mutated[1::2] < 1).any()
 

@@ -41,7 +41,13 @@ from fooling.encodings.cppn_native import (
     draws_per_genome,
     load_library,
 )
-from fooling.encodings.cppn_render import ACTIVATIONS, NUM_INPUTS, coordinates, render_outputs
+from fooling.encodings.cppn_render import (
+    ACTIVATIONS,
+    NUM_INPUTS,
+    coordinates,
+    render_dense,
+    render_outputs,
+)
 from fooling.encodings.polynomial import polynomial_delta
 
 
@@ -69,6 +75,8 @@ class CPPNEncoding:
         eta: polynomial mutation distribution index.
         native: on the CPU, use the compiled kernels when a C compiler is available
             (and the network has at most 64 node slots).
+        compile_on_gpu: on a GPU, fuse rendering with `torch.compile` (compiling takes
+            some seconds, once per process and image shape); False renders eagerly.
 
     Raises:
         ValueError: channels other than 1 or 3, or a negative node count.
@@ -92,6 +100,7 @@ class CPPNEncoding:
         activation_rate: float = 0.1,
         eta: float = 15.0,
         native: bool = True,
+        compile_on_gpu: bool = True,
     ) -> None:
         channels, height, width = image_shape
         if channels not in (1, 3):
@@ -125,6 +134,9 @@ class CPPNEncoding:
             rates=(change_connection, add_connection, delete_connection, add_node, delete_node),
             weight_rate=weight_rate, activation_rate=activation_rate, eta=eta,
         )  # fmt: skip
+        self._render_on_gpu = None
+        if self.device.type == "cuda":
+            self._render_on_gpu = torch.compile(_dense_images) if compile_on_gpu else _dense_images
 
     # ----------------------------------------------------------------- genomes
     def random(self, n: int, generator: torch.Generator) -> Genomes:
@@ -276,14 +288,18 @@ class CPPNEncoding:
 
     # --------------------------------------------------------------- rendering
     def render(self, genomes: Genomes) -> torch.Tensor:
-        """Images `[P, C, H, W]` in `[0, 1]`; an output value v becomes (clip(v, -1, 1) + 1) / 2."""
-        channels, height, width = self.image_shape
+        """Images `[P, C, H, W]` in `[0, 1]`; an output value v becomes (clip(v, -1, 1) + 1) / 2.
+
+        On the CPU by the C kernels (else `render_outputs`); on a GPU by
+        `render_dense`, compiled into one fused kernel.
+        """
+        if self._render_on_gpu is not None:
+            return self._render_on_gpu(genomes, self.inputs, self.image_shape)
         if self.native is not None:
-            values = self.native.render(genomes, self.inputs, height * width)
+            values = self.native.render(genomes, self.inputs, self.inputs.shape[1])
         else:
             values = render_outputs(genomes, self.inputs, self.output_slots)
-        images = values.view(-1, channels, height, width)
-        return images if channels == 1 else hsv_to_rgb(images)
+        return _to_images(values, self.image_shape)
 
     # ----------------------------------------------------------------- helpers
     def settings(self) -> dict[str, Any]:
@@ -305,6 +321,18 @@ class CPPNEncoding:
         return torch.randint(
             len(ACTIVATIONS), tuple(shape), generator=generator, device=self.device
         )
+
+
+def _to_images(values: torch.Tensor, image_shape: tuple[int, int, int]) -> torch.Tensor:
+    """Output values `[P, C, pixels]` as images; three outputs are H, S, V."""
+    images = values.view(-1, *image_shape)
+    return images if image_shape[0] == 1 else hsv_to_rgb(images)
+
+
+def _dense_images(
+    genomes: Genomes, inputs: torch.Tensor, image_shape: tuple[int, int, int]
+) -> torch.Tensor:
+    return _to_images(render_dense(genomes, inputs, image_shape[0]), image_shape)
 
 
 def _pick(mask: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -131,3 +131,44 @@ class _TableLayout:
         target_row = self.row_in_block[genome, target_position]
         per_position = torch.bincount(target_position, minlength=self.used).tolist()
         return source_row, target_row, weight, per_position
+
+
+def render_dense(genomes: Genomes, inputs: torch.Tensor, num_outputs: int) -> torch.Tensor:
+    """The same values as `render_outputs`, with shapes that never depend on the genomes.
+
+    For GPUs: no host synchronisation, and under `torch.compile` the whole
+    network of every genome becomes one fused kernel over (genome, pixel).
+    Each genome's slots are put in feed-forward order (inputs first, then dead
+    slots, hidden nodes by `order`, outputs last) and every position sums
+    over all earlier ones, with zero weight where no connection is enabled.
+
+    Args:
+        genomes: CPPN genomes (see `fooling.encodings.cppn`).
+        inputs: `[4, pixels]` the coordinates (`coordinates`).
+        num_outputs: the `C` output slots (the last ones).
+
+    Returns:
+        `float32 [P, C, pixels]` in `[0, 1]`.
+    """
+    alive, order = genomes["alive"], genomes["order"]
+    nodes = alive.shape[1]
+    slots = torch.arange(nodes, device=alive.device)
+    key = torch.where(alive, order, torch.full_like(order, -1.0))
+    key = torch.where(slots < NUM_INPUTS, torch.full_like(order, -2.0), key)
+    position_to_slot = key.argsort(dim=1, stable=True)  # [P, N]
+    rows = position_to_slot[:, :, None].expand(-1, -1, nodes)
+    weight = torch.where(genomes["enabled"], genomes["weight"], 0.0)
+    weight = weight.gather(1, rows).gather(2, rows.transpose(1, 2))  # [P, to, from] by position
+    kind = genomes["activation"].gather(1, position_to_slot)
+    values = [inputs[index].expand(alive.shape[0], -1) for index in range(NUM_INPUTS)]
+    for position in range(NUM_INPUTS, nodes):
+        total = weight[:, position, 0, None] * values[0]
+        for source in range(1, position):
+            total = total + weight[:, position, source, None] * values[source]
+        function = kind[:, position, None]
+        activated = torch.where(function == 0, torch.sin(total), total)
+        activated = torch.where(function == 1, torch.sigmoid(total), activated)
+        gaussian = torch.exp(-(total * total).clamp(max=80.0))
+        values.append(torch.where(function == 2, gaussian, activated))
+    outputs = torch.stack(values[nodes - num_outputs :], dim=1)
+    return outputs.clamp(-1, 1).add(1).div(2)

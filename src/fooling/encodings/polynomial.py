@@ -15,6 +15,7 @@ def polynomial_mutation(
     low: float,
     high: float,
     generator: torch.Generator,
+    wait_free: bool | None = None,
 ) -> torch.Tensor:
     """Mutate each value with probability `rate` by Deb's polynomial mutation.
 
@@ -30,10 +31,19 @@ def polynomial_mutation(
         low: lower bound of the values.
         high: upper bound of the values.
         generator: the random source (on the tensor's device).
+        wait_free: draw one number per value and keep every shape fixed, so that a
+            GPU never waits for the host (the default off the CPU); otherwise draw
+            only the positions that mutate, which is cheaper on a CPU.
 
     Returns:
         A new tensor of the same shape, within the bounds.
     """
+    if wait_free if wait_free is not None else values.device.type != "cpu":
+        # below the rate r a draw u mutates its value, and u / r, uniform again, is its step
+        uniform = torch.rand(values.shape, generator=generator, device=values.device)
+        delta = polynomial_delta(uniform / min(rate, 1.0), eta)
+        moved = delta.mul_(high - low).add_(values).clamp_(low, high)
+        return torch.where(uniform < rate, moved, values)
     mutated = values.clone()
     flat = mutated.view(-1)
     chosen = bernoulli_positions(flat.numel(), rate, generator, values.device)
