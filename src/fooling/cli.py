@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from fooling.commands import evolve
+from fooling.commands import ascend, evolve
 from fooling.commands.arguments import add_classifier_arguments, positive_int
 from fooling.errors import FoolingError
 
@@ -20,6 +20,7 @@ EXAMPLES = {
     "classify": "fooling classify --classifier lenet-mnist runs/cppn/images/003_3.png",
     "train": "fooling train lenet-mnist --out lenet.safetensors",
     "demo": "fooling demo --out runs/demo",
+    "ascend": "fooling ascend --classifier lenet-mnist --steps 200 --seed 0 --out runs/ascend",
 }
 
 
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a checkpoint every G generations (and always at the end)",
     )  # fmt: skip
 
+    sub = command("ascend", "Fooling images by gradient ascent on the pixels, all classes at once.")
+    ascend.add_arguments(sub)
+
     sub = command("classify", "Print the top-5 labels of image files.")
     add_classifier_arguments(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
@@ -84,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "evolve":
             from fooling.commands.evolve import run
+        elif args.command == "ascend":
+            from fooling.commands.ascend import run
         elif args.command == "classify":
             from fooling.commands.classify import run
         elif args.command == "train":

@@ -34,6 +34,8 @@ class Classifier:
         precision: `"fp32"`, `"bf16"` (autocast), or `"auto"`: bf16 for an
             `nn.Module` on a GPU (about twice the throughput), fp32 otherwise.
             Softmax is always taken in fp32.
+        dataset_mean: the training data's mean colour on `[0, 1]`, where known (gradient
+            ascent can start from it).
         name: a short name used in reports and checkpoints.
 
     Raises:
@@ -53,6 +55,7 @@ class Classifier:
         batch_size: int = 1024,
         channels_last: bool = False,
         precision: str = "auto",
+        dataset_mean: Sequence[float] | None = None,
         name: str = "custom",
     ) -> None:
         if len(input_shape) != 3 or min(input_shape) < 1:
@@ -81,6 +84,7 @@ class Classifier:
             on_gpu = self.device.type == "cuda" and isinstance(model, nn.Module)
             precision = "bf16" if on_gpu else "fp32"
         self.precision = precision
+        self.dataset_mean = None if dataset_mean is None else tuple(dataset_mean)
         self._nan_seen: torch.Tensor | None = None
         channels = self.input_shape[0]
         self._mean = _per_channel(mean, channels, "mean", self.device)
@@ -133,6 +137,28 @@ class Classifier:
             images = images / self._std
         return images.contiguous(memory_format=self.memory_format)
 
+    def log_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Log class probabilities of one batch, with gradients back to `images`.
+
+        Args:
+            images: `float [N, C, H, W]` in `[0, 1]`, as for calling the classifier.
+
+        Returns:
+            `float32 [N, K]` log-softmax of the scores.
+
+        Raises:
+            FoolingError: the model is a black box, or returns the wrong shape.
+        """
+        if not self.differentiable:
+            raise FoolingError(f"{self.name} is a black box: it gives no gradients")
+        bf16 = self.precision == "bf16"
+        with torch.enable_grad(), torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):
+            scores = self.model(self.prepare(images))
+        scores = self._checked(scores).float()
+        if self.outputs == "logits":
+            return scores.log_softmax(dim=1)
+        return scores.clamp(min=1e-45).log()
+
     def check_scores(self) -> None:
         """On a GPU, raise if any scores so far were NaN (on a CPU each call checks at once).
 
@@ -145,11 +171,7 @@ class Classifier:
     def _probabilities(self, inputs: torch.Tensor) -> torch.Tensor:
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
             scores = self.model(inputs)
-        if scores.dim() != 2 or scores.shape[1] != self.num_classes:
-            raise FoolingError(
-                f"model returned shape {tuple(scores.shape)}, expected [N, {self.num_classes}]"
-            )
-        scores = scores.float()
+        scores = self._checked(scores).float()
         nan = torch.isnan(scores).any()
         if self.device.type == "cpu":
             if nan:
@@ -157,6 +179,13 @@ class Classifier:
         else:  # reading `nan` now would wait for the whole batch: remember it for later
             self._nan_seen = nan if self._nan_seen is None else self._nan_seen | nan
         return scores.softmax(dim=1) if self.outputs == "logits" else scores
+
+    def _checked(self, scores: torch.Tensor) -> torch.Tensor:
+        if scores.dim() != 2 or scores.shape[1] != self.num_classes:
+            raise FoolingError(
+                f"model returned shape {tuple(scores.shape)}, expected [N, {self.num_classes}]"
+            )
+        return scores
 
 
 def _per_channel(

@@ -16,7 +16,7 @@ from fooling.classifiers.efficientnet import (
     load_efficientnet_lite,
 )
 from fooling.classifiers.lenet import MNIST_LABELS, load_lenet
-from fooling.classifiers.user_models import HUBS, load_user_classifier
+from fooling.classifiers.user_models import HUBS, IMAGENET_MEAN, load_user_classifier
 from fooling.errors import FoolingError
 
 Loader = Callable[[torch.device, Path | None, str], Classifier]  # device, weights, precision
@@ -32,6 +32,7 @@ def _lenet_mnist(device: torch.device, weights: Path | None, precision: str) -> 
         channels_last=True,
         # bf16 would blur the 0.9999-level confidences that matter here, and saves nothing
         precision="fp32" if precision == "auto" else precision,
+        dataset_mean=(0.1302,),  # the real MNIST training set's
         name="lenet-mnist",
     )
 
@@ -49,6 +50,7 @@ def _efficientnet_lite(name: str) -> Loader:
             batch_size=512,
             channels_last=True,
             precision=precision,
+            dataset_mean=IMAGENET_MEAN,
             name=name,
         )
 

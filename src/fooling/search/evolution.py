@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,7 +16,7 @@ from fooling.encodings import Encoding, quantize
 from fooling.errors import FoolingError
 from fooling.report.progress import ProgressRow
 from fooling.search.checkpoint import read_checkpoint, write_checkpoint
-from fooling.search.result import FOOLED_AT, SearchResult
+from fooling.search.result import Figures, SearchResult, confidence_figures
 
 GPU_REPORT_EVERY = 10  # generations between reads of the progress figures on a GPU
 
@@ -86,7 +85,7 @@ class Evolution:
         self.generation = generation
         self.evaluations += self.population
         self.seconds += time.perf_counter() - started
-        figures = _figures(self.archive.confidence, on_host=self.report_every == 1)
+        figures = confidence_figures(self.archive.confidence, on_host=self.report_every == 1)
         self._unread.append((generation, self.evaluations, self.seconds, figures))
 
     def progress(self) -> list[ProgressRow]:
@@ -248,25 +247,6 @@ class Evolution:
                 raise ValueError(f"genome {key} is {saved.dtype} {tuple(saved.shape[1:])}")
         if tuple(archive.images.shape[1:]) != tuple(self.encoding.image_shape):
             raise ValueError(f"its images are {tuple(archive.images.shape[1:])}")
-
-
-Figures = torch.Tensor | list[float]
-
-
-def _figures(confidence: torch.Tensor, *, on_host: bool) -> Figures:
-    """Best, median, mean and how many at >= 0.99, counting empty cells (-1) as 0.
-
-    On the host (cheapest on a CPU) as floats, else as a tensor on the archive's
-    device, so that the device need not wait.
-    """
-    if on_host:
-        values = [max(value, 0.0) for value in confidence.tolist()]
-        fooled = sum(value >= FOOLED_AT for value in values)
-        return [max(values), statistics.median(values), statistics.fmean(values), fooled]
-    values = confidence.clamp(min=0).double()
-    middle = values.quantile(0.5)  # as statistics.median: the mean of the middle two
-    fooled = (values >= FOOLED_AT).sum().double()
-    return torch.stack([values.max(), middle, values.mean(), fooled])
 
 
 def _row_from(values: list[float]) -> ProgressRow:

@@ -109,3 +109,22 @@ def median(confidences: torch.Tensor) -> float:
     """The median confidence, counting empty cells (-1) as 0."""
     values = cell_confidences(confidences)
     return statistics.median(values) if values else 0.0
+
+
+Figures = torch.Tensor | list[float]
+
+
+def confidence_figures(confidence: torch.Tensor, *, on_host: bool) -> Figures:
+    """Best, median, mean and how many at >= 0.99, counting empty cells (-1) as 0.
+
+    On the host (cheapest on a CPU) as floats, else as a tensor on the archive's
+    device, so that the device need not wait.
+    """
+    if on_host:
+        values = [max(value, 0.0) for value in confidence.tolist()]
+        fooled = sum(value >= FOOLED_AT for value in values)
+        return [max(values), statistics.median(values), statistics.fmean(values), fooled]
+    values = confidence.clamp(min=0).double()
+    middle = values.quantile(0.5)  # as statistics.median: the mean of the middle two
+    fooled = (values >= FOOLED_AT).sum().double()
+    return torch.stack([values.max(), middle, values.mean(), fooled])

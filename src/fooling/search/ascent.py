@@ -1,0 +1,165 @@
+"""Gradient ascent on the input pixels: one image per target class, all in one batch.
+
+Each image climbs the log-odds of its class (Adam, cosine learning-rate
+schedule), optionally with the regularisers of Yosinski et al. (2015): L2
+decay towards the dataset's mean colour and a Gaussian blur every few steps.
+Images stay in [0, 1] and are scored as the 8-bit PNGs they will be saved as
+(rounded on the way forward, gradients passed straight through). A class stops
+once its image reaches the threshold. Results go into the same Archive as
+evolution's, so reports treat both methods alike.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from fooling.archive import Archive
+from fooling.classifiers import Classifier
+from fooling.encodings import quantize
+from fooling.errors import FoolingError
+from fooling.report.progress import ProgressRow
+from fooling.search.evolution import check_classes
+from fooling.search.result import SearchResult, confidence_figures
+
+STARTS = ("noise", "zeros", "mean")
+
+
+def ascend(
+    classifier: Classifier,
+    *,
+    steps: int = 200,
+    classes: Sequence[int] | None = None,
+    seed: int = 0,
+    start: str = "noise",
+    learning_rate: float = 0.05,
+    l2: float = 0.0,
+    blur_every: int = 0,
+    blur_sigma: float = 0.5,
+    threshold: float = 0.9999,
+    progress: bool = True,
+) -> SearchResult:
+    """Fooling images by gradient ascent, one per target class.
+
+    Args:
+        classifier: a differentiable classifier (not an ONNX black box).
+        steps: the most optimisation steps.
+        classes: target class indices; all classes when None.
+        seed: seeds the noise start.
+        start: `"noise"` (uniform), `"zeros"`, or `"mean"` (the dataset's mean colour).
+        learning_rate: Adam's initial step; it decays to a tenth on a cosine.
+        l2: per step, pull each pixel this fraction of the way back to the mean colour.
+        blur_every: blur the images every this many steps (0: never).
+        blur_sigma: the blur's standard deviation in pixels.
+        threshold: a class stops once its image reaches this probability.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The per-class images and their confidences (`method` "ascend"; a
+        "generation" is a step and the "population" the number of images).
+
+    Raises:
+        FoolingError: a black-box classifier, or a bad number, start or class.
+    """
+    if not classifier.differentiable:
+        raise FoolingError(
+            f"gradient ascent needs gradients, and {classifier.name} is a black box (ONNX); "
+            "use fooling evolve"
+        )
+    if steps < 1:
+        raise FoolingError(f"steps must be positive, got {steps}")
+    if start not in STARTS:
+        raise FoolingError(f"unknown start {start!r}; choose one of: {', '.join(STARTS)}")
+    if not 0 <= l2 < 1 or blur_every < 0 or blur_sigma <= 0 or learning_rate <= 0:
+        raise FoolingError("need 0 <= l2 < 1, blur_every >= 0, blur_sigma > 0, learning_rate > 0")
+    classes = list(range(classifier.num_classes)) if classes is None else list(classes)
+    check_classes(classes, classifier)
+    device = classifier.device
+    targets = torch.tensor(classes, device=device)
+    mean = _mean_colour(classifier)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    shape = (len(classes), *classifier.input_shape)
+    if start == "noise":
+        images = torch.rand(shape, generator=generator, device=device)
+    else:
+        images = (torch.zeros(shape, device=device) + (mean if start == "mean" else 0)).clamp(0, 1)
+    images.requires_grad_(True)
+    optimiser = torch.optim.Adam([images], lr=learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimiser, T_max=steps, eta_min=learning_rate / 10
+    )
+    archive = Archive(classes, device)
+    history: list[ProgressRow] = []
+    done = torch.zeros(len(classes), dtype=torch.bool, device=device)
+    started = time.perf_counter()
+    for step in tqdm(
+        range(steps + 1), desc="ascend", unit="step", disable=not progress, leave=False
+    ):
+        rounded = images + (quantize(images.detach()) - images).detach()  # straight through
+        log_probabilities = classifier.log_probabilities(rounded)
+        with torch.no_grad():
+            probabilities = log_probabilities.exp()
+            archive.add({"pixels": rounded.detach()}, rounded.detach(), probabilities, step)
+            reached = probabilities.gather(1, targets[:, None]).squeeze(1) >= threshold
+            done |= reached
+        elapsed = time.perf_counter() - started
+        figures = confidence_figures(archive.confidence, on_host=True)
+        history.append(ProgressRow(step, (step + 1) * len(classes), elapsed, *figures[:3],
+                                   int(figures[3])))  # fmt: skip
+        if bool(done.all()) or step == steps:
+            break
+        objective = log_odds(log_probabilities, targets).sum()
+        (gradient,) = torch.autograd.grad(objective, images)
+        optimiser.zero_grad(set_to_none=True)
+        images.grad = -gradient.masked_fill(done.view(-1, 1, 1, 1), 0)  # Adam minimises
+        frozen = images.detach().clone()
+        optimiser.step()
+        schedule.step()
+        with torch.no_grad():
+            if l2:
+                images.sub_(l2 * (images - mean))
+            if blur_every and (step + 1) % blur_every == 0:
+                images.copy_(gaussian_blur(images, blur_sigma))
+            images.clamp_(0, 1)
+            images.copy_(torch.where(done.view(-1, 1, 1, 1), frozen, images))
+    assert archive.images is not None
+    return SearchResult(
+        classifier=classifier.name, method="ascend", encoding=None, seed=seed,
+        generations=history[-1].generation, population=len(classes),
+        evaluations=history[-1].evaluations, seconds=time.perf_counter() - started,
+        classes=classes, labels=[classifier.labels[index] for index in classes],
+        confidences=archive.confidence.cpu(), images=archive.images.cpu(),
+        found_at=archive.found_at.cpu(), history=history,
+    )  # fmt: skip
+
+
+def log_odds(log_probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log(p / (1 - p)) of each row's target class: unlike log p, its gradient does not
+    vanish as p nears 1, so the last nines come as fast as the first."""
+    target = log_probabilities.gather(1, targets[:, None]).squeeze(1)
+    others = log_probabilities.scatter(1, targets[:, None], float("-inf"))
+    return target - others.logsumexp(dim=1)
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Blur `[N, C, H, W]` images with a Gaussian of `sigma` pixels (reflecting at the edges)."""
+    radius = max(1, math.ceil(3 * sigma))
+    offsets = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
+    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    channels = images.shape[1]
+    padded = F.pad(images, (radius, radius, radius, radius), mode="reflect")
+    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
+    return F.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+
+
+def _mean_colour(classifier: Classifier) -> torch.Tensor:
+    """The dataset's mean colour `[1, C, 1, 1]` where the classifier knows it, else mid-gray."""
+    channels = classifier.input_shape[0]
+    values = classifier.dataset_mean or (0.5,) * channels
+    return torch.tensor(values, device=classifier.device).view(1, channels, 1, 1)
