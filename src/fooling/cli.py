@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from fooling.commands import ascend, evolve
+from fooling.commands import adversarial, ascend, evolve
 from fooling.commands.arguments import add_classifier_arguments, positive_int
 from fooling.errors import FoolingError
 
@@ -21,6 +21,8 @@ EXAMPLES = {
     "train": "fooling train lenet-mnist --out lenet.safetensors",
     "demo": "fooling demo --out runs/demo",
     "ascend": "fooling ascend --classifier lenet-mnist --steps 200 --seed 0 --out runs/ascend",
+    "adversarial": "fooling adversarial --classifier lenet-mnist --attack pgd --eps 0.2 "
+    "--out runs/pgd",
 }
 
 
@@ -59,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("ascend", "Fooling images by gradient ascent on the pixels, all classes at once.")
     ascend.add_arguments(sub)
 
+    sub = command("adversarial", "Adversarial examples: real images nudged across a boundary.")
+    adversarial.add_arguments(sub)
+
     sub = command("classify", "Print the top-5 labels of image files.")
     add_classifier_arguments(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
@@ -90,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from fooling.commands.evolve import run
         elif args.command == "ascend":
             from fooling.commands.ascend import run
+        elif args.command == "adversarial":
+            from fooling.commands.adversarial import run
         elif args.command == "classify":
             from fooling.commands.classify import run
         elif args.command == "train":

@@ -49,12 +49,14 @@ class GalleryCell:
         label: the class label, shown as given (escaped).
         confidence: the classifier's probability for that class, in ``[0, 1]``.
         image: a PNG file; a relative path is taken relative to the gallery's folder.
+        caption: shown instead of the confidence, when given.
     """
 
     index: int
     label: str
     confidence: float
     image: Path
+    caption: str | None = None
 
 
 @dataclass
@@ -65,11 +67,13 @@ class GallerySection:
         heading: the section heading.
         cells: the cells, shown in this order.
         note: a line of text under the heading; empty for none.
+        count: show how many cells are at >= 99% confidence.
     """
 
     heading: str
     cells: list[GalleryCell] = field(default_factory=list)
     note: str = ""
+    count: bool = True
 
 
 def format_confidence(confidence: float) -> str:
@@ -120,12 +124,13 @@ def _cell_html(cell: GalleryCell, folder: Path) -> tuple[str, int]:
     shown_height = max(1, round(height * shown_width / width))
     label = escape(cell.label)
     hit = cell.confidence >= FOOLED_AT
+    value = format_confidence(cell.confidence) if cell.caption is None else escape(cell.caption)
     html = (
         f"<figure{' class=hit' if hit else ''}>"
         f"<img{' class=px' if scaled_up else ''} width={shown_width} height={shown_height} "
         f'alt="{cell.index} {label}" src="data:image/png;base64,{encoded}">'
         f"<figcaption>{cell.index} · {label}<br>"
-        f"<b>{format_confidence(cell.confidence)}</b></figcaption></figure>\n"
+        f"<b>{value}</b></figcaption></figure>\n"
     )
     return html, shown_width
 
@@ -138,10 +143,9 @@ def _section_html(section: GallerySection, folder: Path) -> str:
         cells.append(html)
         widths.append(width)
     fooled = sum(cell.confidence >= FOOLED_AT for cell in section.cells)
-    parts = [
-        f"<section>\n<h2>{escape(section.heading)}</h2>\n",
-        f'<p class="count">{fooled} of {len(section.cells)} at ≥ 99% confidence</p>\n',
-    ]
+    parts = [f"<section>\n<h2>{escape(section.heading)}</h2>\n"]
+    if section.count:
+        parts.append(f'<p class="count">{fooled} of {len(section.cells)} at ≥ 99% confidence</p>\n')
     if section.note:
         parts.append(f'<p class="note">{escape(section.note)}</p>\n')
     column = max(widths) + 18  # image + figure padding and border

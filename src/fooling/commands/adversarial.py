@@ -1,0 +1,152 @@
+"""`fooling adversarial`: attack real images and show original, perturbation and result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from fooling.adversarial import ATTACKS, AttackResult, attack
+from fooling.classifiers import Classifier
+from fooling.commands.arguments import add_classifier_arguments, classifier_from, positive_int
+from fooling.commands.evolve import parse_classes
+from fooling.commands.run_directory import claim_run_directory
+from fooling.errors import FoolingError
+from fooling.image_files import read_image
+from fooling.report._atomic import atomic_write_text
+from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
+from fooling.report.images import save_png
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `adversarial`."""
+    add_classifier_arguments(parser)
+    parser.add_argument("--attack", choices=ATTACKS, required=True)
+    parser.add_argument("--eps", type=float, required=True, help="L-inf bound (fgsm, pgd), L2 (cw)")
+    parser.add_argument("--targeted", metavar="CLASS", help="aim at this class (index or label)")
+    parser.add_argument("--steps", type=positive_int, default=100, help="for pgd and cw")
+    parser.add_argument(
+        "--count", type=positive_int, default=1000,
+        help="MNIST test images to attack when no IMAGE is given (28 x 28 gray classifiers)",
+    )  # fmt: skip
+    parser.add_argument("--show", type=positive_int, default=12, help="images in the gallery")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--force", action="store_true", help="replace results already in --out")
+    parser.add_argument("images", nargs="*", type=Path, metavar="IMAGE")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Attack as the arguments say; returns the exit code."""
+    classifier = classifier_from(args)
+    images, labels = _inputs(args, classifier)
+    target = None
+    if args.targeted is not None:
+        (target,) = parse_classes([args.targeted], classifier) or [None]
+    claim_run_directory(args.out, force=args.force)
+    result = attack(
+        classifier, images, labels, method=args.attack, eps=args.eps, target=target,
+        steps=args.steps,
+    )  # fmt: skip
+    gallery = write_attack_run(result, classifier, args.out, show=args.show)
+    count, hits = len(result.success), int(result.success.sum())
+    print(
+        f"{args.attack} eps {args.eps:g}: {hits}/{count} attacks succeeded "
+        f"({result.success_rate:.1%}), mean L-inf {result.linf.mean():.3f}, "
+        f"mean L2 {result.l2.mean():.2f}; gallery: {gallery}"
+    )
+    return 0
+
+
+def _inputs(args: argparse.Namespace, classifier: Classifier) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images to attack and the classes they must leave."""
+    channels, height, width = classifier.input_shape
+    if args.images:
+        images = torch.stack([
+            F.interpolate(read_image(path, channels)[None], size=(height, width), mode="bilinear",
+                          antialias=True, align_corners=False)[0].clamp(0, 1)
+            for path in args.images
+        ])  # fmt: skip
+        return images, classifier(images).argmax(dim=1).cpu()  # leave what it sees now
+    if (channels, height, width) != (1, 28, 28):
+        raise FoolingError(f"{classifier.name} does not take MNIST digits: give IMAGE files")
+    from fooling.data.mnist import load_mnist
+
+    images, labels = load_mnist("test")
+    return images[: args.count].view(-1, 1, 28, 28), labels[: args.count]
+
+
+def write_attack_run(result: AttackResult, classifier: Classifier, out: Path, *, show: int) -> Path:
+    """Write summary.json, the first `show` images as PNGs, and gallery.html into `out`.
+
+    Returns:
+        The path of `gallery.html`.
+    """
+    labels = classifier.labels
+    items, sections = [], []
+    for index in range(len(result.success)):
+        before, after = (
+            int(result.original_predictions[index]),
+            int(result.adversarial_predictions[index]),
+        )
+        item = {
+            "index": index,
+            "label": labels[int(result.labels[index])],
+            "original": {"class": before, "label": labels[before],
+                         "confidence": result.original_confidences[index].item()},
+            "adversarial": {"class": after, "label": labels[after],
+                            "confidence": result.adversarial_confidences[index].item()},
+            "success": bool(result.success[index]),
+            "linf": result.linf[index].item(),
+            "l2": result.l2[index].item(),
+        }  # fmt: skip
+        if index < show:
+            item["images"] = _save_trio(result, index, out)
+            sections.append(_section(item))
+        items.append(item)
+    summary = {
+        "classifier": classifier.name, "method": "adversarial", "attack": result.attack,
+        "eps": result.eps, "targeted": None if result.target is None else labels[result.target],
+        "images": len(items), "success_rate": result.success_rate,
+        "mean_linf": result.linf.mean().item(), "mean_l2": result.l2.mean().item(),
+        "scored_as": "float32 images; the PNGs are 8-bit renderings of them",
+        "items": items,
+    }  # fmt: skip
+    gallery = out / "gallery.html"
+    title = f"{classifier.name} · {result.attack} · eps {result.eps:g}"
+    subtitle = f"{result.success_rate:.1%} of {len(items)} attacks succeeded"
+    write_gallery(gallery, title, sections, subtitle=subtitle)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return gallery
+
+
+def _save_trio(result: AttackResult, index: int, out: Path) -> dict[str, str]:
+    original, adversarial = result.originals[index], result.adversarials[index]
+    change = adversarial - original
+    scale = max(change.abs().max().item(), 1e-12)
+    paths = {}
+    for name, image in (
+        ("original", original),
+        ("perturbation", change / (2 * scale) + 0.5),  # gray is no change
+        ("adversarial", adversarial),
+    ):
+        paths[name] = f"images/{index:04d}_{name}.png"
+        save_png(image, out / paths[name])
+    return paths
+
+
+def _section(item: dict) -> GallerySection:
+    original, adversarial = item["original"], item["adversarial"]
+    size = f"L∞ {item['linf']:.3f} · L2 {item['l2']:.2f}"
+    cells = [
+        GalleryCell(original["class"], original["label"], original["confidence"],
+                    Path(item["images"]["original"])),
+        GalleryCell(adversarial["class"], "perturbation (stretched)", 0.0,
+                    Path(item["images"]["perturbation"]), caption=size),
+        GalleryCell(adversarial["class"], adversarial["label"], adversarial["confidence"],
+                    Path(item["images"]["adversarial"])),
+    ]  # fmt: skip
+    verdict = "fooled" if item["success"] else "held"
+    return GallerySection(f"image {item['index']} ({item['label']}): {verdict}", cells, count=False)
