@@ -98,7 +98,7 @@ def test_an_interrupted_run_resumes_to_the_generations_asked_for(tmp_path):
     assert process.returncode == 130, err
     assert "continue with --resume" in err
     stopped_at = read_progress(run / "progress.csv")[-1].generation
-    assert 5 <= stopped_at < 3000
+    assert 0 <= stopped_at < 3000  # (the first checkpoint is written after generation 0)
 
     generations = str(stopped_at + 40)
     resume = [*base[:-2], "--generations", generations, "--out", str(run), "--resume"]

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from fooling.commands import adversarial, ascend, evolve
+from fooling.commands import adversarial, ascend, evolve, figure1
 from fooling.commands.arguments import add_classifier_arguments, positive_int
 from fooling.errors import FoolingError
 
@@ -23,6 +23,7 @@ EXAMPLES = {
     "ascend": "fooling ascend --classifier lenet-mnist --steps 200 --seed 0 --out runs/ascend",
     "adversarial": "fooling adversarial --classifier lenet-mnist --attack pgd --eps 0.2 "
     "--out runs/pgd",
+    "figure1": "fooling figure1 --out runs/figure1",
 }
 
 
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("adversarial", "Adversarial examples: real images nudged across a boundary.")
     adversarial.add_arguments(sub)
 
+    sub = command("figure1", "The paper's Figure 1 from real runs on a 2-D, three-class problem.")
+    figure1.add_arguments(sub)
+
     sub = command("classify", "Print the top-5 labels of image files.")
     add_classifier_arguments(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
@@ -97,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from fooling.commands.ascend import run
         elif args.command == "adversarial":
             from fooling.commands.adversarial import run
+        elif args.command == "figure1":
+            from fooling.commands.figure1 import run
         elif args.command == "classify":
             from fooling.commands.classify import run
         elif args.command == "train":

@@ -1,0 +1,1 @@
+"""Experiments built from the same Classifier, Encoding and Archive pieces."""
