@@ -86,3 +86,14 @@ def test_without_foolbox_the_message_says_what_to_install(lenet, digits, monkeyp
     monkeypatch.setattr(builtins, "__import__", without_foolbox)
     with pytest.raises(fooling.FoolingError, match="pip install foolbox"):
         attack(lenet, *digits, method="fgsm", eps=0.1)
+
+
+def test_a_targeted_run_leaves_out_digits_already_of_the_target(tmp_path, capsys):
+    out = tmp_path / "to3"
+    argv = ["adversarial", "--attack", "pgd", "--eps", "0.3", "--targeted", "3", "--steps", "20"]
+    assert main([*argv, "--count", "50", "--out", str(out)]) == 0
+    capsys.readouterr()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["targeted"] == "3"
+    assert all(item["label"] != "3" for item in summary["items"])
+    assert summary["images"] == 50 - int((load_mnist("test")[1][:50] == 3).sum())

@@ -45,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     target = None
     if args.targeted is not None:
         (target,) = parse_classes([args.targeted], classifier) or [None]
+        keep = labels != target  # an image already of the target class proves nothing
+        images, labels = images[keep], labels[keep]
+        if not len(labels):
+            raise FoolingError(f"every image is already of class {args.targeted}")
     claim_run_directory(args.out, force=args.force)
     result = attack(
         classifier, images, labels, method=args.attack, eps=args.eps, target=target,

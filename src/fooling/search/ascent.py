@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from fooling.archive import Archive
-from fooling.classifiers import Classifier
+from fooling.classifiers import Classifier, load_classifier
 from fooling.encodings import quantize
 from fooling.errors import FoolingError
 from fooling.report.progress import ProgressRow
@@ -31,7 +31,7 @@ STARTS = ("noise", "zeros", "mean")
 
 
 def ascend(
-    classifier: Classifier,
+    classifier: Classifier | str,
     *,
     steps: int = 200,
     classes: Sequence[int] | None = None,
@@ -47,7 +47,8 @@ def ascend(
     """Fooling images by gradient ascent, one per target class.
 
     Args:
-        classifier: a differentiable classifier (not an ONNX black box).
+        classifier: a differentiable classifier (not an ONNX black box), or a
+            built-in one's name.
         steps: the most optimisation steps.
         classes: target class indices; all classes when None.
         seed: seeds the noise start.
@@ -66,6 +67,8 @@ def ascend(
     Raises:
         FoolingError: a black-box classifier, or a bad number, start or class.
     """
+    if isinstance(classifier, str):
+        classifier = load_classifier(classifier)
     if not classifier.differentiable:
         raise FoolingError(
             f"gradient ascent needs gradients, and {classifier.name} is a black box (ONNX); "
