@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     images, labels = _inputs(args, classifier)
     target = None
     if args.targeted is not None:
-        (target,) = parse_classes([args.targeted], classifier) or [None]
+        (target,) = parse_classes([args.targeted], classifier)
         keep = labels != target  # an image already of the target class proves nothing
         images, labels = images[keep], labels[keep]
         if not len(labels):
