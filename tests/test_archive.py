@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from fooling.archive import Archive
+from fooling.search.selection import uniform
 
 BOTH_UPDATES = pytest.mark.parametrize("wait_free", [True, False], ids=["masked", "touched"])
 
@@ -59,8 +60,8 @@ def test_any_score_fills_an_empty_cell_and_parents_are_drawn_per_cell(wait_free)
     archive.add(genomes, images, probabilities, generation=0)
     assert archive.filled.tolist() == [True, True, True, True]
     assert archive.genomes["pixels"][:, 0, 0, 0].tolist() == [0, 0, 0, 1]
-    parents = archive.parents(4000, torch.Generator().manual_seed(0))
-    drawn = parents["pixels"][:, 0, 0, 0]
+    cells = uniform(archive, 4000, torch.Generator().manual_seed(0))
+    drawn = archive.genomes["pixels"][cells, 0, 0, 0]
     # uniform over the four cells: individual 0 holds three of them
     assert 0.72 < (drawn == 0).float().mean() < 0.78
 
@@ -75,7 +76,8 @@ def test_both_updates_keep_the_same_archive():
         probabilities = torch.rand(6, 10, generator=generator) ** (8 - generation / 5)
         for archive in archives:
             archive.add(genomes, images, probabilities, generation)
-    masked, touched = (archive.state() for archive in archives)
+    masked, touched = (archive.state_dict() for archive in archives)
+    assert torch.equal(masked.pop("genomes")["pixels"], touched.pop("genomes")["pixels"])
     for key in masked:
         assert torch.equal(masked[key], touched[key]), key
     assert len(set(archives[0].found_at.tolist())) > 1  # cells improved at different times
@@ -83,13 +85,13 @@ def test_both_updates_keep_the_same_archive():
 
 def test_empty_archive_has_no_parents():
     with pytest.raises(RuntimeError, match="empty"):
-        Archive(classes=[0]).parents(1, torch.Generator())
+        uniform(Archive(classes=[0]), 1, torch.Generator())
 
 
 def test_state_round_trip():
     archive = Archive(classes=[0, 1])
     archive.add(*batch([[0.3, 0.7]]), generation=5)
-    copy = Archive.from_state(archive.state(), "cpu")
+    copy = Archive.from_state_dict(archive.state_dict(), "cpu")
     assert torch.equal(copy.confidence, archive.confidence)
     assert torch.equal(copy.images, archive.images)
     assert torch.equal(copy.genomes["pixels"], archive.genomes["pixels"])

@@ -89,7 +89,7 @@ def test_checkpoint_with_misshapen_genomes_is_refused(capsys, tmp_path):
     tensors = load_file(path)
     with safe_open(path, "pt") as file:
         metadata = file.metadata()
-    tensors["archive.genome.weight"] = torch.zeros(10, 3, 3)
+    tensors["archive.genomes.weight"] = torch.zeros(10, 3, 3)
     save_file(tensors, path, metadata=metadata)
     fails_with_one_line(capsys, [*argv, "--resume", "--generations", "4"], "genome weight")
 

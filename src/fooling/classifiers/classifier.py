@@ -94,6 +94,34 @@ class Classifier:
     def num_classes(self) -> int:
         return len(self.labels)
 
+    def class_indices(self, classes: Sequence[int | str] | None = None) -> list[int]:
+        """Class indices from indices or labels (as the classifier spells them); all when None.
+
+        A string of digits is an index, so an MNIST label "3" and the index 3 agree.
+
+        Raises:
+            FoolingError: an unknown label, an index out of range, a repeat, or no class.
+        """
+        if classes is None:
+            return list(range(self.num_classes))
+        indices = []
+        for value in classes:
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = int(value)
+            elif isinstance(value, str):
+                if value not in self.labels:
+                    raise FoolingError(f"{value!r} is neither a class index nor a label")
+                value = self.labels.index(value)
+            if not 0 <= int(value) < self.num_classes:
+                last = self.num_classes - 1
+                raise FoolingError(f"class {value} out of range: {self.name} has classes 0..{last}")
+            indices.append(int(value))
+        if not indices:
+            raise FoolingError("no target classes given")
+        if len(set(indices)) != len(indices):
+            raise FoolingError("target classes must not repeat")
+        return indices
+
     @property
     def differentiable(self) -> bool:
         """Whether gradients flow to the input: an `nn.Module` yes, a black box (ONNX) no."""

@@ -81,8 +81,8 @@ def load_classifier(
         name: one of `BUILT_IN` (e.g. `"lenet-mnist"`), a TorchScript, `.pt2` or
             `.onnx` file, or `torchvision:NAME` / `timm:NAME`.
         device: `"cpu"`, `"cuda"`, ...; the best available when None.
-        weights: for a built-in, a weights file to use instead of the shipped one
-            (e.g. from `fooling train lenet-mnist`).
+        weights: for a built-in, a weights file to use instead of the shipped one, or
+            the run directory of `fooling train lenet-mnist`.
         input_shape: for a user's model, `(C, H, W)` when the file does not say.
         labels: for a user's model, a file with one class name per line.
         mean: for a user's model, per-channel mean on `[0, 1]` images.
@@ -104,6 +104,8 @@ def load_classifier(
         if given or outputs != "logits":
             option = given[0] if given else "outputs"
             raise FoolingError(f"{name} is built in: it takes no --{option.replace('_', '-')}")
+        if weights is not None and Path(weights).is_dir():  # a `fooling train` run directory
+            weights = Path(weights) / "weights.safetensors"
         return BUILT_IN[name](device, None if weights is None else Path(weights), precision)
     if not Path(name).is_file() and name.partition(":")[0] not in HUBS:
         raise FoolingError(

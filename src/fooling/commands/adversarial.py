@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -11,19 +10,26 @@ import torch.nn.functional as F
 
 from fooling.adversarial import ATTACKS, AttackResult, attack
 from fooling.classifiers import Classifier
-from fooling.commands.arguments import add_classifier_arguments, classifier_from, positive_int
-from fooling.commands.evolve import parse_classes
-from fooling.commands.run_directory import claim_run_directory
+from fooling.commands.arguments import (
+    add_classifier_arguments,
+    add_output_arguments,
+    classifier_from,
+    positive_int,
+)
 from fooling.errors import FoolingError
 from fooling.image_files import read_image
-from fooling.report._atomic import atomic_write_text
 from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
 from fooling.report.images import save_png
+from fooling.run_directory import RunDirectory
+
+HELP = "Adversarial examples: real images nudged across a boundary."
+EXAMPLE = "fooling adversarial --classifier lenet-mnist --attack pgd --eps 0.2 --out runs/pgd"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `adversarial`."""
     add_classifier_arguments(parser)
+    add_output_arguments(parser, "adversarial")
     parser.add_argument("--attack", choices=ATTACKS, required=True)
     parser.add_argument("--eps", type=float, required=True, help="L-inf bound (fgsm, pgd), L2 (cw)")
     parser.add_argument("--targeted", metavar="CLASS", help="aim at this class (index or label)")
@@ -33,8 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="MNIST test images to attack when no IMAGE is given (28 x 28 gray classifiers)",
     )  # fmt: skip
     parser.add_argument("--show", type=positive_int, default=12, help="images in the gallery")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--force", action="store_true", help="replace results already in --out")
     parser.add_argument("images", nargs="*", type=Path, metavar="IMAGE")
 
 
@@ -44,17 +48,17 @@ def run(args: argparse.Namespace) -> int:
     images, labels = _inputs(args, classifier)
     target = None
     if args.targeted is not None:
-        (target,) = parse_classes([args.targeted], classifier)
+        (target,) = classifier.class_indices([args.targeted])
         keep = labels != target  # an image already of the target class proves nothing
         images, labels = images[keep], labels[keep]
         if not len(labels):
             raise FoolingError(f"every image is already of class {args.targeted}")
-    claim_run_directory(args.out, force=args.force)
+    directory = RunDirectory(args.out).claim(force=args.force)
     result = attack(
         classifier, images, labels, method=args.attack, eps=args.eps, target=target,
-        steps=args.steps,
+        steps=args.steps, seed=args.seed, progress=not args.quiet,
     )  # fmt: skip
-    gallery = write_attack_run(result, classifier, args.out, show=args.show)
+    gallery = write_attack_run(result, classifier, directory, show=args.show, seed=args.seed)
     count, hits = len(result.success), int(result.success.sum())
     print(
         f"{args.attack} eps {args.eps:g}: {hits}/{count} attacks succeeded "
@@ -82,12 +86,15 @@ def _inputs(args: argparse.Namespace, classifier: Classifier) -> tuple[torch.Ten
     return images[: args.count].view(-1, 1, 28, 28), labels[: args.count]
 
 
-def write_attack_run(result: AttackResult, classifier: Classifier, out: Path, *, show: int) -> Path:
-    """Write summary.json, the first `show` images as PNGs, and gallery.html into `out`.
+def write_attack_run(
+    result: AttackResult, classifier: Classifier, directory: RunDirectory, *, show: int, seed: int
+) -> Path:
+    """Write summary.json, the first `show` images as PNGs, and gallery.html into `directory`.
 
     Returns:
         The path of `gallery.html`.
     """
+    out = directory.path
     labels = classifier.labels
     items, sections = [], []
     for index in range(len(result.success)):
@@ -113,17 +120,17 @@ def write_attack_run(result: AttackResult, classifier: Classifier, out: Path, *,
     summary = {
         "classifier": classifier.name, "method": "adversarial", "attack": result.attack,
         "eps": result.eps, "targeted": None if result.target is None else labels[result.target],
+        "seed": seed,
         "images": len(items), "success_rate": result.success_rate,
         "mean_linf": result.linf.mean().item(), "mean_l2": result.l2.mean().item(),
         "scored_as": "float32 images; the PNGs are 8-bit renderings of them",
         "items": items,
     }  # fmt: skip
-    gallery = out / "gallery.html"
     title = f"{classifier.name} · {result.attack} · eps {result.eps:g}"
     subtitle = f"{result.success_rate:.1%} of {len(items)} attacks succeeded"
-    write_gallery(gallery, title, sections, subtitle=subtitle)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    return gallery
+    write_gallery(directory.gallery, title, sections, subtitle=subtitle)
+    directory.write_summary(summary)
+    return directory.gallery
 
 
 def _save_trio(result: AttackResult, index: int, out: Path) -> dict[str, str]:

@@ -1,11 +1,19 @@
-"""Options and argparse value types shared by the commands."""
+"""Options and argparse value types shared by the commands.
+
+One convention for every command that writes: `--out DIR` (a run directory,
+by default `runs/<command>`), `--force` to replace a run already there,
+`--quiet` for no progress bars, and `--seed`.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from fooling.classifiers import Classifier, load_classifier
+
+DEFAULT_CLASSIFIER = "lenet-mnist"
 
 
 def positive_int(text: str) -> int:
@@ -19,14 +27,34 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_output_arguments(
+    parser: argparse.ArgumentParser, command: str, *, seed: int | None = 0
+) -> None:
+    """`--out`, `--force`, `--quiet` and `--seed`, the same for every command that writes.
+
+    A command that resumes runs passes `seed=None`, meaning 0 for a new run and the
+    checkpoint's for a resumed one.
+    """
+    parser.add_argument(
+        "--out", type=Path, default=Path("runs") / command, metavar="DIR",
+        help=f"the run directory to write (default: runs/{command})",
+    )  # fmt: skip
+    parser.add_argument("--force", action="store_true", help="replace a run already in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--seed", type=int, default=seed, help="random seed (default: 0)")
+
+
 def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
     """Which classifier to fool or use, and how to read a model of the user's."""
     parser.add_argument(
-        "--classifier", default="lenet-mnist", metavar="NAME|FILE",
-        help="a built-in name (lenet-mnist, efficientnet-lite0/1/2), a TorchScript, "
-        ".pt2 or .onnx file, or torchvision:NAME / timm:NAME",
+        "--classifier", metavar="NAME|FILE",
+        help=f"a built-in name ({DEFAULT_CLASSIFIER} by default, efficientnet-lite0/1/2), "
+        "a TorchScript, .pt2 or .onnx file, or torchvision:NAME / timm:NAME",
     )  # fmt: skip
-    parser.add_argument("--weights", type=Path, help="weights file for a built-in classifier")
+    parser.add_argument(
+        "--weights", type=Path,
+        help="weights file (or a `fooling train` run directory) for a built-in classifier",
+    )  # fmt: skip
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA if present)")
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto",
@@ -40,14 +68,26 @@ def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--outputs", choices=("logits", "probabilities"), default="logits")
 
 
+def classifier_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The `load_classifier` options that `add_classifier_arguments` read, but name and device."""
+    return {
+        "weights": args.weights, "input_shape": args.input_shape, "labels": args.labels,
+        "mean": args.mean, "std": args.std, "outputs": args.outputs, "precision": args.precision,
+    }  # fmt: skip
+
+
 def classifier_from(args: argparse.Namespace) -> Classifier:
     """The classifier that `add_classifier_arguments` options name.
 
     Raises:
         FoolingError: as `load_classifier`.
     """
-    return load_classifier(
-        args.classifier, args.device, weights=args.weights, input_shape=args.input_shape,
-        labels=args.labels, mean=args.mean, std=args.std, outputs=args.outputs,
-        precision=args.precision,
-    )  # fmt: skip
+    name = args.classifier or DEFAULT_CLASSIFIER
+    return load_classifier(name, args.device, **classifier_options(args))
+
+
+def split_classes(values: list[str] | None) -> list[str] | None:
+    """`--classes 3 7`, `--classes 3,7` or labels, as one list (None when not given)."""
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]

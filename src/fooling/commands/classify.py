@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import torch
 
-from fooling.commands.arguments import classifier_from
+from fooling.commands.arguments import add_classifier_arguments, classifier_from
 from fooling.image_files import read_image
 
+HELP = "Print the top-5 labels of image files."
+EXAMPLE = "fooling classify --classifier lenet-mnist runs/cppn/images/003_3.png"
 TOP = 5
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `classify` (it writes nothing)."""
+    add_classifier_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
 
 
 def run(args: argparse.Namespace) -> int:

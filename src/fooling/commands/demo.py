@@ -3,43 +3,55 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from fooling.commands.arguments import classifier_from
-from fooling.commands.evolve import INTERRUPTED, evolve_into, headline
-from fooling.commands.run_directory import claim_run_directory
+from fooling.commands.arguments import add_classifier_arguments, classifier_from
+from fooling.commands.evolve import INTERRUPTED, add_search_arguments
 from fooling.report.gallery import GalleryCell, write_gallery
-from fooling.report.run_directory import section
+from fooling.run_directory import RunDirectory
+from fooling.search import evolve
 
+HELP = "Evolve with both encodings against LeNet; one gallery for both."
+EXAMPLE = "fooling demo --out runs/demo"
 ENCODINGS = ("direct", "cppn")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `demo`."""
+    add_classifier_arguments(parser)
+    add_search_arguments(parser, command="demo")
 
 
 def run(args: argparse.Namespace) -> int:
     """Evolve with each encoding into `OUT/<encoding>` and write `OUT/gallery.html`."""
+    from fooling.report.search_report import section  # (loads matplotlib)
+
     classifier = classifier_from(args)
-    claim_run_directory(args.out, force=args.force)
+    directory = RunDirectory(args.out).claim(force=args.force)
     sections = []
     for encoding in ENCODINGS:
-        result = evolve_into(
-            classifier, encoding, args.out / encoding, generations=args.generations,
-            population=args.population, seed=args.seed, classes=None, resume=False,
-            force=args.force, quiet=args.quiet,
+        result = evolve(
+            classifier, encoding=encoding, generations=args.generations,
+            population=args.population, seed=args.seed, progress=not args.quiet,
+            out=directory.path / encoding, force=args.force,
         )  # fmt: skip
-        if result is None:
+        if result.generations < args.generations:
+            again = f"fooling evolve --resume --out {directory.path / encoding}"
+            print(f"interrupted; the {encoding} run can go on with {again}", file=sys.stderr)
             return INTERRUPTED
-        print(f"{encoding:>6}: {headline(result)}")
+        print(f"{encoding:>6}: {result.headline()}")
         part = section(result, result.summary(), heading=f"{encoding} encoding")
         part.cells = [
             GalleryCell(cell.index, cell.label, cell.confidence, Path(encoding) / cell.image)
             for cell in part.cells
         ]
         sections.append(part)
-    gallery = args.out / "gallery.html"
     write_gallery(
-        gallery,
+        directory.gallery,
         f"Fooling images for {classifier.name}",
         sections,
         subtitle="Direct encoding (pixels as genes) and CPPN encoding (pattern-producing networks)",
     )
-    print(f"gallery: {gallery}")
+    print(f"gallery: {directory.gallery}")
     return 0

@@ -4,127 +4,88 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from fooling.classifiers import Classifier
-from fooling.commands.arguments import add_classifier_arguments, classifier_from, positive_int
-from fooling.commands.run_directory import StopOnInterrupt, claim_run_directory
-from fooling.encodings import make_encoding
+from fooling.commands.arguments import (
+    add_classifier_arguments,
+    add_output_arguments,
+    classifier_from,
+    classifier_options,
+    positive_int,
+    split_classes,
+)
 from fooling.errors import FoolingError
-from fooling.report.progress import ProgressLog, ProgressRow
-from fooling.search.evolution import Evolution
-from fooling.search.result import SearchResult
+from fooling.search import evolve, resume
+from fooling.search.driver import CHECKPOINT_EVERY
 
-INTERRUPTED = 130
+HELP = "Evolve fooling images with MAP-Elites (direct or CPPN encoding)."
+EXAMPLE = (
+    "fooling evolve --classifier lenet-mnist --encoding cppn --generations 200 "
+    "--population 200 --seed 0 --out runs/cppn"
+)
+INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C
+DEFAULTS = {"encoding": "direct", "population": 200, "seed": 0}  # a new run's, when not given
 
 
-def add_arguments(parser: argparse.ArgumentParser, *, out_default: str | None) -> None:
-    """The options shared by `evolve` and `demo`."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `evolve`."""
     add_classifier_arguments(parser)
+    add_search_arguments(parser, command="evolve", resumable=True)
+    parser.add_argument("--encoding", choices=("direct", "cppn"), help="default: direct")
+    parser.add_argument("--classes", nargs="+", help="target classes (indices or labels)")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue the run in --out; its settings come from its checkpoint",
+    )  # fmt: skip
+    parser.add_argument(
+        "--checkpoint-every", type=positive_int, default=CHECKPOINT_EVERY, metavar="G",
+        help="write a checkpoint every G generations (and always at the end)",
+    )  # fmt: skip
+
+
+def add_search_arguments(
+    parser: argparse.ArgumentParser, *, command: str, resumable: bool = False
+) -> None:
+    """`--generations`, `--population` and the output options, shared with `demo`.
+
+    A resumable command leaves `--population` and `--seed` at None when not given,
+    so that a resumed run takes them from its checkpoint.
+    """
     parser.add_argument("--generations", type=positive_int, default=200)
-    parser.add_argument("--population", type=positive_int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=out_default, required=out_default is None)
-    parser.add_argument("--force", action="store_true", help="replace a run already in --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--population", type=positive_int, default=None if resumable else 200,
+        help="images per generation (default: 200)",
+    )  # fmt: skip
+    add_output_arguments(parser, command, seed=None if resumable else 0)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evolve as the arguments say; returns the exit code."""
-    if args.resume and args.force:
-        raise FoolingError("--resume and --force contradict each other; choose one")
-    classifier = classifier_from(args)
-    classes = parse_classes(args.classes, classifier)
-    outcome = evolve_into(
-        classifier, args.encoding, args.out, generations=args.generations,
-        population=args.population, seed=args.seed, classes=classes, resume=args.resume,
-        force=args.force, quiet=args.quiet, checkpoint_every=args.checkpoint_every,
-    )  # fmt: skip
-    if outcome is None:
-        return INTERRUPTED
-    print(f"gallery: {args.out / 'gallery.html'}  ({headline(outcome)})")
-    return 0
-
-
-def evolve_into(
-    classifier: Classifier,
-    encoding_name: str,
-    out: Path,
-    *,
-    generations: int,
-    population: int,
-    seed: int,
-    classes: list[int] | None,
-    resume: bool,
-    force: bool,
-    quiet: bool,
-    checkpoint_every: int = 50,
-) -> SearchResult | None:
-    """Run (or resume) an evolution into the run directory `out`.
-
-    Returns:
-        The result, or None when Ctrl-C stopped the run (its checkpoint is saved).
-
-    Raises:
-        FoolingError: bad settings, an existing run without --resume/--force, or
-            a missing, unreadable or foreign checkpoint.
-    """
-    encoding = make_encoding(encoding_name, classifier.input_shape, classifier.device)
-    evolution = Evolution(classifier, encoding, population=population, seed=seed, classes=classes)
-    checkpoint = out / "checkpoint"
-    if resume:
-        evolution.restore(checkpoint)
+    """Evolve (or resume) as the arguments say; returns the exit code."""
+    given = {
+        "encoding": args.encoding, "population": args.population, "seed": args.seed,
+        "classes": split_classes(args.classes),
+    }  # fmt: skip
+    if args.resume:
+        if args.force:
+            raise FoolingError("--resume and --force contradict each other; choose one")
+        result = resume(
+            args.out, generations=args.generations, classifier=args.classifier,
+            device=args.device, progress=not args.quiet, checkpoint_every=args.checkpoint_every,
+            expect=given, **classifier_options(args),
+        )  # fmt: skip
     else:
-        claim_run_directory(out, force=force)
-
-    with ProgressLog(out / "progress.csv") as log, StopOnInterrupt() as stop:
-        log.start(fresh=not resume)
-        if resume:
-            log.truncate_after(evolution.generation)
-
-        def record(row: ProgressRow) -> None:
-            log.append(row)
-            if row.generation % checkpoint_every == 0:
-                evolution.save(checkpoint)
-
-        result = evolution.run(
-            generations, progress=not quiet, on_generation=record, should_stop=stop
-        )
-        evolution.save(checkpoint)
-    if evolution.generation < generations:
+        settings = {key: DEFAULTS[key] if value is None else value
+                    for key, value in given.items() if key != "classes"}  # fmt: skip
+        result = evolve(
+            classifier_from(args), **settings, classes=given["classes"],
+            generations=args.generations, progress=not args.quiet, out=args.out,
+            force=args.force, checkpoint_every=args.checkpoint_every,
+        )  # fmt: skip
+    if result.generations < args.generations:
         print(
-            f"interrupted after generation {evolution.generation} of {generations}; "
-            f"continue with --resume --out {out}",
+            f"interrupted after generation {result.generations} of {args.generations}; "
+            f"continue with --resume --out {args.out}",
             file=sys.stderr,
         )
-        return None
-    result.save(out)
-    return result
-
-
-def parse_classes(values: list[str] | None, classifier: Classifier) -> list[int] | None:
-    """Class indices from `--classes` values: indices, or labels as the classifier spells them.
-
-    Raises:
-        FoolingError: a value is neither a class index nor a label.
-    """
-    if not values:
-        return None
-    indices = []
-    for value in (part for item in values for part in item.split(",") if part.strip()):
-        value = value.strip()
-        if value.lstrip("-").isdigit():
-            indices.append(int(value))
-        elif value in classifier.labels:
-            indices.append(classifier.labels.index(value))
-        else:
-            raise FoolingError(f"--classes: {value!r} is neither a class index nor a label")
-    return indices
-
-
-def headline(result: SearchResult) -> str:
-    """`median 0.99995, 10/10 classes >= 0.99, 7.9 s`."""
-    return (
-        f"median confidence {result.median_confidence:.5f}, "
-        f"{result.fooled()}/{len(result.classes)} classes >= 0.99, {result.seconds:.1f} s"
-    )
+        return INTERRUPTED
+    print(f"gallery: {args.out / 'gallery.html'}  ({result.headline()})")
+    return 0

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from fooling.encodings.base import Encoding, Genomes, quantize, select
+from fooling.encodings.base import Encoding, Genomes, select
 from fooling.encodings.cppn import CPPNEncoding
 from fooling.encodings.direct import DirectEncoding
 from fooling.errors import FoolingError
 
-ENCODINGS = {"direct": DirectEncoding, "cppn": CPPNEncoding}
+ENCODINGS: dict[str, type[DirectEncoding] | type[CPPNEncoding]] = {
+    "direct": DirectEncoding,
+    "cppn": CPPNEncoding,
+}
 
 
 def make_encoding(
@@ -36,13 +41,37 @@ def make_encoding(
         raise FoolingError(str(error)) from None
 
 
+def encoding_from_settings(
+    settings: dict[str, Any], device: str | torch.device = "cpu"
+) -> Encoding:
+    """The encoding that `Encoding.settings()` saved (in a checkpoint or a finished run).
+
+    Args:
+        settings: the saved settings; `settings["encoding"]` names the encoding.
+        device: where genomes will live.
+
+    Returns:
+        The encoding, with exactly the saved settings.
+
+    Raises:
+        FoolingError: the settings name no known encoding or are incomplete.
+    """
+    name = settings.get("encoding") if isinstance(settings, dict) else None
+    if name not in ENCODINGS:
+        raise FoolingError(f"saved settings name no known encoding: {name!r}")
+    try:
+        return ENCODINGS[name].from_settings(settings, device)
+    except ValueError as error:
+        raise FoolingError(f"cannot rebuild the {name} encoding: {error}") from None
+
+
 __all__ = [
     "ENCODINGS",
     "CPPNEncoding",
     "DirectEncoding",
     "Encoding",
     "Genomes",
+    "encoding_from_settings",
     "make_encoding",
-    "quantize",
     "select",
 ]

@@ -15,11 +15,13 @@ class Encoding(Protocol):
 
     Implementations hold no per-individual Python objects: a population is a
     `Genomes` dict of tensors, so the Archive can store, select and checkpoint
-    any encoding the same way.
+    any encoding the same way. An encoding pickles and deep-copies (a search
+    moves between processes), and `from_settings(settings())` rebuilds it.
     """
 
     name: str
     image_shape: tuple[int, int, int]
+    device: torch.device
 
     def random(self, n: int, generator: torch.Generator) -> Genomes:
         """`n` random genomes on the encoding's device."""
@@ -34,7 +36,16 @@ class Encoding(Protocol):
         ...
 
     def settings(self) -> dict[str, Any]:
-        """The JSON-able settings that define this encoding (for checkpoints and reports)."""
+        """The JSON-able settings that define this encoding; `from_settings` rebuilds it."""
+        ...
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], device: str | torch.device) -> Encoding:
+        """The encoding that `settings()` described, on `device`.
+
+        Raises:
+            ValueError: the settings do not describe an encoding of this class.
+        """
         ...
 
 
@@ -43,6 +54,11 @@ def select(genomes: Genomes, index: torch.Tensor) -> Genomes:
     return {key: value[index] for key, value in genomes.items()}
 
 
-def quantize(images: torch.Tensor) -> torch.Tensor:
-    """Round images to the 256 levels a PNG stores, so saved files score as reported."""
-    return images.clamp(0, 1).mul_(255).round_().div_(255)
+def check_settings(settings: Any, name: str) -> None:
+    """Raise ValueError unless `settings` are a dict describing an encoding called `name`."""
+    if not isinstance(settings, dict) or settings.get("encoding") != name:
+        found = settings.get("encoding") if isinstance(settings, dict) else settings
+        raise ValueError(f"settings of a {found!r} encoding, not {name!r}")
+    shape = settings.get("image_shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) for n in shape)):
+        raise ValueError(f"encoding settings hold no image shape (C, H, W): {shape!r}")

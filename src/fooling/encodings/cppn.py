@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from fooling.encodings.base import Genomes
+from fooling.encodings.base import Genomes, check_settings
 from fooling.encodings.color import hsv_to_rgb
 from fooling.encodings.cppn_native import (
     MAX_NODES,
@@ -137,6 +137,42 @@ class CPPNEncoding:
         self._render_on_gpu = None
         if self.device.type == "cuda":
             self._render_on_gpu = torch.compile(_dense_images) if compile_on_gpu else _dense_images
+        self._options = {"native": native, "compile_on_gpu": compile_on_gpu}
+
+    # ----------------------------------------------- rebuilding and pickling
+    @classmethod
+    def from_settings(
+        cls, settings: dict[str, Any], device: str | torch.device = "cpu", **options: bool
+    ) -> CPPNEncoding:
+        """The encoding that `settings()` described; `options` are `native`, `compile_on_gpu`."""
+        check_settings(settings, cls.name)
+        if settings.get("activations") != list(ACTIVATIONS):
+            raise ValueError(f"CPPN activation functions {settings.get('activations')!r} "
+                             f"are not this version's {list(ACTIVATIONS)}")  # fmt: skip
+        try:
+            rates = settings["rates"]
+            return cls(
+                tuple(settings["image_shape"]), device=device,
+                max_hidden=int(settings["max_hidden"]),
+                weight_range=float(settings["weight_range"]),
+                **{f"{key}_rate" if key in ("weight", "activation") else key: float(value)
+                   for key, value in rates.items()},
+                eta=float(settings["eta"]), **options,
+            )  # fmt: skip
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"incomplete CPPN encoding settings: {error}") from None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The compiled kernels (a ctypes library) and a compiled renderer do not pickle:
+        # keep what defines the encoding, and build them again on unpickling.
+        return {"settings": self.settings(), "device": str(self.device), **self._options}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        rebuilt = self.from_settings(
+            state["settings"], state["device"], native=state["native"],
+            compile_on_gpu=state["compile_on_gpu"],
+        )  # fmt: skip
+        self.__dict__.update(rebuilt.__dict__)
 
     # ----------------------------------------------------------------- genomes
     def random(self, n: int, generator: torch.Generator) -> Genomes:

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from fooling.encodings.base import Genomes
+from fooling.encodings.base import Genomes, check_settings
 from fooling.encodings.color import hsv_to_rgb
 from fooling.encodings.polynomial import polynomial_mutation
 
@@ -80,3 +80,16 @@ class DirectEncoding:
             "halve_every": self.halve_every,
             "eta": self.eta,
         }
+
+    @classmethod
+    def from_settings(
+        cls, settings: dict[str, Any], device: str | torch.device = "cpu"
+    ) -> DirectEncoding:
+        check_settings(settings, cls.name)
+        try:
+            return cls(
+                tuple(settings["image_shape"]), device=device, rate=float(settings["rate"]),
+                halve_every=int(settings["halve_every"]), eta=float(settings["eta"]),
+            )  # fmt: skip
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"incomplete direct encoding settings: {error}") from None

@@ -90,12 +90,13 @@ def as_classifier(network: nn.Module) -> Classifier:
     )  # fmt: skip
 
 
-def make_figure1(seed: int = 0, adversarial_per_class: int = 2) -> Figure1:
+def make_figure1(seed: int = 0, adversarial_per_class: int = 2, progress: bool = False) -> Figure1:
     """Train, then find fooling points (evolution, ascent) and adversarial points.
 
     Args:
         seed: seeds the data, the training and every search.
         adversarial_per_class: training points per class to attack, those nearest a boundary.
+        progress: show the searches' progress bars.
 
     Returns:
         The network, the training data and every found point.
@@ -106,9 +107,9 @@ def make_figure1(seed: int = 0, adversarial_per_class: int = 2) -> Figure1:
     found: list[Point] = []
 
     evolution = Evolution(classifier, DirectEncoding((1, 1, 2)), population=100, seed=seed)
-    evolved = evolution.run(100, progress=False)
+    evolved = evolution.run(100, progress=progress)
     # no early stop: climb all 200 steps, as far as the confidence keeps rising
-    ascended = ascend(classifier, steps=200, seed=seed, threshold=1.0, progress=False)
+    ascended = ascend(classifier, steps=200, seed=seed, threshold=1.0, progress=progress)
     for kind, result in (("evolution", evolved), ("ascent", ascended)):
         coordinates = to_window(result.images.float().div(255).view(-1, 2))
         found += _points(kind, classifier, coordinates, points)
@@ -122,7 +123,7 @@ def make_figure1(seed: int = 0, adversarial_per_class: int = 2) -> Figure1:
     ])  # fmt: skip
     result = attack(
         classifier, to_unit(points[chosen]).view(-1, 1, 1, 2), labels[chosen], method="cw",
-        eps=1.0, steps=200,
+        eps=1.0, steps=200, seed=seed, progress=progress,
     )  # fmt: skip
     moved = _points("adversarial", classifier, to_window(result.adversarials.view(-1, 2)), points)
     for point, source, success in zip(moved, points[chosen], result.success, strict=True):

@@ -13,9 +13,8 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from fooling.errors import FoolingError
-from fooling.report._atomic import atomic_write_text
+from fooling.records import FOOLED_AT, atomic_write_text
 
-FOOLED_AT = 0.99
 _TARGET_WIDTH = 112  # CSS pixels a small image is scaled up to (28 px * 4)
 _MAX_WIDTH = 224  # larger images are shown scaled down to this width
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
+
+from fooling.errors import FoolingError
+from fooling.records import to_bytes
 
 _MAX_LABEL_CHARS = 40
 _NOT_SAFE = re.compile(r"[^a-z0-9]+")
@@ -59,8 +62,7 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     x = images.detach().to("cpu", torch.float32)
     if not torch.isfinite(x).all():
         raise ValueError("images hold NaN or infinite values")
-    x = (x.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
-    return x.movedim(-3, -1).contiguous().numpy()
+    return to_bytes(x).movedim(-3, -1).contiguous().numpy()
 
 
 def save_png(image: torch.Tensor, path: Path) -> None:
@@ -81,3 +83,21 @@ def save_png(image: torch.Tensor, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     picture.save(path, format="PNG")
+
+
+def read_png(path: Path) -> torch.Tensor:
+    """An 8-bit gray or RGB image file as `uint8 [C, H, W]`, exactly as stored.
+
+    Raises:
+        FoolingError: the file is missing, unreadable, or neither gray nor RGB.
+    """
+    try:
+        with Image.open(path) as picture:
+            picture.load()
+            if picture.mode not in ("L", "RGB"):
+                raise FoolingError(f"{path} is a {picture.mode} image, not 8-bit gray or RGB")
+            pixels = np.array(picture)
+    except (OSError, UnidentifiedImageError) as error:
+        raise FoolingError(f"cannot read {path}: {error}") from None
+    tensor = torch.from_numpy(pixels)
+    return tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1).contiguous()

@@ -10,9 +10,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from fooling.report.progress import ProgressRow
+from fooling.records import FOOLED_AT, ProgressRow
 
-FOOLED_AT = 0.99
 _DPI = 100
 _MAX_BARS = 40
 _MAX_TICK_LABEL = 18

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
 from fooling.errors import FoolingError
-from fooling.report._atomic import atomic_write_text
+from fooling.records import ProgressRow, atomic_write_text
 
 COLUMNS = (
     "generation",
@@ -22,30 +21,6 @@ COLUMNS = (
 HEADER = ",".join(COLUMNS) + "\n"
 
 
-@dataclass(frozen=True)
-class ProgressRow:
-    """One generation's figures.
-
-    Attributes:
-        generation: the generation number.
-        evaluations: classifier evaluations so far, in total.
-        seconds: wall-clock seconds so far, in total.
-        best_confidence: the highest elite confidence over all classes.
-        median_confidence: the median elite confidence over all classes.
-        mean_confidence: the mean elite confidence over all classes.
-        fooled: how many classes have an elite with confidence ``>= 0.99``
-            (column ``fooled_at_0.99``).
-    """
-
-    generation: int
-    evaluations: int
-    seconds: float
-    best_confidence: float
-    median_confidence: float
-    mean_confidence: float
-    fooled: int
-
-
 _TYPES = (int, int, float, float, float, float, int)  # ProgressRow's field types, in order
 
 
@@ -53,7 +28,7 @@ def _format(row: ProgressRow) -> str:
     """One CSV line; floats use ``repr`` so they read back exactly."""
     values = (
         str(int(value)) if kind is int else repr(float(value))
-        for kind, value in zip(_TYPES, astuple(row), strict=True)
+        for kind, value in zip(_TYPES, row.values(), strict=True)
     )
     return ",".join(values) + "\n"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -21,11 +22,10 @@ from tqdm.auto import tqdm
 
 from fooling.archive import Archive
 from fooling.classifiers import Classifier, load_classifier
-from fooling.encodings import quantize
 from fooling.errors import FoolingError
-from fooling.report.progress import ProgressRow
-from fooling.search.evolution import check_classes
-from fooling.search.result import SearchResult, confidence_figures
+from fooling.records import ProgressRow, Statistics, quantize
+from fooling.run_directory import RunDirectory
+from fooling.search.result import SearchResult
 
 STARTS = ("noise", "zeros", "mean")
 
@@ -34,7 +34,7 @@ def ascend(
     classifier: Classifier | str,
     *,
     steps: int = 200,
-    classes: Sequence[int] | None = None,
+    classes: Sequence[int | str] | None = None,
     seed: int = 0,
     start: str = "noise",
     learning_rate: float = 0.05,
@@ -43,6 +43,8 @@ def ascend(
     blur_sigma: float = 0.5,
     threshold: float = 0.9999,
     progress: bool = True,
+    out: str | Path | None = None,
+    force: bool = False,
 ) -> SearchResult:
     """Fooling images by gradient ascent, one per target class.
 
@@ -50,7 +52,7 @@ def ascend(
         classifier: a differentiable classifier (not an ONNX black box), or a
             built-in one's name.
         steps: the most optimisation steps.
-        classes: target class indices; all classes when None.
+        classes: target classes (indices or labels); all classes when None.
         seed: seeds the noise start.
         start: `"noise"` (uniform), `"zeros"`, or `"mean"` (the dataset's mean colour).
         learning_rate: Adam's initial step; it decays to a tenth on a cosine.
@@ -59,13 +61,16 @@ def ascend(
         blur_sigma: the blur's standard deviation in pixels.
         threshold: a class stops once its image reaches this probability.
         progress: show a progress bar on stderr.
+        out: a run directory to write the result into (claimed before ascending).
+        force: replace a run already in `out`.
 
     Returns:
         The per-class images and their confidences (`method` "ascend"; a
         "generation" is a step and the "population" the number of images).
 
     Raises:
-        FoolingError: a black-box classifier, or a bad number, start or class.
+        FoolingError: a black-box classifier, a bad number, start or class, or `out`
+            holding a run without `force`.
     """
     if isinstance(classifier, str):
         classifier = load_classifier(classifier)
@@ -80,8 +85,8 @@ def ascend(
         raise FoolingError(f"unknown start {start!r}; choose one of: {', '.join(STARTS)}")
     if not 0 <= l2 < 1 or blur_every < 0 or blur_sigma <= 0 or learning_rate <= 0:
         raise FoolingError("need 0 <= l2 < 1, blur_every >= 0, blur_sigma > 0, learning_rate > 0")
-    classes = list(range(classifier.num_classes)) if classes is None else list(classes)
-    check_classes(classes, classifier)
+    classes = classifier.class_indices(classes)
+    directory = None if out is None else RunDirectory(out).claim(force=force)
     device = classifier.device
     targets = torch.tensor(classes, device=device)
     mean = _mean_colour(classifier)
@@ -111,9 +116,11 @@ def ascend(
             reached = probabilities.gather(1, targets[:, None]).squeeze(1) >= threshold
             done |= reached
         elapsed = time.perf_counter() - started
-        figures = confidence_figures(archive.confidence, on_host=True)
-        history.append(ProgressRow(step, (step + 1) * len(classes), elapsed, *figures[:3],
-                                   int(figures[3])))  # fmt: skip
+        history.append(
+            ProgressRow.at(
+                step, (step + 1) * len(classes), elapsed, Statistics.of(archive.confidence)
+            )
+        )
         if bool(done.all()) or step == steps:
             break
         objective = log_odds(log_probabilities, targets).sum()
@@ -130,15 +137,19 @@ def ascend(
                 images.copy_(gaussian_blur(images, blur_sigma))
             images.clamp_(0, 1)
             images.copy_(torch.where(done.view(-1, 1, 1, 1), frozen, images))
-    assert archive.images is not None
-    return SearchResult(
+    assert archive.images is not None and archive.genomes is not None
+    result = SearchResult(
         classifier=classifier.name, method="ascend", encoding=None, seed=seed,
         generations=history[-1].generation, population=len(classes),
         evaluations=history[-1].evaluations, seconds=time.perf_counter() - started,
         classes=classes, labels=[classifier.labels[index] for index in classes],
         confidences=archive.confidence.cpu(), images=archive.images.cpu(),
         found_at=archive.found_at.cpu(), history=history,
+        genomes={key: value.cpu() for key, value in archive.genomes.items()},
     )  # fmt: skip
+    if directory is not None:
+        result.write_to(directory)
+    return result
 
 
 def log_odds(log_probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

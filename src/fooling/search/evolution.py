@@ -1,4 +1,4 @@
-"""The search loop: MAP-Elites evolution composed from a Classifier, an Encoding and an Archive."""
+"""The search loop: MAP-Elites as ask (Emitter), evaluate (Classifier) and tell (Archive)."""
 
 from __future__ import annotations
 
@@ -12,35 +12,54 @@ from tqdm.auto import tqdm
 
 from fooling.archive import Archive
 from fooling.classifiers import Classifier
-from fooling.encodings import Encoding, quantize
+from fooling.encodings import Encoding, encoding_from_settings
 from fooling.errors import FoolingError
-from fooling.report.progress import ProgressRow
-from fooling.search.checkpoint import read_checkpoint, write_checkpoint
-from fooling.search.result import Figures, SearchResult, confidence_figures
+from fooling.records import ProgressRow, Statistics
+from fooling.search.emitter import Emitter, Offspring
+from fooling.search.result import SearchResult
+from fooling.search.selection import Selection, uniform
+from fooling.state_file import State, load_state, save_state
 
 GPU_REPORT_EVERY = 10  # generations between reads of the progress figures on a GPU
+CHECKPOINT_FORMAT = "fooling-checkpoint-2"
+CHECKPOINT_FILE = "state.safetensors"
+
+Evaluator = Callable[[torch.Tensor], torch.Tensor]
+"""Images `[B, C, H, W]` in `[0, 1]` -> per-class scores `[B, num_classes]` in `[0, 1]`."""
 
 
 class Evolution:
-    """A MAP-Elites run in progress: its parts, its random state and its counters.
+    """A MAP-Elites run in progress: its three parts, its counters and its history.
 
-    Generation 0 scores a random population; every later generation draws
-    `population` parents from the archive, mutates them, renders, scores and
-    offers the offspring to the archive.
+    Each generation is `ask` (the emitter proposes offspring), evaluate (the
+    classifier, or any evaluator, scores them) and `tell` (the archive keeps
+    every offspring that beats an elite). `step` does the three; a caller may
+    instead ask, score however it likes, and tell. Generation 0 is a random
+    population.
 
     A generation never waits for the device: its progress figures are computed
     where the archive lives and read back (`progress()`) at intervals, every
     generation on a CPU and every `GPU_REPORT_EVERY` on a GPU.
 
+    An Evolution pickles and deep-copies (with its classifier), and
+    `state_dict()` / `load_state_dict()` hold everything needed to continue it
+    exactly: the archive, the random state, the counters and the history.
+
     Args:
-        classifier: what is being fooled.
+        classifier: what is being fooled: its labels, device and name; it is also
+            the evaluator unless another is given.
         encoding: how images are made; it must live on the classifier's device.
         population: images per generation.
-        seed: seeds the run's only random generator.
-        classes: target class indices; all classes when None.
+        seed: seeds the run's only random stream.
+        classes: target class indices or labels; all classes when None (or those
+            of `archive`, when given).
+        selection: picks parent cells; uniform over filled cells by default.
+        evaluator: scores images instead of the classifier (an ensemble, a transfer
+            target, a remote worker): `[B, C, H, W]` -> `[B, num_classes]` in `[0, 1]`.
+        archive: an archive to continue filling, instead of a new one.
 
     Raises:
-        FoolingError: a non-positive population or a class index out of range.
+        FoolingError: a non-positive population, or a bad or repeated class.
     """
 
     def __init__(
@@ -50,43 +69,84 @@ class Evolution:
         *,
         population: int,
         seed: int = 0,
-        classes: Sequence[int] | None = None,
+        classes: Sequence[int | str] | None = None,
+        selection: Selection = uniform,
+        evaluator: Evaluator | None = None,
+        archive: Archive | None = None,
     ) -> None:
         if population < 1:
             raise FoolingError(f"population must be positive, got {population}")
-        classes = list(range(classifier.num_classes)) if classes is None else list(classes)
-        check_classes(classes, classifier)
+        if archive is not None and classes is not None:
+            raise FoolingError("give the classes or an archive, not both")
+        if archive is None:
+            archive = Archive(classifier.class_indices(classes), classifier.device)
+        else:
+            classifier.class_indices(archive.classes.tolist())
         self.classifier = classifier
-        self.encoding = encoding
-        self.population = population
-        self.seed = seed
-        self.generator = torch.Generator(device=classifier.device).manual_seed(seed)
-        self.archive = Archive(classes, classifier.device)
+        self.emitter = Emitter(encoding, population=population, seed=seed, selection=selection)
+        self.evaluate: Evaluator = classifier if evaluator is None else evaluator
+        self.archive = archive
         self.generation = -1  # the last completed generation
         self.evaluations = 0
         self.seconds = 0.0
         self.history: list[ProgressRow] = []
-        self._unread: list[tuple[int, int, float, Figures]] = []  # waiting for progress()
         self.report_every = 1 if classifier.device.type == "cpu" else GPU_REPORT_EVERY
+        self._unread: list[tuple[int, int, float, Statistics | torch.Tensor]] = []
+        self._asked_at = 0.0
 
-    @torch.inference_mode()
+    @property
+    def encoding(self) -> Encoding:
+        return self.emitter.encoding
+
+    @property
+    def population(self) -> int:
+        return self.emitter.population
+
+    @property
+    def seed(self) -> int:
+        return self.emitter.seed
+
+    # ------------------------------------------------------------- the loop
+    def ask(self) -> Offspring:
+        """The next generation's offspring, to be scored and handed to `tell`."""
+        self._asked_at = time.perf_counter()
+        return self.emitter.ask(self.archive, self.generation + 1)
+
+    def tell(self, offspring: Offspring, probabilities: torch.Tensor) -> torch.Tensor:
+        """Offer scored offspring to the archive and count the generation as done.
+
+        Args:
+            offspring: what the last `ask` returned.
+            probabilities: their scores `[B, num_classes]`.
+
+        Returns:
+            `bool [K]`: the cells whose elite was replaced.
+
+        Raises:
+            ValueError: the offspring are not those of the next generation.
+        """
+        if offspring.generation != self.generation + 1:
+            raise ValueError(f"expected generation {self.generation + 1}, "
+                             f"got offspring of generation {offspring.generation}")  # fmt: skip
+        improved = self.archive.add(
+            offspring.genomes, offspring.images, probabilities, offspring.generation
+        )
+        self.generation = offspring.generation
+        self.evaluations += len(offspring.images)
+        self.seconds += time.perf_counter() - self._asked_at
+        confidence = self.archive.confidence
+        figures = (
+            Statistics.of(confidence)
+            if self.report_every == 1
+            else Statistics.on_device(confidence)
+        )
+        self._unread.append((self.generation, self.evaluations, self.seconds, figures))
+        return improved
+
     def step(self) -> None:
         """Run one generation (on a GPU, only queue its work)."""
-        started = time.perf_counter()
-        generation = self.generation + 1
-        if generation == 0:
-            genomes = self.encoding.random(self.population, self.generator)
-        else:
-            parents = self.archive.parents(self.population, self.generator)
-            genomes = self.encoding.mutate(parents, generation, self.generator)
-        images = quantize(self.encoding.render(genomes))
-        probabilities = self.classifier(images)
-        self.archive.add(genomes, images, probabilities, generation)
-        self.generation = generation
-        self.evaluations += self.population
-        self.seconds += time.perf_counter() - started
-        figures = confidence_figures(self.archive.confidence, on_host=self.report_every == 1)
-        self._unread.append((generation, self.evaluations, self.seconds, figures))
+        offspring = self.ask()
+        self.tell(offspring, self.evaluate(offspring.images))
 
     def progress(self) -> list[ProgressRow]:
         """The progress rows of the generations run since the last call (waits for the device).
@@ -96,17 +156,17 @@ class Evolution:
         """
         started = time.perf_counter()
         self.classifier.check_scores()
+        if self.evaluate is not self.classifier and isinstance(self.evaluate, Classifier):
+            self.evaluate.check_scores()
         unread, self._unread = self._unread, []
-        values = [figures for *_, figures in unread]
-        if values and isinstance(values[0], torch.Tensor):
-            values = torch.stack(values).tolist()  # one wait for the whole interval
-        self.seconds += time.perf_counter() - started
+        on_device = [figures for *_, figures in unread if isinstance(figures, torch.Tensor)]
+        read = iter(torch.stack(on_device).tolist() if on_device else [])  # one wait for all
         rows = [
-            ProgressRow(generation, evaluations, seconds, best, middle, mean, int(fooled))
-            for (generation, evaluations, seconds, _), (best, middle, mean, fooled) in zip(
-                unread, values, strict=True
-            )
-        ]
+            ProgressRow.at(generation, evaluations, seconds,
+                           figures if isinstance(figures, Statistics) else Statistics(*next(read)))
+            for generation, evaluations, seconds, figures in unread
+        ]  # fmt: skip
+        self.seconds += time.perf_counter() - started
         self.history.extend(rows)
         return rows
 
@@ -155,30 +215,25 @@ class Evolution:
         return self.result()
 
     def result(self) -> SearchResult:
-        """The elites and figures so far."""
+        """The elites, their genomes and the figures so far."""
         self.progress()
         archive = self.archive
-        assert archive.images is not None, "run at least one generation first"
+        assert archive.images is not None and archive.genomes is not None, "run a generation first"
+        classes = archive.classes.tolist()
         return SearchResult(
-            classifier=self.classifier.name,
-            method="evolve",
-            encoding=self.encoding.name,
-            seed=self.seed,
-            generations=max(self.generation, 0),
-            population=self.population,
-            evaluations=self.evaluations,
-            seconds=self.seconds,
-            classes=archive.classes.tolist(),
-            labels=[self.classifier.labels[index] for index in archive.classes.tolist()],
-            confidences=archive.confidence.cpu(),
-            images=archive.images.cpu(),
-            found_at=archive.found_at.cpu(),
-            history=list(self.history),
-        )
+            classifier=self.classifier.name, method="evolve", encoding=self.encoding.name,
+            seed=self.seed, generations=max(self.generation, 0), population=self.population,
+            evaluations=self.evaluations, seconds=self.seconds, classes=classes,
+            labels=[self.classifier.labels[index] for index in classes],
+            confidences=archive.confidence.cpu(), images=archive.images.cpu(),
+            found_at=archive.found_at.cpu(), history=list(self.history),
+            genomes={key: value.cpu() for key, value in archive.genomes.items()},
+            encoding_settings=self.encoding.settings(),
+        )  # fmt: skip
 
-    # ------------------------------------------------------------- checkpoints
+    # ------------------------------------------------------------------ state
     def settings(self) -> dict[str, Any]:
-        """What must match for a checkpoint to be resumed by this run."""
+        """What defines this run: a state is loaded only into a run with the same settings."""
         return {
             "classifier": self.classifier.name,
             "num_classes": self.classifier.num_classes,
@@ -189,51 +244,112 @@ class Evolution:
             "encoding": self.encoding.settings(),
         }
 
-    def save(self, folder: Path) -> Path:
-        """Write a checkpoint of the state after the last completed generation."""
+    def state_dict(self) -> State:
+        """Everything needed to continue this run exactly (waits for the device)."""
         self.progress()
-        tensors = {f"archive.{key}": value for key, value in self.archive.state().items()}
-        tensors["random_state"] = self.generator.get_state()
-        tensors["history"] = torch.tensor(
-            [list(vars(row).values()) for row in self.history], dtype=torch.float64
-        )
-        info = {
+        history = [row.values() for row in self.history]
+        return {
             "settings": self.settings(),
             "generation": self.generation,
             "evaluations": self.evaluations,
             "seconds": self.seconds,
+            "random_state": self.emitter.generator.get_state(),
+            "archive": None if self.archive.genomes is None else self.archive.state_dict(),
+            "history": torch.tensor(history, dtype=torch.float64).view(len(history), 7),
         }
-        return write_checkpoint(folder, tensors, info)
 
-    def restore(self, folder: Path) -> None:
-        """Continue from a checkpoint written by a run with the same settings.
+    def load_state_dict(self, state: State) -> None:
+        """Continue from a `state_dict()` of a run with the same settings.
 
         Raises:
-            FoolingError: the checkpoint is unreadable or was made with other settings.
+            FoolingError: the state was made with other settings or is malformed.
         """
-        tensors, info = read_checkpoint(folder)
-        saved = info.get("settings", {})
+        saved = state.get("settings", {}) if isinstance(state, dict) else {}
         for key, value in self.settings().items():
             if saved.get(key) != value:
                 raise FoolingError(
-                    f"checkpoint in {folder} was made with {key}={saved.get(key)!r}, "
-                    f"not {value!r}; use --force to start a new run"
+                    f"the saved run was made with {key}={saved.get(key)!r}, not {value!r}"
                 )
         try:
-            archive = Archive.from_state(
-                {key.removeprefix("archive."): value for key, value in tensors.items()
-                 if key.startswith("archive.")},
-                self.classifier.device,
-            )  # fmt: skip
-            self._check_genomes(archive)
-            self.generator.set_state(tensors["random_state"])
-            history = [_row_from(values) for values in tensors["history"].tolist()]
-            generation, evaluations = int(info["generation"]), int(info["evaluations"])
-            seconds = float(info["seconds"])
-        except (KeyError, ValueError, RuntimeError, TypeError) as error:
-            raise FoolingError(f"unreadable checkpoint in {folder}: {error}") from None
-        self.archive, self.history = archive, history
+            if state["archive"] is None:
+                archive = Archive(self.archive.classes.tolist(), self.classifier.device)
+            else:
+                archive = Archive.from_state_dict(state["archive"], self.classifier.device)
+                self._check_genomes(archive)
+            self.emitter.generator.set_state(state["random_state"])
+            history = [
+                ProgressRow.at(g, e, s, Statistics(best, median, mean, int(fooled)))
+                for g, e, s, best, median, mean, fooled in state["history"].tolist()
+            ]
+            generation, evaluations = int(state["generation"]), int(state["evaluations"])
+            seconds = float(state["seconds"])
+        except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as error:
+            raise FoolingError(f"unreadable saved run: {error}") from None
+        self.archive, self.history, self._unread = archive, history, []
         self.generation, self.evaluations, self.seconds = generation, evaluations, seconds
+
+    @classmethod
+    def from_state_dict(
+        cls,
+        state: State,
+        classifier: Classifier,
+        *,
+        selection: Selection = uniform,
+        evaluator: Evaluator | None = None,
+    ) -> Evolution:
+        """The run that `state_dict()` saved, its encoding rebuilt from the saved settings.
+
+        Args:
+            state: what `state_dict()` returned (or a checkpoint read back).
+            classifier: the classifier the run fools (the model is not saved).
+            selection: as for `Evolution`.
+            evaluator: as for `Evolution`.
+
+        Raises:
+            FoolingError: the state is malformed or was made for another classifier.
+        """
+        settings = state.get("settings") if isinstance(state, dict) else None
+        if not isinstance(settings, dict):
+            raise FoolingError("unreadable saved run: it holds no settings")
+        for key in ("classifier", "num_classes"):
+            mine = getattr(classifier, "name" if key == "classifier" else key)
+            if settings.get(key) != mine:
+                raise FoolingError(
+                    f"the saved run was made with {key}={settings.get(key)!r}, not {mine!r}"
+                )
+        try:
+            population, seed = int(settings["population"]), int(settings["seed"])
+            classes = [int(index) for index in settings["classes"]]
+        except (KeyError, TypeError, ValueError) as error:
+            raise FoolingError(f"unreadable saved run: {error}") from None
+        encoding = encoding_from_settings(settings.get("encoding"), classifier.device)
+        evolution = cls(
+            classifier, encoding, population=population, seed=seed, classes=classes,
+            selection=selection, evaluator=evaluator,
+        )  # fmt: skip
+        evolution.load_state_dict(state)
+        return evolution
+
+    def save(self, folder: str | Path) -> Path:
+        """Write `state_dict()` atomically as `folder/state.safetensors` (a checkpoint)."""
+        return save_state(Path(folder) / CHECKPOINT_FILE, self.state_dict(), kind=CHECKPOINT_FORMAT)
+
+    def restore(self, folder: str | Path) -> None:
+        """Continue from the checkpoint in `folder`, written by a run with the same settings.
+
+        Raises:
+            FoolingError: the checkpoint is missing, unreadable or was made with other settings.
+        """
+        self.load_state_dict(read_checkpoint(folder))
+
+    @classmethod
+    def load(cls, folder: str | Path, classifier: Classifier, **parts: Any) -> Evolution:
+        """The run saved in the checkpoint `folder` (`from_state_dict` of what `save` wrote).
+
+        Raises:
+            FoolingError: the checkpoint is missing, unreadable or for another classifier.
+        """
+        return cls.from_state_dict(read_checkpoint(folder), classifier, **parts)
 
     def _check_genomes(self, archive: Archive) -> None:
         """Raise ValueError unless the archive's genomes and images fit this run's encoding."""
@@ -249,18 +365,13 @@ class Evolution:
             raise ValueError(f"its images are {tuple(archive.images.shape[1:])}")
 
 
-def _row_from(values: list[float]) -> ProgressRow:
-    generation, evaluations, seconds, best, middle, mean, fooled = values
-    return ProgressRow(int(generation), int(evaluations), seconds, best, middle, mean, int(fooled))
+def read_checkpoint(folder: str | Path) -> State:
+    """The state a checkpoint folder holds (what `Evolution.save` wrote).
 
-
-def check_classes(classes: Sequence[int], classifier: Classifier) -> None:
-    """Raise FoolingError unless `classes` are distinct, valid class indices."""
-    if not classes:
-        raise FoolingError("no target classes given")
-    bad = [index for index in classes if not 0 <= index < classifier.num_classes]
-    if bad:
-        last = classifier.num_classes - 1
-        raise FoolingError(f"class {bad[0]} out of range: {classifier.name} has classes 0..{last}")
-    if len(set(classes)) != len(classes):
-        raise FoolingError("target classes must not repeat")
+    Raises:
+        FoolingError: it is missing or unreadable.
+    """
+    try:
+        return load_state(Path(folder) / CHECKPOINT_FILE, kind=CHECKPOINT_FORMAT)
+    except FoolingError as error:
+        raise FoolingError(f"checkpoint: {error}") from None

@@ -1,17 +1,22 @@
-"""What a search leaves: per-class elites and the run's figures."""
+"""What a search leaves: per-class elites, their genomes and the run's figures."""
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from fooling.report.progress import ProgressRow
+from fooling.encodings import Encoding, Genomes, encoding_from_settings
+from fooling.errors import FoolingError
+from fooling.records import FOOLED_AT, ProgressRow, Statistics
+from fooling.report.images import image_filename, read_png
+from fooling.report.progress import read_progress
+from fooling.run_directory import RunDirectory
+from fooling.state_file import load_state, save_state
 
-FOOLED_AT = 0.99
+ELITES_FORMAT = "fooling-elites-1"
 
 
 @dataclass
@@ -20,7 +25,7 @@ class SearchResult:
 
     Attributes:
         classifier: the classifier's name.
-        method: `"evolve"` (or another search method).
+        method: `"evolve"` or `"ascend"`.
         encoding: the encoding's name, or None for methods without one.
         seed: the random seed.
         generations: generations (or steps) completed.
@@ -30,9 +35,11 @@ class SearchResult:
         classes: the target class indices.
         labels: the target classes' labels, in the same order.
         confidences: `float [K]` each elite's probability for its class (-1: none found).
-        images: `uint8 [K, C, H, W]` the elites' images.
+        images: `uint8 [K, C, H, W]` the elites' images, exactly as saved.
         found_at: `long [K]` the generation each elite was found in.
         history: one row per generation.
+        genomes: the elites' genomes (`K` of each tensor), on the CPU, where kept.
+        encoding_settings: what rebuilds the encoding (`make_encoding`), for evolution.
     """
 
     classifier: str
@@ -49,19 +56,37 @@ class SearchResult:
     images: torch.Tensor
     found_at: torch.Tensor
     history: list[ProgressRow] = field(default_factory=list)
+    genomes: Genomes | None = None
+    encoding_settings: dict[str, Any] | None = None
 
     @property
     def median_confidence(self) -> float:
-        return median(self.confidences)
+        """The median elite confidence, counting a class without an elite as 0."""
+        return Statistics.of(self.confidences).median
 
     def fooled(self, threshold: float = FOOLED_AT) -> int:
         """How many classes have an elite at or above `threshold`."""
         return int((self.confidences >= threshold).sum())
 
+    def headline(self) -> str:
+        """One line: `median confidence 0.99995, 10/10 classes >= 0.99, 7.9 s`."""
+        return (
+            f"median confidence {self.median_confidence:.5f}, "
+            f"{self.fooled()}/{len(self.classes)} classes >= {FOOLED_AT}, {self.seconds:.1f} s"
+        )
+
+    def make_encoding(self, device: str | torch.device = "cpu") -> Encoding:
+        """The encoding the genomes belong to, rebuilt from its saved settings.
+
+        Raises:
+            FoolingError: the result has no encoding (gradient ascent) or bad settings.
+        """
+        if self.encoding_settings is None:
+            raise FoolingError(f"a {self.method} result has no encoding to rebuild")
+        return encoding_from_settings(self.encoding_settings, device)
+
     def summary(self) -> dict[str, Any]:
         """The `summary.json` content (image paths relative to the run directory)."""
-        from fooling.report.images import image_filename
-
         return {
             "classifier": self.classifier,
             "method": self.method,
@@ -86,45 +111,83 @@ class SearchResult:
             ],
         }
 
-    def save(self, out: str | Path) -> Path:
-        """Write the run directory: summary.json, images/, gallery.html, progress.csv, plots/.
+    def save(self, out: str | Path, *, force: bool = False) -> Path:
+        """Write a new run directory: summary.json, images/, gallery.html, progress.csv,
+        plots/ and elites.safetensors (the genomes).
 
         Args:
             out: the run directory (created if missing).
+            force: replace a run already in `out`.
+
+        Returns:
+            The path of `gallery.html`.
+
+        Raises:
+            FoolingError: `out` holds a run and `force` is False.
+        """
+        return self.write_to(RunDirectory(out).claim(force=force))
+
+    def write_to(self, directory: RunDirectory) -> Path:
+        """Write this result into a directory already claimed for it (see `save`).
 
         Returns:
             The path of `gallery.html`.
         """
-        from fooling.report.run_directory import write_run
+        from fooling.report.search_report import write_report  # (loads matplotlib)
 
-        return write_run(self, Path(out))
+        gallery = write_report(self, directory.path)
+        elites: dict[str, Any] = {
+            "classes": torch.tensor(self.classes), "confidence": self.confidences,
+            "found_at": self.found_at, "genomes": self.genomes, "encoding": self.encoding_settings,
+        }  # fmt: skip
+        save_state(directory.elites, elites, kind=ELITES_FORMAT)
+        directory.write_summary(self.summary())
+        return gallery
+
+    @classmethod
+    def load(cls, folder: str | Path) -> SearchResult:
+        """Read a finished run back: classes, confidences, images, genomes and history.
+
+        Runs written before genomes were saved load with `genomes` None.
+
+        Args:
+            folder: a run directory written by `save` (or a command such as `evolve`).
+
+        Returns:
+            The result, with images exactly as their PNGs hold them.
+
+        Raises:
+            FoolingError: the folder holds no readable finished run.
+        """
+        directory = RunDirectory(folder)
+        summary = directory.read_summary()
+        try:
+            cells = summary["classes"]
+            classes = [int(cell["index"]) for cell in cells]
+            images = torch.stack([read_png(directory.path / cell["image"]) for cell in cells])
+            confidences = torch.tensor([float(cell["confidence"]) for cell in cells])
+            found_at = torch.full((len(cells),), -1, dtype=torch.long)
+            genomes = settings = None
+            if directory.elites.exists():
+                elites = load_state(directory.elites, kind=ELITES_FORMAT)
+                if elites["classes"].tolist() != classes:
+                    raise ValueError("elites.safetensors and summary.json name other classes")
+                confidences, found_at = elites["confidence"], elites["found_at"]
+                genomes, settings = elites["genomes"], elites["encoding"]
+            history = read_progress(directory.progress) if directory.progress.exists() else []
+            return cls(
+                classifier=str(summary["classifier"]), method=str(summary["method"]),
+                encoding=summary["encoding"], seed=int(summary["seed"]),
+                generations=int(summary["generations"]), population=int(summary["population"]),
+                evaluations=int(summary["evaluations"]), seconds=float(summary["seconds"]),
+                classes=classes, labels=[str(cell["label"]) for cell in cells],
+                confidences=confidences, images=images, found_at=found_at, history=history,
+                genomes=genomes, encoding_settings=settings,
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise FoolingError(f"cannot read the run in {directory.path}: {error}") from None
 
 
-def cell_confidences(confidences: torch.Tensor) -> list[float]:
-    """The cells' confidences as floats, counting empty cells (-1) as 0."""
-    return [max(value, 0.0) for value in confidences.tolist()]
-
-
-def median(confidences: torch.Tensor) -> float:
-    """The median confidence, counting empty cells (-1) as 0."""
-    values = cell_confidences(confidences)
-    return statistics.median(values) if values else 0.0
-
-
-Figures = torch.Tensor | list[float]
-
-
-def confidence_figures(confidence: torch.Tensor, *, on_host: bool) -> Figures:
-    """Best, median, mean and how many at >= 0.99, counting empty cells (-1) as 0.
-
-    On the host (cheapest on a CPU) as floats, else as a tensor on the archive's
-    device, so that the device need not wait.
-    """
-    if on_host:
-        values = [max(value, 0.0) for value in confidence.tolist()]
-        fooled = sum(value >= FOOLED_AT for value in values)
-        return [max(values), statistics.median(values), statistics.fmean(values), fooled]
-    values = confidence.clamp(min=0).double()
-    middle = values.quantile(0.5)  # as statistics.median: the mean of the middle two
-    fooled = (values >= FOOLED_AT).sum().double()
-    return torch.stack([values.max(), middle, values.mean(), fooled])
+def load_run(folder: str | Path) -> SearchResult:
+    """A finished run read back from its directory (`SearchResult.load`)."""
+    return SearchResult.load(folder)

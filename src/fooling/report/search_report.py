@@ -1,30 +1,26 @@
-"""Write a finished search as the run directory that DESIGN.md specifies."""
+"""The human side of a finished search: elite PNGs, progress.csv, plots and gallery.html."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fooling.report._atomic import atomic_write_text
+from fooling.records import FOOLED_AT
 from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
-from fooling.report.images import image_filename, save_png
+from fooling.report.images import save_png
 from fooling.report.plots import plot_confidence_over_generations, plot_per_class_confidence
 from fooling.report.progress import ProgressLog
 
 if TYPE_CHECKING:
     from fooling.search.result import SearchResult
 
-RUN_FILES = ("summary.json", "gallery.html", "progress.csv", "images", "plots", "checkpoint")
-"""Everything a run writes in its directory (and all that `--force` removes)."""
 
-
-def write_run(result: SearchResult, out: Path) -> Path:
-    """Write images, summary.json, progress.csv, plots and gallery.html into `out`.
+def write_report(result: SearchResult, out: Path) -> Path:
+    """Write images/, progress.csv, plots/ and gallery.html of `result` into `out`.
 
     Args:
         result: the finished search.
-        out: the run directory.
+        out: its run directory (`SearchResult.write_to` adds the summary and genomes).
 
     Returns:
         The path of `gallery.html`.
@@ -45,7 +41,6 @@ def write_run(result: SearchResult, out: Path) -> Path:
     )  # fmt: skip
     gallery = out / "gallery.html"
     write_gallery(gallery, title, [section(result, summary)], subtitle=figures(result))
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return gallery
 
 
@@ -70,8 +65,8 @@ def figures(result: SearchResult) -> str:
         f"{result.generations} generations x {result.population} images "
         f"({result.evaluations:,} evaluations) in {result.seconds:.1f} s; "
         f"median confidence {result.median_confidence:.5f}; "
-        f"{result.fooled()}/{len(result.classes)} classes at ≥ 0.99"
+        f"{result.fooled()}/{len(result.classes)} classes at ≥ {FOOLED_AT}"
     )
 
 
-__all__ = ["RUN_FILES", "describe", "figures", "image_filename", "section", "write_run"]
+__all__ = ["describe", "figures", "section", "write_report"]

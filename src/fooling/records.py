@@ -1,0 +1,142 @@
+"""Small shared records: progress rows, confidence statistics, 8-bit rounding, atomic writes.
+
+Everything that several parts of `fooling` agree on lives here once, and this
+module imports nothing heavier than torch, so that the command line and the
+search loop can use it without loading plotting or attack libraries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import statistics
+from collections.abc import Iterator, Sequence
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+import torch
+
+FOOLED_AT = 0.99
+"""A class counts as fooled when its elite reaches this confidence (the paper's 99%)."""
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Figures of an archive's confidences, counting empty cells (-1) as 0.
+
+    Attributes:
+        best: the highest confidence.
+        median: the median confidence (the mean of the middle two for an even count).
+        mean: the mean confidence.
+        fooled: how many cells are at `FOOLED_AT` or above.
+    """
+
+    best: float
+    median: float
+    mean: float
+    fooled: int
+
+    @classmethod
+    def of(cls, confidences: torch.Tensor | Sequence[float]) -> Statistics:
+        """The statistics of cell confidences (a tensor or floats; -1 marks an empty cell)."""
+        values = confidences.tolist() if isinstance(confidences, torch.Tensor) else confidences
+        values = [max(float(value), 0.0) for value in values]
+        if not values:
+            return cls(0.0, 0.0, 0.0, 0)
+        fooled = sum(value >= FOOLED_AT for value in values)
+        return cls(max(values), statistics.median(values), statistics.fmean(values), fooled)
+
+    @staticmethod
+    def on_device(confidences: torch.Tensor) -> torch.Tensor:
+        """`float64 [4]` best, median, mean and fooled, computed where `confidences` live.
+
+        On a GPU this lets a generation go on without waiting for the host;
+        `Statistics(*tensor.tolist())` reads it later (fooled comes back as a float).
+        """
+        values = confidences.clamp(min=0).double()
+        middle = values.quantile(0.5)  # as statistics.median: the mean of the middle two
+        fooled = (values >= FOOLED_AT).sum().double()
+        return torch.stack([values.max(), middle, values.mean(), fooled])
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    """One generation's figures: a line of `progress.csv`.
+
+    Attributes:
+        generation: the generation number.
+        evaluations: classifier evaluations so far, in total.
+        seconds: wall-clock seconds so far, in total.
+        best_confidence: the highest elite confidence over all classes.
+        median_confidence: the median elite confidence over all classes.
+        mean_confidence: the mean elite confidence over all classes.
+        fooled: how many classes have an elite with confidence `>= 0.99`
+            (column `fooled_at_0.99`).
+    """
+
+    generation: int
+    evaluations: int
+    seconds: float
+    best_confidence: float
+    median_confidence: float
+    mean_confidence: float
+    fooled: int
+
+    @classmethod
+    def at(
+        cls, generation: int, evaluations: int, seconds: float, figures: Statistics
+    ) -> ProgressRow:
+        """The row of a generation whose archive has the statistics `figures`."""
+        return cls(
+            int(generation), int(evaluations), float(seconds), float(figures.best),
+            float(figures.median), float(figures.mean), int(figures.fooled),
+        )  # fmt: skip
+
+    def values(self) -> tuple[int | float, ...]:
+        """The row's values in column order."""
+        return astuple(self)
+
+
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """Images rounded to the 256 levels a PNG stores (a new tensor; `images` is untouched).
+
+    Images are scored as they will be saved, so that a saved file scores what was reported.
+    """
+    return images.clamp(0, 1).mul_(255).round_().div_(255)
+
+
+def to_bytes(images: torch.Tensor) -> torch.Tensor:
+    """Images in `[0, 1]` as `uint8` levels, rounded exactly as `quantize` rounds them."""
+    return images.clamp(0, 1).mul_(255).round_().to(torch.uint8)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; when the block ends, it replaces `path` at once.
+
+    Readers see the old file or the new one, never half of one. The temporary
+    file gets a fresh name (not `mkstemp`, whose mode 0600 would stick to the
+    result), is synced to disk, and is removed if the block fails.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        yield temporary
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (see `atomic_file`)."""
+    with atomic_file(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` as UTF-8 to `path` atomically (see `atomic_file`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,0 +1,207 @@
+"""Driving an Evolution to its last generation: in memory, or into a run directory.
+
+In a run directory the drive appends to `progress.csv` as it goes, writes a
+checkpoint every few generations and at the end, stops after the current
+generation on Ctrl-C (keeping its checkpoint), and writes the finished run.
+`resume` rebuilds the run from its checkpoint alone, as nanoGPT rebuilds a
+model from its own checkpoint, so a resumed run is the run that was saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fooling.classifiers import Classifier, load_classifier
+from fooling.encodings import Encoding, make_encoding
+from fooling.errors import FoolingError
+from fooling.interrupt import StopOnInterrupt
+from fooling.records import ProgressRow
+from fooling.report.progress import ProgressLog
+from fooling.run_directory import RunDirectory
+from fooling.search.evolution import Evaluator, Evolution, read_checkpoint
+from fooling.search.result import SearchResult
+from fooling.search.selection import Selection, uniform
+
+CHECKPOINT_EVERY = 50
+
+
+def evolve(
+    classifier: Classifier | str,
+    *,
+    encoding: Encoding | str = "direct",
+    generations: int = 200,
+    population: int = 200,
+    seed: int = 0,
+    classes: Sequence[int | str] | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    out: str | Path | None = None,
+    force: bool = False,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    selection: Selection = uniform,
+    evaluator: Evaluator | None = None,
+) -> SearchResult:
+    """Evolve fooling images for every target class of a classifier (MAP-Elites).
+
+    Args:
+        classifier: a `Classifier`, or the name of a built-in one (e.g. `"lenet-mnist"`).
+        encoding: `"direct"`, `"cppn"`, or an `Encoding` instance.
+        generations: generations after the random start.
+        population: images per generation.
+        seed: the random seed; the same seed on the same device gives the same result.
+        classes: target classes (indices or labels); all classes when None.
+        device: where to run a classifier given by name (default: CUDA if present).
+        progress: show a progress bar.
+        out: a run directory to write, with checkpoints as it goes; Ctrl-C then stops
+            after the current generation and keeps a checkpoint (see `resume`).
+        force: replace a run already in `out`.
+        checkpoint_every: generations between checkpoints in `out`.
+        selection: picks parent cells; uniform over filled cells by default.
+        evaluator: scores images instead of the classifier (see `Evolution`).
+
+    Returns:
+        The per-class elites, their genomes, confidences and the run's history;
+        `.save(dir)` writes a run directory. A run stopped early has fewer
+        `generations` than asked for.
+
+    Raises:
+        FoolingError: an unknown name, a bad number or class, a bare `nn.Module`, or
+            `out` holding a run without `force`.
+    """
+    if isinstance(classifier, nn.Module):
+        raise FoolingError(
+            "wrap the model first: fooling.Classifier(model, input_shape=(C, H, W), labels=[...])"
+        )
+    if checkpoint_every < 1:
+        raise FoolingError(f"checkpoint_every must be positive, got {checkpoint_every}")
+    if isinstance(classifier, str):
+        classifier = load_classifier(classifier, device)
+    if isinstance(encoding, str):
+        encoding = make_encoding(encoding, classifier.input_shape, classifier.device)
+    evolution = Evolution(
+        classifier, encoding, population=population, seed=seed, classes=classes,
+        selection=selection, evaluator=evaluator,
+    )  # fmt: skip
+    if out is None:
+        return evolution.run(generations, progress=progress)
+    directory = RunDirectory(out).claim(force=force)
+    return run_in_directory(
+        evolution, directory, generations, fresh=True, progress=progress,
+        checkpoint_every=checkpoint_every,
+    )  # fmt: skip
+
+
+def resume(
+    out: str | Path,
+    *,
+    generations: int,
+    classifier: Classifier | str | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    expect: dict[str, Any] | None = None,
+    **classifier_options: Any,
+) -> SearchResult:
+    """Continue the run in `out` from its checkpoint to generation `generations`.
+
+    Encoding, population, seed and classes come from the checkpoint; the result
+    is the one an uninterrupted run would have given.
+
+    Args:
+        out: the run directory.
+        generations: the last generation to run.
+        classifier: the classifier the run fools, or a name for `load_classifier`;
+            by default the one the checkpoint names.
+        device: where to load a classifier given by name (default: where the run ran).
+        progress: show a progress bar.
+        checkpoint_every: generations between checkpoints.
+        expect: settings the caller expects of the saved run, any of `encoding` (a
+            name), `population`, `seed` and `classes`; a difference is an error.
+        classifier_options: passed on to `load_classifier` (`weights`, `mean`, ...).
+
+    Returns:
+        As `evolve`.
+
+    Raises:
+        FoolingError: no readable checkpoint, one made for another classifier, or
+            one that differs from `expect`.
+    """
+    if checkpoint_every < 1:
+        raise FoolingError(f"checkpoint_every must be positive, got {checkpoint_every}")
+    directory = RunDirectory(out).resumable()
+    state = read_checkpoint(directory.checkpoint)
+    if not isinstance(classifier, Classifier):
+        settings = state.get("settings") or {}
+        name = classifier if classifier is not None else settings.get("classifier")
+        if not isinstance(name, str):
+            raise FoolingError(f"the checkpoint in {directory.checkpoint} names no classifier")
+        where = device or settings.get("device_type")
+        classifier = load_classifier(name, where, **classifier_options)
+    evolution = Evolution.from_state_dict(state, classifier)
+    saved = {
+        "encoding": evolution.encoding.name, "population": evolution.population,
+        "seed": evolution.seed, "classes": evolution.archive.classes.tolist(),
+    }  # fmt: skip
+    for key, value in (expect or {}).items():
+        if value is None:
+            continue
+        wanted = classifier.class_indices(value) if key == "classes" else value
+        if saved[key] != wanted:
+            raise FoolingError(
+                f"the checkpoint in {directory.checkpoint} was made with {key} {saved[key]!r}, "
+                f"not {wanted!r}; start a new run to change it"
+            )
+    return run_in_directory(
+        evolution, directory, generations, fresh=False, progress=progress,
+        checkpoint_every=checkpoint_every,
+    )  # fmt: skip
+
+
+def run_in_directory(
+    evolution: Evolution,
+    directory: RunDirectory,
+    generations: int,
+    *,
+    fresh: bool,
+    progress: bool = True,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    should_stop: Callable[[], bool] | None = None,
+) -> SearchResult:
+    """Run `evolution` to `generations` inside a claimed `directory`.
+
+    Args:
+        evolution: a new run (`fresh`) or one restored from the directory's checkpoint.
+        directory: claimed for a fresh run; holding the checkpoint of a restored one.
+        generations: the last generation to run.
+        fresh: start `progress.csv` anew; else keep its rows up to the restored generation.
+        progress: show a progress bar.
+        checkpoint_every: generations between checkpoints.
+        should_stop: polled after each generation, besides Ctrl-C.
+
+    Returns:
+        The result; written into the directory when the run reached `generations`.
+    """
+    with ProgressLog(directory.progress) as log, StopOnInterrupt() as interrupted:
+        log.start(fresh=fresh)
+        if not fresh:
+            log.truncate_after(evolution.generation)
+
+        def record(row: ProgressRow) -> None:
+            log.append(row)
+            if row.generation % checkpoint_every == 0:
+                evolution.save(directory.checkpoint)
+
+        def stop() -> bool:
+            return interrupted() or (should_stop is not None and should_stop())
+
+        result = evolution.run(generations, progress=progress, on_generation=record,
+                               should_stop=stop)  # fmt: skip
+        evolution.save(directory.checkpoint)
+    if evolution.generation >= generations:
+        result.write_to(directory)
+    return result

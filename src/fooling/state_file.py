@@ -1,0 +1,84 @@
+"""Nested state (tensors and plain data) in one safetensors file: written atomically, never pickled.
+
+A state is a dict whose leaves are tensors or JSON-able values, nested in
+dicts. Tensors go into the safetensors file under dotted keys
+(`archive.confidence`); everything else goes, as JSON, into the file's
+metadata, beside a `format` tag that tells a checkpoint from other files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from fooling.errors import FoolingError
+from fooling.records import atomic_file
+
+State = dict[str, Any]
+
+
+def save_state(path: str | Path, state: State, *, kind: str) -> Path:
+    """Write `state` to `path` atomically.
+
+    Args:
+        path: the `.safetensors` file (its folder is created if missing).
+        state: nested dicts with string keys without dots, whose leaves are tensors
+            (on any device) or JSON-able values.
+        kind: the format tag that `load_state` will ask for.
+
+    Returns:
+        The path written.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    data = _split(state, "", tensors)
+    cpu = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
+    metadata = {"format": kind, "data": json.dumps(data)}
+    with atomic_file(path) as temporary:
+        save_file(cpu, str(temporary), metadata=metadata)
+    return Path(path)
+
+
+def load_state(path: str | Path, *, kind: str) -> State:
+    """Read what `save_state` wrote, tensors on the CPU.
+
+    Raises:
+        FoolingError: the file is missing, unreadable, or not of format `kind`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FoolingError(f"{path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        if metadata.get("format") != kind:
+            raise ValueError(f"format {metadata.get('format')!r}, expected {kind!r}")
+        state = json.loads(metadata["data"])
+        for key, tensor in load_file(str(path)).items():
+            *parents, leaf = key.split(".")
+            folder = state
+            for parent in parents:
+                folder = folder.setdefault(parent, {})
+            folder[leaf] = tensor
+    except (OSError, SafetensorError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise FoolingError(f"unreadable {path}: {error}") from None
+    return state
+
+
+def _split(state: State, prefix: str, tensors: dict[str, torch.Tensor]) -> State:
+    """Move the tensors of `state` into `tensors` (dotted keys) and return the rest."""
+    data: State = {}
+    for key, value in state.items():
+        if "." in key:
+            raise ValueError(f"state keys must not contain dots: {key!r}")
+        if isinstance(value, torch.Tensor):
+            tensors[prefix + key] = value
+        elif isinstance(value, dict):
+            data[key] = _split(value, f"{prefix}{key}.", tensors)
+        else:
+            data[key] = value
+    return data
