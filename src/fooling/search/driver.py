@@ -9,7 +9,7 @@ model from its own checkpoint, so a resumed run is the run that was saved.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,9 +170,8 @@ def run_in_directory(
     fresh: bool,
     progress: bool = True,
     checkpoint_every: int = CHECKPOINT_EVERY,
-    should_stop: Callable[[], bool] | None = None,
 ) -> SearchResult:
-    """Run `evolution` to `generations` inside a claimed `directory`.
+    """Run `evolution` to `generations` inside a claimed `directory` (Ctrl-C stops it early).
 
     Args:
         evolution: a new run (`fresh`) or one restored from the directory's checkpoint.
@@ -181,7 +180,6 @@ def run_in_directory(
         fresh: start `progress.csv` anew; else keep its rows up to the restored generation.
         progress: show a progress bar.
         checkpoint_every: generations between checkpoints.
-        should_stop: polled after each generation, besides Ctrl-C.
 
     Returns:
         The result; written into the directory when the run reached `generations`.
@@ -196,11 +194,8 @@ def run_in_directory(
             if row.generation % checkpoint_every == 0:
                 evolution.save(directory.checkpoint)
 
-        def stop() -> bool:
-            return interrupted() or (should_stop is not None and should_stop())
-
         result = evolution.run(generations, progress=progress, on_generation=record,
-                               should_stop=stop)  # fmt: skip
+                               should_stop=interrupted)  # fmt: skip
         evolution.save(directory.checkpoint)
     if evolution.generation >= generations:
         result.write_to(directory)

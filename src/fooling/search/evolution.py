@@ -245,7 +245,11 @@ class Evolution:
         }
 
     def state_dict(self) -> State:
-        """Everything needed to continue this run exactly (waits for the device)."""
+        """Everything needed to continue this run exactly (waits for the device).
+
+        A snapshot: the run going on does not change it, and it can be loaded into
+        any number of runs (`load_state_dict` copies what it takes).
+        """
         self.progress()
         history = [row.values() for row in self.history]
         return {

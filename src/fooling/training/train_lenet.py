@@ -40,7 +40,7 @@ def train_lenet(
     """Train LeNet on the real MNIST training set and save its weights as safetensors.
 
     `LENET_RECIPE` through the generic `train`, seeded so that a run repeats on the same
-    machine. The defaults reach about 99.2% test accuracy in about 1.5 minutes on two
+    machine. The defaults reach about 99.2% test accuracy in about a minute on two
     CPU cores.
 
     Args:
