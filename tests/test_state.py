@@ -11,6 +11,7 @@ import torch
 import fooling
 from fooling.encodings import CPPNEncoding, DirectEncoding, encoding_from_settings, make_encoding
 from fooling.search import Evolution, SearchResult
+from fooling.state_file import load_state, save_state
 
 
 def same_outcome(a: SearchResult, b: SearchResult) -> None:
@@ -118,3 +119,23 @@ def test_encodings_are_rebuilt_from_their_settings(encoding):
 def test_bad_saved_settings_are_one_clear_error(settings, match):
     with pytest.raises(fooling.FoolingError, match=match):
         encoding_from_settings(settings)
+
+
+def test_a_state_file_holds_nested_tensors_and_data_and_refuses_foreign_files(tmp_path):
+    state = {
+        "archive": {"confidence": torch.tensor([0.5, 0.9]), "empty": None},
+        "settings": {"rates": {"fooled_at_0.99": 1}},
+        "history": torch.zeros(0, 7),
+    }
+    path = save_state(tmp_path / "state.safetensors", state, kind="fooling-test-1")
+    back = load_state(path, kind="fooling-test-1")
+    assert torch.equal(back["archive"]["confidence"], state["archive"]["confidence"])
+    assert back["archive"]["empty"] is None and back["settings"] == state["settings"]
+    assert back["history"].shape == (0, 7)
+    with pytest.raises(fooling.FoolingError, match="expected 'fooling-checkpoint-2'"):
+        load_state(path, kind="fooling-checkpoint-2")
+    with pytest.raises(ValueError, match="dots"):
+        save_state(tmp_path / "bad.safetensors", {"a.b": torch.ones(1)}, kind="fooling-test-1")
+    (tmp_path / "junk.safetensors").write_bytes(b"\x80\x04not safetensors")
+    with pytest.raises(fooling.FoolingError, match="unreadable"):
+        load_state(tmp_path / "junk.safetensors", kind="fooling-test-1")

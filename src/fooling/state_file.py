@@ -27,15 +27,15 @@ def save_state(path: str | Path, state: State, *, kind: str) -> Path:
 
     Args:
         path: the `.safetensors` file (its folder is created if missing).
-        state: nested dicts with string keys without dots, whose leaves are tensors
-            (on any device) or JSON-able values.
+        state: nested dicts with string keys, whose leaves are tensors (on any device)
+            or JSON-able values; the keys on the way to a tensor must not contain dots.
         kind: the format tag that `load_state` will ask for.
 
     Returns:
         The path written.
     """
     tensors: dict[str, torch.Tensor] = {}
-    data = _split(state, "", tensors)
+    data = _split(state, (), tensors)
     cpu = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
     metadata = {"format": kind, "data": json.dumps(data)}
     with atomic_file(path) as temporary:
@@ -69,16 +69,17 @@ def load_state(path: str | Path, *, kind: str) -> State:
     return state
 
 
-def _split(state: State, prefix: str, tensors: dict[str, torch.Tensor]) -> State:
-    """Move the tensors of `state` into `tensors` (dotted keys) and return the rest."""
+def _split(state: State, parents: tuple[str, ...], tensors: dict[str, torch.Tensor]) -> State:
+    """Move the tensors of `state` into `tensors` (under dotted keys) and return the rest."""
     data: State = {}
     for key, value in state.items():
-        if "." in key:
-            raise ValueError(f"state keys must not contain dots: {key!r}")
+        path = (*parents, key)
         if isinstance(value, torch.Tensor):
-            tensors[prefix + key] = value
+            if any("." in part for part in path):
+                raise ValueError(f"a tensor's keys must not contain dots: {path}")
+            tensors[".".join(path)] = value
         elif isinstance(value, dict):
-            data[key] = _split(value, f"{prefix}{key}.", tensors)
+            data[key] = _split(value, path, tensors)
         else:
             data[key] = value
     return data
