@@ -315,8 +315,7 @@ class Evolution:
         settings = state.get("settings") if isinstance(state, dict) else None
         if not isinstance(settings, dict):
             raise FoolingError("unreadable saved run: it holds no settings")
-        for key in ("classifier", "num_classes"):
-            mine = getattr(classifier, "name" if key == "classifier" else key)
+        for key, mine in (("classifier", classifier.name), ("num_classes", classifier.num_classes)):
             if settings.get(key) != mine:
                 raise FoolingError(
                     f"the saved run was made with {key}={settings.get(key)!r}, not {mine!r}"
@@ -335,25 +334,11 @@ class Evolution:
         return evolution
 
     def save(self, folder: str | Path) -> Path:
-        """Write `state_dict()` atomically as `folder/state.safetensors` (a checkpoint)."""
+        """Write `state_dict()` atomically as `folder/state.safetensors` (a checkpoint).
+
+        `Evolution.from_state_dict(read_checkpoint(folder), classifier)` continues it.
+        """
         return save_state(Path(folder) / CHECKPOINT_FILE, self.state_dict(), kind=CHECKPOINT_FORMAT)
-
-    def restore(self, folder: str | Path) -> None:
-        """Continue from the checkpoint in `folder`, written by a run with the same settings.
-
-        Raises:
-            FoolingError: the checkpoint is missing, unreadable or was made with other settings.
-        """
-        self.load_state_dict(read_checkpoint(folder))
-
-    @classmethod
-    def load(cls, folder: str | Path, classifier: Classifier, **parts: Any) -> Evolution:
-        """The run saved in the checkpoint `folder` (`from_state_dict` of what `save` wrote).
-
-        Raises:
-            FoolingError: the checkpoint is missing, unreadable or for another classifier.
-        """
-        return cls.from_state_dict(read_checkpoint(folder), classifier, **parts)
 
     def _check_genomes(self, archive: Archive) -> None:
         """Raise ValueError unless the archive's genomes and images fit this run's encoding."""
@@ -370,7 +355,7 @@ class Evolution:
 
 
 def read_checkpoint(folder: str | Path) -> State:
-    """The state a checkpoint folder holds (what `Evolution.save` wrote).
+    """The state a checkpoint folder holds (what `Evolution.save` wrote), read without pickle.
 
     Raises:
         FoolingError: it is missing or unreadable.
