@@ -11,7 +11,7 @@ import contextlib
 import os
 import secrets
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
@@ -38,10 +38,9 @@ class Statistics:
     fooled: int
 
     @classmethod
-    def of(cls, confidences: torch.Tensor | Sequence[float]) -> Statistics:
-        """The statistics of cell confidences (a tensor or floats; -1 marks an empty cell)."""
-        values = confidences.tolist() if isinstance(confidences, torch.Tensor) else confidences
-        values = [max(float(value), 0.0) for value in values]
+    def of(cls, confidences: torch.Tensor) -> Statistics:
+        """The statistics of cell confidences `[K]`, read on the host (-1 marks an empty cell)."""
+        values = [max(value, 0.0) for value in confidences.tolist()]
         if not values:
             return cls(0.0, 0.0, 0.0, 0)
         fooled = sum(value >= FOOLED_AT for value in values)
