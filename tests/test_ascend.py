@@ -7,8 +7,8 @@ import torch
 
 import fooling
 from fooling.cli import main
-from fooling.image_files import read_image
 from fooling.search.ascent import gaussian_blur, log_odds
+from fooling.user_files import read_image
 
 
 @pytest.mark.parametrize("start", ["noise", "zeros", "mean"])

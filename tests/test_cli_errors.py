@@ -77,9 +77,12 @@ def test_foreign_checkpoint_is_refused(capsys, tmp_path):
 
 
 def test_checkpoint_with_misshapen_genomes_is_refused(capsys, tmp_path):
-    """A crafted checkpoint must not reach the C kernels with genomes of the wrong shape."""
+    """A crafted checkpoint, its checksum forged, must not reach the C kernels with
+    genomes of the wrong shape."""
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
+
+    from fooling.state_file import _checksum
 
     run = tmp_path / "run"
     argv = [*EVOLVE, "--encoding", "cppn", "--out", str(run)]
@@ -90,6 +93,7 @@ def test_checkpoint_with_misshapen_genomes_is_refused(capsys, tmp_path):
     with safe_open(path, "pt") as file:
         metadata = file.metadata()
     tensors["archive.genomes.weight"] = torch.zeros(10, 3, 3)
+    metadata["checksum"] = _checksum(metadata["format"], metadata["data"], tensors)
     save_file(tensors, path, metadata=metadata)
     fails_with_one_line(capsys, [*argv, "--resume", "--generations", "4"], "genome weight")
 

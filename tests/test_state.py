@@ -132,7 +132,7 @@ def test_a_state_file_holds_nested_tensors_and_data_and_refuses_foreign_files(tm
     assert torch.equal(back["archive"]["confidence"], state["archive"]["confidence"])
     assert back["archive"]["empty"] is None and back["settings"] == state["settings"]
     assert back["history"].shape == (0, 7)
-    with pytest.raises(fooling.FoolingError, match="expected 'fooling-checkpoint-2'"):
+    with pytest.raises(fooling.FoolingError, match="not 'fooling-checkpoint-2'"):
         load_state(path, kind="fooling-checkpoint-2")
     with pytest.raises(ValueError, match="dots"):
         save_state(tmp_path / "bad.safetensors", {"a.b": torch.ones(1)}, kind="fooling-test-1")

@@ -8,10 +8,11 @@ search loop can use it without loading plotting or attack libraries.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
@@ -19,6 +20,12 @@ import torch
 
 FOOLED_AT = 0.99
 """A class counts as fooled when its elite reaches this confidence (the paper's 99%)."""
+
+MAX_PROBABILITY = 1.001
+"""The highest probability accepted from a model (its softmax may round a little above 1)."""
+
+TEMPORARY_SUFFIX = ".tmp"
+"""How the temporary files of `atomic_file` end: `.NAME.PID.RANDOM.tmp`, beside NAME."""
 
 
 @dataclass(frozen=True)
@@ -110,17 +117,28 @@ def to_bytes(images: torch.Tensor) -> torch.Tensor:
     return images.clamp(0, 1).mul_(255).round_().to(torch.uint8)
 
 
+def hash_tensors(digest: hashlib._Hash, tensors: Mapping[str, torch.Tensor]) -> None:
+    """Feed named tensors into `digest`: names, types, shapes and bytes, in name order."""
+    for name in sorted(tensors):
+        flat = tensors[name].detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{flat.dtype}:{tuple(tensors[name].shape)};".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; when the block ends, it replaces `path` at once.
 
     Readers see the old file or the new one, never half of one. The temporary
     file gets a fresh name (not `mkstemp`, whose mode 0600 would stick to the
-    result), is synced to disk, and is removed if the block fails.
+    result), is synced to disk, and is removed if the block fails. A symbolic
+    link at `path` is replaced, never written through.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    temporary = path.with_name(
+        f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
+    )
     try:
         yield temporary
         with open(temporary, "rb+") as written:

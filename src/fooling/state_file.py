@@ -3,11 +3,14 @@
 A state is a dict whose leaves are tensors or JSON-able values, nested in
 dicts. Tensors go into the safetensors file under dotted keys
 (`archive.confidence`); everything else goes, as JSON, into the file's
-metadata, beside a `format` tag that tells a checkpoint from other files.
+metadata, beside a `format` tag that tells a checkpoint from other files and
+a SHA-256 `checksum` over the tag, the data and every tensor, which
+`load_state` verifies: a damaged or edited file is refused, not trusted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from fooling.errors import FoolingError
-from fooling.records import atomic_file
+from fooling.records import atomic_file, hash_tensors
 
 State = dict[str, Any]
 
@@ -35,19 +38,25 @@ def save_state(path: str | Path, state: State, *, kind: str) -> Path:
         The path written.
     """
     tensors: dict[str, torch.Tensor] = {}
-    data = _split(state, (), tensors)
+    data = json.dumps(_split(state, (), tensors), allow_nan=False)
     cpu = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
-    metadata = {"format": kind, "data": json.dumps(data)}
+    metadata = {"format": kind, "data": data, "checksum": _checksum(kind, data, cpu)}
     with atomic_file(path) as temporary:
         save_file(cpu, str(temporary), metadata=metadata)
     return Path(path)
 
 
-def load_state(path: str | Path, *, kind: str) -> State:
-    """Read what `save_state` wrote, tensors on the CPU.
+def load_state(path: str | Path, *, kind: str, unchecked: tuple[str, ...] = ()) -> State:
+    """Read what `save_state` wrote, tensors on the CPU, after verifying its checksum.
+
+    Args:
+        path: the file.
+        kind: the format tag it must carry.
+        unchecked: older tags also accepted, from before files carried a checksum.
 
     Raises:
-        FoolingError: the file is missing, unreadable, or not of format `kind`.
+        FoolingError: the file is missing, unreadable, of another format, or its
+            contents do not match their checksum.
     """
     path = Path(path)
     if not path.is_file():
@@ -55,10 +64,16 @@ def load_state(path: str | Path, *, kind: str) -> State:
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-        if metadata.get("format") != kind:
-            raise ValueError(f"format {metadata.get('format')!r}, expected {kind!r}")
+        found = metadata.get("format")
+        if found != kind and found not in unchecked:
+            raise ValueError(f"it is a {found!r} file, not {kind!r}")
+        tensors = load_file(str(path))
+        if found == kind and metadata.get("checksum") != _checksum(kind, metadata["data"], tensors):
+            raise FoolingError(f"{path} is damaged: its contents do not match their checksum")
         state = json.loads(metadata["data"])
-        for key, tensor in load_file(str(path)).items():
+        if not isinstance(state, dict):
+            raise ValueError("its data is not a mapping")
+        for key, tensor in tensors.items():
             *parents, leaf = key.split(".")
             folder = state
             for parent in parents:
@@ -67,6 +82,12 @@ def load_state(path: str | Path, *, kind: str) -> State:
     except (OSError, SafetensorError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise FoolingError(f"unreadable {path}: {error}") from None
     return state
+
+
+def _checksum(kind: str, data: str, tensors: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256(f"{kind}\n{data}\n".encode())
+    hash_tensors(digest, tensors)
+    return digest.hexdigest()
 
 
 def _split(state: State, parents: tuple[str, ...], tensors: dict[str, torch.Tensor]) -> State:

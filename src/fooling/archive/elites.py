@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from fooling.encodings.base import Genomes
-from fooling.records import to_bytes
+from fooling.records import MAX_PROBABILITY, to_bytes
 
 
 class Archive:
@@ -114,7 +114,8 @@ class Archive:
 
         Raises:
             KeyError: a tensor is missing.
-            ValueError: the tensors disagree in size or the classes repeat.
+            ValueError: the tensors disagree in size, the classes repeat, or a
+                confidence, generation or genome value is out of range.
         """
         archive = cls(state["classes"].tolist(), device)
         if len(set(archive.classes.tolist())) != len(archive):
@@ -130,6 +131,15 @@ class Archive:
         sizes |= {len(value) for value in archive.genomes.values()}
         if sizes != {len(archive)} or not archive.genomes:
             raise ValueError("archive tensors disagree in size")
+        empty = archive.confidence == -1
+        held = (archive.confidence >= 0) & (archive.confidence <= MAX_PROBABILITY)
+        if not bool((empty | held).all()):
+            raise ValueError("archive confidences must be probabilities (or -1 for an empty cell)")
+        if not bool(torch.where(empty, archive.found_at == -1, archive.found_at >= 0).all()):
+            raise ValueError("archive generations do not match its confidences")
+        floats = [value for value in archive.genomes.values() if value.is_floating_point()]
+        if not all(bool(torch.isfinite(value).all()) for value in floats):
+            raise ValueError("archive genomes hold NaN or infinite values")
         return archive
 
     def _allocate(self, genomes: Genomes, images: torch.Tensor) -> None:

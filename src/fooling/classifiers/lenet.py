@@ -6,10 +6,10 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from fooling.errors import FoolingError
+from fooling.user_files import read_weights
 
 MNIST_LABELS = tuple(str(digit) for digit in range(10))
 
@@ -47,10 +47,10 @@ def shipped_weights_path() -> Path:
 
 
 def load_lenet(path: str | Path | None = None) -> LeNet:
-    """Build a LeNet and load weights from a safetensors file (no unpickling).
+    """Build a LeNet and load its weights (safetensors, or tensors-only `torch.save`).
 
     Args:
-        path: a `.safetensors` file; the shipped weights when None.
+        path: a weights file (see `fooling.user_files.read_weights`); the shipped ones when None.
 
     Returns:
         The network in eval mode, on the CPU.
@@ -61,9 +61,10 @@ def load_lenet(path: str | Path | None = None) -> LeNet:
     path = Path(path) if path is not None else shipped_weights_path()
     if not path.is_file():
         raise FoolingError(f"LeNet weights not found at {path}; run `fooling train lenet-mnist`")
+    state = read_weights(path)
     net = LeNet()
     try:
-        net.load_state_dict(load_file(str(path)))
-    except Exception as error:
+        net.load_state_dict(state)
+    except (RuntimeError, ValueError) as error:
         raise FoolingError(f"{path} does not hold LeNet weights: {error}") from None
     return net.eval()

@@ -11,70 +11,20 @@ the library is installed (its weights download on first use).
 from __future__ import annotations
 
 import importlib
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from fooling.classifiers.classifier import Classifier
+from fooling.classifiers.classifier import Classifier, check_input_shape
 from fooling.classifiers.efficientnet import imagenet_labels
+from fooling.classifiers.onnx_model import OnnxModel
 from fooling.errors import FoolingError
+from fooling.user_files import file_digest, load_model_file, no_unpickling, read_labels
 
 HUBS = ("torchvision", "timm")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-class OnnxModel:
-    """An ONNX file as a callable on image batches, run by onnxruntime.
-
-    Args:
-        path: the `.onnx` file.
-        device: CUDA runs use onnxruntime's CUDA provider when it has one.
-
-    Raises:
-        FoolingError: onnxruntime is missing or the file is not a loadable model.
-    """
-
-    def __init__(self, path: Path, device: torch.device) -> None:
-        try:
-            import onnxruntime
-        except ImportError:
-            raise FoolingError(f"{path} needs onnxruntime: pip install onnxruntime") from None
-        providers = ["CPUExecutionProvider"]
-        available = onnxruntime.get_available_providers()
-        if device.type == "cuda" and "CUDAExecutionProvider" in available:
-            providers.insert(0, "CUDAExecutionProvider")
-        try:
-            self.session = onnxruntime.InferenceSession(str(path), providers=providers)
-        except Exception as error:
-            raise FoolingError(f"{path} is not a model onnxruntime can load: {error}") from None
-        inputs = self.session.get_inputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise FoolingError(f"{path} must take one input of shape [N, C, H, W]")
-        self.input_name = inputs[0].name
-        batch, *rest = inputs[0].shape
-        self.batch = batch if isinstance(batch, int) else None  # a fixed batch size, if any
-        self.input_shape = tuple(rest) if all(isinstance(size, int) for size in rest) else None
-
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        array = images.detach().float().cpu().contiguous().numpy()
-        if self.batch is None:
-            scores = self._run(array)
-        else:  # a model exported for a fixed batch size: run it chunk by chunk, padded
-            chunks = []
-            for start in range(0, len(array), self.batch):
-                chunk = array[start : start + self.batch]
-                padding = np.zeros((self.batch - len(chunk), *chunk.shape[1:]), chunk.dtype)
-                chunks.append(self._run(np.concatenate([chunk, padding]))[: len(chunk)])
-            scores = np.concatenate(chunks)
-        return torch.from_numpy(scores).to(images.device)
-
-    def _run(self, array: np.ndarray) -> np.ndarray:
-        scores = self.session.run(None, {self.input_name: array})[0]
-        return np.asarray(scores, dtype=np.float32)
 
 
 def load_user_classifier(
@@ -109,8 +59,10 @@ def load_user_classifier(
         FoolingError: the file or library is missing or unusable, or an option does not fit.
     """
     hub, _, hub_name = spec.partition(":")
+    fingerprint = None  # a hub model's comes from its weights
     if hub in HUBS and hub_name:
-        model, defaults = _hub_model(hub, hub_name)
+        with no_unpickling(spec):
+            model, defaults = _hub_model(hub, hub_name)
         input_shape = input_shape or defaults["input_shape"]
         mean, std = mean or defaults["mean"], std or defaults["std"]
         name = spec
@@ -118,42 +70,52 @@ def load_user_classifier(
         path = Path(spec)
         if not path.is_file():
             raise FoolingError(f"no model file at {spec}")
-        model = _load_file(path, device)
+        model = load_model_file(path, device)
+        fingerprint = file_digest(path)
         if input_shape is None and isinstance(model, OnnxModel):
             input_shape = model.input_shape
         name = path.name
     if input_shape is None:
         raise FoolingError(f"give the input shape of {spec}: --input-shape C H W")
-    try:
-        with torch.inference_mode():
-            count = model(torch.zeros(1, *input_shape)).shape[-1]
-    except Exception as error:
-        shape = tuple(input_shape)
-        raise FoolingError(f"{spec} fails on one image of shape {shape}: {error}") from None
+    count = _count_outputs(model, spec, check_input_shape(input_shape))
     if labels is not None:
-        names = _read_labels(labels, count)
+        names = read_labels(labels, count)
     elif hub in HUBS and count == 1000:
         names = imagenet_labels()
     else:
         names = [str(index) for index in range(count)]
     return Classifier(
         model, input_shape=input_shape, labels=names, mean=mean, std=std, outputs=outputs,
-        device=device, precision=precision, name=name,
+        device=device, precision=precision, name=name, fingerprint=fingerprint,
     )  # fmt: skip
 
 
-def _load_file(path: Path, device: torch.device) -> nn.Module | OnnxModel:
-    if path.suffix == ".onnx":
-        return OnnxModel(path, device)
-    try:
-        if path.suffix == ".pt2":
-            return torch.export.load(path).module()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated
-            return torch.jit.load(path, map_location="cpu").eval()
-    except Exception as error:
-        kind = "a torch.export" if path.suffix == ".pt2" else "a TorchScript"
-        raise FoolingError(f"{path} is not {kind} model: {str(error).splitlines()[0]}") from None
+def _count_outputs(model: nn.Module | OnnxModel, spec: str, input_shape: tuple[int, ...]) -> int:
+    """The number of classes, from trial batches of one and of two images.
+
+    Raises:
+        FoolingError: the model fails on either batch or returns no `[N, K]` scores.
+    """
+    counts = []
+    for size in (1, 2):
+        try:
+            with torch.inference_mode():
+                scores = model(torch.zeros(size, *input_shape))
+        except Exception as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            if size == 1:
+                raise FoolingError(
+                    f"{spec} fails on one image of shape {input_shape}: {first}"
+                ) from None
+            raise FoolingError(
+                f"{spec} takes one image but fails on a batch of two: {first} "
+                "(fooling sends batches: export the model with a dynamic batch size)"
+            ) from None
+        if not isinstance(scores, torch.Tensor) or scores.dim() != 2 or len(scores) != size:
+            shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores)
+            raise FoolingError(f"{spec} returned {shape} for {size} image(s); expected [N, K]")
+        counts.append(scores.shape[1])
+    return counts[0]
 
 
 def _hub_model(hub: str, name: str) -> tuple[nn.Module, dict]:
@@ -176,13 +138,3 @@ def _hub_model(hub: str, name: str) -> tuple[nn.Module, dict]:
     except Exception as error:
         raise FoolingError(f"{hub} could not build {name!r}: {error}") from None
     return model.eval(), defaults
-
-
-def _read_labels(path: Path, count: int) -> list[str]:
-    try:
-        names = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise FoolingError(f"cannot read labels from {path}: {error}") from None
-    if len(names) != count:
-        raise FoolingError(f"{path} has {len(names)} labels but the model has {count} outputs")
-    return names

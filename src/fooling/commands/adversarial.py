@@ -17,10 +17,10 @@ from fooling.commands.arguments import (
     positive_int,
 )
 from fooling.errors import FoolingError
-from fooling.image_files import read_image
 from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
 from fooling.report.images import save_png
 from fooling.run_directory import RunDirectory
+from fooling.user_files import read_image
 
 HELP = "Adversarial examples: real images nudged across a boundary."
 EXAMPLE = "fooling adversarial --classifier lenet-mnist --attack pgd --eps 0.2 --out runs/pgd"
@@ -53,12 +53,12 @@ def run(args: argparse.Namespace) -> int:
         images, labels = images[keep], labels[keep]
         if not len(labels):
             raise FoolingError(f"every image is already of class {args.targeted}")
-    directory = RunDirectory(args.out).claim(force=args.force)
-    result = attack(
-        classifier, images, labels, method=args.attack, eps=args.eps, target=target,
-        steps=args.steps, seed=args.seed, progress=not args.quiet,
-    )  # fmt: skip
-    gallery = write_attack_run(result, classifier, directory, show=args.show, seed=args.seed)
+    with RunDirectory(args.out).claim(force=args.force) as directory:
+        result = attack(
+            classifier, images, labels, method=args.attack, eps=args.eps, target=target,
+            steps=args.steps, seed=args.seed, progress=not args.quiet,
+        )  # fmt: skip
+        gallery = write_attack_run(result, classifier, directory, show=args.show, seed=args.seed)
     count, hits = len(result.success), int(result.success.sum())
     print(
         f"{args.attack} eps {args.eps:g}: {hits}/{count} attacks succeeded "

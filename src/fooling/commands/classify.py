@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from fooling.commands.arguments import add_classifier_arguments, classifier_from
-from fooling.image_files import read_image
+from fooling.user_files import read_image
 
 HELP = "Print the top-5 labels of image files."
 EXAMPLE = "fooling classify --classifier lenet-mnist runs/cppn/images/003_3.png"

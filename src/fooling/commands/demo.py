@@ -28,30 +28,31 @@ def run(args: argparse.Namespace) -> int:
     from fooling.report.search_report import section  # (loads matplotlib)
 
     classifier = classifier_from(args)
-    directory = RunDirectory(args.out).claim(force=args.force)
-    sections = []
-    for encoding in ENCODINGS:
-        result = evolve(
-            classifier, encoding=encoding, generations=args.generations,
-            population=args.population, seed=args.seed, progress=not args.quiet,
-            out=directory.path / encoding, force=args.force,
-        )  # fmt: skip
-        if result.generations < args.generations:
-            again = f"fooling evolve --resume --out {directory.path / encoding}"
-            print(f"interrupted; the {encoding} run can go on with {again}", file=sys.stderr)
-            return INTERRUPTED
-        print(f"{encoding:>6}: {result.headline()}")
-        part = section(result, result.summary(), heading=f"{encoding} encoding")
-        part.cells = [
-            GalleryCell(cell.index, cell.label, cell.confidence, Path(encoding) / cell.image)
-            for cell in part.cells
-        ]
-        sections.append(part)
-    write_gallery(
-        directory.gallery,
-        f"Fooling images for {classifier.name}",
-        sections,
-        subtitle="Direct encoding (pixels as genes) and CPPN encoding (pattern-producing networks)",
-    )
+    with RunDirectory(args.out).claim(force=args.force) as directory:
+        sections = []
+        for encoding in ENCODINGS:
+            result = evolve(
+                classifier, encoding=encoding, generations=args.generations,
+                population=args.population, seed=args.seed, progress=not args.quiet,
+                out=directory.path / encoding, force=args.force,
+            )  # fmt: skip
+            if result.generations < args.generations:
+                again = f"fooling evolve --resume --out {directory.path / encoding}"
+                print(f"interrupted; the {encoding} run can go on with {again}", file=sys.stderr)
+                return INTERRUPTED
+            print(f"{encoding:>6}: {result.headline()}")
+            part = section(result, result.summary(), heading=f"{encoding} encoding")
+            part.cells = [
+                GalleryCell(cell.index, cell.label, cell.confidence, Path(encoding) / cell.image)
+                for cell in part.cells
+            ]
+            sections.append(part)
+        write_gallery(
+            directory.gallery,
+            f"Fooling images for {classifier.name}",
+            sections,
+            subtitle="Direct encoding (pixels as genes) and CPPN encoding "
+            "(pattern-producing networks)",
+        )
     print(f"gallery: {directory.gallery}")
     return 0

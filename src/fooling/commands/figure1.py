@@ -22,20 +22,20 @@ def run(args: argparse.Namespace) -> int:
     from fooling.experiments.figure1 import make_figure1
     from fooling.report.figure1 import plot_figure1  # (loads matplotlib)
 
-    directory = RunDirectory(args.out).claim(force=args.force)
-    picture = make_figure1(seed=args.seed, progress=not args.quiet)
-    figure = directory.path / "figure1.png"
-    plot_figure1(picture, figure)
-    fooling = picture.mean_distance(("evolution", "ascent"))
-    adversarial = picture.mean_distance(("adversarial",))
-    directory.write_summary({
-        "method": "figure1",
-        "seed": args.seed,
-        "mean_distance_fooling": fooling,
-        "mean_distance_adversarial": adversarial,
-        "ratio": fooling / adversarial,
-        "points": [asdict(point) for point in picture.found],
-    })  # fmt: skip
+    with RunDirectory(args.out).claim(force=args.force) as directory:
+        picture = make_figure1(seed=args.seed, progress=not args.quiet)
+        figure = directory.path / "figure1.png"
+        plot_figure1(picture, figure)
+        fooling = picture.mean_distance(("evolution", "ascent"))
+        adversarial = picture.mean_distance(("adversarial",))
+        directory.write_summary({
+            "method": "figure1",
+            "seed": args.seed,
+            "mean_distance_fooling": fooling,
+            "mean_distance_adversarial": adversarial,
+            "ratio": fooling / adversarial,
+            "points": [asdict(point) for point in picture.found],
+        })  # fmt: skip
     for point in picture.found:
         print(f"{point.kind:>11}  class {point.predicted}  confidence {point.confidence:.4f}  "
               f"nearest training point {point.distance:.2f}")  # fmt: skip

@@ -32,19 +32,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save `OUT/weights.safetensors` and `OUT/summary.json`; returns the exit code."""
-    directory = RunDirectory(args.out).claim(force=args.force)
-    weights = directory.path / WEIGHTS
-    started = time.perf_counter()
-    accuracy = train_lenet(
-        weights, epochs=args.epochs, seed=args.seed, mnist_root=args.mnist,
-        progress=not args.quiet, max_steps=args.max_steps,
-    )  # fmt: skip
-    recipe = dataclasses.replace(LENET_RECIPE, epochs=args.epochs, max_steps=args.max_steps)
-    directory.write_summary({
-        "network": args.network, "method": "train", "seed": args.seed,
-        "recipe": dataclasses.asdict(recipe), "test_accuracy": accuracy,
-        "seconds": round(time.perf_counter() - started, 3), "weights": WEIGHTS,
-    })  # fmt: skip
+    with RunDirectory(args.out).claim(force=args.force) as directory:
+        weights = directory.path / WEIGHTS
+        started = time.perf_counter()
+        accuracy = train_lenet(
+            weights, epochs=args.epochs, seed=args.seed, mnist_root=args.mnist,
+            progress=not args.quiet, max_steps=args.max_steps,
+        )  # fmt: skip
+        recipe = dataclasses.replace(LENET_RECIPE, epochs=args.epochs, max_steps=args.max_steps)
+        directory.write_summary({
+            "network": args.network, "method": "train", "seed": args.seed,
+            "recipe": dataclasses.asdict(recipe), "test_accuracy": accuracy,
+            "seconds": round(time.perf_counter() - started, 3), "weights": WEIGHTS,
+        })  # fmt: skip
     print(f"test accuracy {accuracy:.4f}; weights: {weights}")
     print(f"use them with: fooling evolve --classifier {args.network} --weights {directory.path}")
     return 0

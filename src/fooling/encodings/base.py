@@ -6,6 +6,8 @@ from typing import Any, Protocol
 
 import torch
 
+MAX_SIDE = 8192  # the largest image side an encoding draws (as fooling.limits.IMAGE_SIDE)
+
 Genomes = dict[str, torch.Tensor]
 """A population: named tensors that all have the individuals on dimension 0."""
 
@@ -39,6 +41,13 @@ class Encoding(Protocol):
         """The JSON-able settings that define this encoding; `from_settings` rebuilds it."""
         ...
 
+    def check(self, genomes: Genomes) -> None:
+        """Raise ValueError unless `genomes` hold values this encoding could have made.
+
+        Genomes read from a file go through this before they are used.
+        """
+        ...
+
     @classmethod
     def from_settings(cls, settings: dict[str, Any], device: str | torch.device) -> Encoding:
         """The encoding that `settings()` described, on `device`.
@@ -62,3 +71,17 @@ def check_settings(settings: Any, name: str) -> None:
     shape = settings.get("image_shape")
     if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) for n in shape)):
         raise ValueError(f"encoding settings hold no image shape (C, H, W): {shape!r}")
+    if shape[0] not in (1, 3) or not all(1 <= side <= MAX_SIDE for side in shape[1:]):
+        raise ValueError(f"encoding settings hold an image shape out of range: {shape!r}")
+
+
+def check_number(name: str, value: float, low: float, high: float) -> None:
+    """Raise ValueError unless `low <= value <= high` (NaN never is)."""
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value!r}")
+
+
+def check_values(name: str, tensor: torch.Tensor, low: float, high: float) -> None:
+    """Raise ValueError unless every value of `tensor` is in `[low, high]` (NaN never is)."""
+    if len(tensor) and not bool(((tensor >= low) & (tensor <= high)).all()):
+        raise ValueError(f"genome {name} holds values outside [{low:g}, {high:g}]")

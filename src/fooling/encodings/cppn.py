@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from fooling.encodings.base import Genomes, check_settings
+from fooling.encodings.base import Genomes, check_number, check_settings, check_values
 from fooling.encodings.color import hsv_to_rgb
 from fooling.encodings.cppn_native import (
     MAX_NODES,
@@ -49,6 +49,8 @@ from fooling.encodings.cppn_render import (
     render_outputs,
 )
 from fooling.encodings.polynomial import polynomial_delta
+
+MAX_HIDDEN = 1000  # hidden node slots; the genome's weights grow as their square
 
 
 class CPPNEncoding:
@@ -105,8 +107,13 @@ class CPPNEncoding:
         channels, height, width = image_shape
         if channels not in (1, 3):
             raise ValueError(f"CPPN encoding needs 1 or 3 channels, got {channels}")
-        if max_hidden < 0:
-            raise ValueError(f"max_hidden must be >= 0, got {max_hidden}")
+        check_number("max_hidden", max_hidden, 0, MAX_HIDDEN)
+        check_number("weight_range", weight_range, 1e-6, 1e6)
+        check_number("eta", eta, 1e-6, 1e6)
+        rates = (add_connection, delete_connection, change_connection, add_node, delete_node,
+                 weight_rate, activation_rate)  # fmt: skip
+        for rate in rates:
+            check_number("a mutation rate", rate, 0, 1)
         self.image_shape = (channels, height, width)
         self.device = torch.device(device)
         self.max_hidden = max_hidden
@@ -336,6 +343,11 @@ class CPPNEncoding:
         else:
             values = render_outputs(genomes, self.inputs, self.output_slots)
         return _to_images(values, self.image_shape)
+
+    def check(self, genomes: Genomes) -> None:
+        check_values("weight", genomes["weight"], -self.weight_range, self.weight_range)
+        check_values("activation", genomes["activation"], 0, len(ACTIVATIONS) - 1)
+        check_values("order", genomes["order"], 0.0, 1.0)
 
     # ----------------------------------------------------------------- helpers
     def settings(self) -> dict[str, Any]:

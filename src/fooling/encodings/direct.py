@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
-from fooling.encodings.base import Genomes, check_settings
+from fooling.encodings.base import Genomes, check_number, check_settings, check_values
 from fooling.encodings.color import hsv_to_rgb
 from fooling.encodings.polynomial import polynomial_mutation
 
@@ -43,6 +44,9 @@ class DirectEncoding:
     ) -> None:
         if image_shape[0] not in (1, 3):
             raise ValueError(f"direct encoding needs 1 or 3 channels, got {image_shape[0]}")
+        check_number("rate", rate, 0, 1)
+        check_number("halve_every", halve_every, 1, math.inf)
+        check_number("eta", eta, 1e-6, 1e6)
         self.image_shape = tuple(image_shape)
         self.device = torch.device(device)
         self.rate = rate
@@ -71,6 +75,9 @@ class DirectEncoding:
     def render(self, genomes: Genomes) -> torch.Tensor:
         pixels = genomes["pixels"]
         return pixels if self.image_shape[0] == 1 else hsv_to_rgb(pixels)
+
+    def check(self, genomes: Genomes) -> None:
+        check_values("pixels", genomes["pixels"], 0.0, 1.0)
 
     def settings(self) -> dict[str, Any]:
         return {

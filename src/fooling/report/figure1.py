@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from fooling.experiments.figure1 import LABELS, WINDOW, Figure1
+from fooling.report.plots import save_figure
 
 _COLOURS = np.array([[0.85, 0.25, 0.25], [0.25, 0.65, 0.3], [0.25, 0.4, 0.85]])
 _MARKERS = {"evolution": ("*", 260), "ascent": ("D", 90), "adversarial": ("X", 110)}
@@ -77,6 +78,4 @@ def plot_figure1(picture: Figure1, path: Path) -> None:
     table.set_fontsize(8)
     table.scale(1, 1.15)
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
+    save_figure(figure, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from pathlib import Path
@@ -11,7 +12,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from fooling.errors import FoolingError
-from fooling.records import to_bytes
+from fooling.records import atomic_write_bytes, to_bytes
 
 _MAX_LABEL_CHARS = 40
 _NOT_SAFE = re.compile(r"[^a-z0-9]+")
@@ -70,7 +71,7 @@ def save_png(image: torch.Tensor, path: Path) -> None:
 
     Args:
         image: float ``[C, H, W]`` in ``[0, 1]`` with ``C`` 1 or 3, any device.
-        path: the file to write; missing parent folders are created.
+        path: the file to write, atomically; missing parent folders are created.
 
     Raises:
         ValueError: if the shape is not ``[1|3, H, W]`` or the values are not finite.
@@ -80,9 +81,9 @@ def save_png(image: torch.Tensor, path: Path) -> None:
     pixels = to_uint8(image)
     # A 2-D uint8 array becomes mode "L", an [H, W, 3] one mode "RGB".
     picture = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path, format="PNG")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def read_png(path: Path) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from fooling.records import FOOLED_AT, ProgressRow
+from fooling.records import FOOLED_AT, ProgressRow, atomic_write_bytes
 
 _DPI = 100
 _MAX_BARS = 40
@@ -24,10 +25,15 @@ def _plain(text: str) -> str:
 
 
 def _save(figure: Figure, path: Path) -> None:
-    """Write the figure as a PNG, creating missing parent folders."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=_DPI, format="png")
+    """Write the figure as a PNG atomically, creating missing parent folders."""
+    save_figure(figure, path, dpi=_DPI)
+
+
+def save_figure(figure: Figure, path: Path, dpi: float | None = None) -> None:
+    """Write a matplotlib figure as a PNG atomically (see `atomic_file`)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, dpi=dpi, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _note_empty(axes: Axes, text: str) -> None:

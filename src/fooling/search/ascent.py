@@ -11,6 +11,7 @@ evolution's, so reports treat both methods alike.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -23,6 +24,15 @@ from tqdm.auto import tqdm
 from fooling.archive import Archive
 from fooling.classifiers import Classifier, load_classifier
 from fooling.errors import FoolingError
+from fooling.limits import (
+    BLUR_EVERY,
+    BLUR_SIGMA,
+    L2,
+    LEARNING_RATE,
+    SEED,
+    STEPS,
+    THRESHOLD,
+)
 from fooling.records import ProgressRow, Statistics, quantize
 from fooling.run_directory import RunDirectory
 from fooling.search.result import SearchResult
@@ -79,14 +89,42 @@ def ascend(
             f"gradient ascent needs gradients, and {classifier.name} is a black box (ONNX); "
             "use fooling evolve"
         )
-    if steps < 1:
-        raise FoolingError(f"steps must be positive, got {steps}")
+    for limit, value in ((STEPS, steps), (SEED, seed), (LEARNING_RATE, learning_rate), (L2, l2),
+                         (BLUR_EVERY, blur_every), (BLUR_SIGMA, blur_sigma),
+                         (THRESHOLD, threshold)):  # fmt: skip
+        limit.check(value)
     if start not in STARTS:
         raise FoolingError(f"unknown start {start!r}; choose one of: {', '.join(STARTS)}")
-    if not 0 <= l2 < 1 or blur_every < 0 or blur_sigma <= 0 or learning_rate <= 0:
-        raise FoolingError("need 0 <= l2 < 1, blur_every >= 0, blur_sigma > 0, learning_rate > 0")
+    side = min(classifier.input_shape[1:])
+    if blur_every and blur_radius(blur_sigma) >= side:
+        raise FoolingError(
+            f"blur_sigma {blur_sigma:g} blurs wider than the {side}-pixel image; "
+            f"the most it can be is {(side - 1) / 3:g}"
+        )
     classes = classifier.class_indices(classes)
-    directory = None if out is None else RunDirectory(out).claim(force=force)
+    claimed = contextlib.nullcontext() if out is None else RunDirectory(out).claim(force=force)
+    with claimed as directory:
+        result = _climb(classifier, classes, steps, seed, start, learning_rate, l2, blur_every,
+                        blur_sigma, threshold, progress)  # fmt: skip
+        if directory is not None:
+            result.write_to(directory)
+    return result
+
+
+def _climb(
+    classifier: Classifier,
+    classes: list[int],
+    steps: int,
+    seed: int,
+    start: str,
+    learning_rate: float,
+    l2: float,
+    blur_every: int,
+    blur_sigma: float,
+    threshold: float,
+    progress: bool,
+) -> SearchResult:
+    """The ascent itself, its arguments checked (see `ascend`)."""
     device = classifier.device
     targets = torch.tensor(classes, device=device)
     mean = _mean_colour(classifier)
@@ -147,8 +185,6 @@ def ascend(
         found_at=archive.found_at.cpu(), history=history,
         genomes={key: value.cpu() for key, value in archive.genomes.items()},
     )  # fmt: skip
-    if directory is not None:
-        result.write_to(directory)
     return result
 
 
@@ -162,7 +198,7 @@ def log_odds(log_probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Te
 
 def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     """Blur `[N, C, H, W]` images with a Gaussian of `sigma` pixels (reflecting at the edges)."""
-    radius = max(1, math.ceil(3 * sigma))
+    radius = blur_radius(sigma)
     offsets = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
     kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
     kernel = kernel / kernel.sum()
@@ -170,6 +206,11 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     padded = F.pad(images, (radius, radius, radius, radius), mode="reflect")
     rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
     return F.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+
+
+def blur_radius(sigma: float) -> int:
+    """The half-width in pixels of the blur kernel for `sigma` (three standard deviations)."""
+    return max(1, math.ceil(3 * sigma))
 
 
 def _mean_colour(classifier: Classifier) -> torch.Tensor:

@@ -20,6 +20,7 @@ from fooling.classifiers import Classifier, load_classifier
 from fooling.encodings import Encoding, make_encoding
 from fooling.errors import FoolingError
 from fooling.interrupt import StopOnInterrupt
+from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS
 from fooling.records import ProgressRow
 from fooling.report.progress import ProgressLog
 from fooling.run_directory import RunDirectory
@@ -77,8 +78,8 @@ def evolve(
         raise FoolingError(
             "wrap the model first: fooling.Classifier(model, input_shape=(C, H, W), labels=[...])"
         )
-    if checkpoint_every < 1:
-        raise FoolingError(f"checkpoint_every must be positive, got {checkpoint_every}")
+    GENERATIONS.check(generations)
+    CHECKPOINT_INTERVAL.check(checkpoint_every)
     if isinstance(classifier, str):
         classifier = load_classifier(classifier, device)
     if isinstance(encoding, str):
@@ -89,11 +90,11 @@ def evolve(
     )  # fmt: skip
     if out is None:
         return evolution.run(generations, progress=progress)
-    directory = RunDirectory(out).claim(force=force)
-    return run_in_directory(
-        evolution, directory, generations, fresh=True, progress=progress,
-        checkpoint_every=checkpoint_every,
-    )  # fmt: skip
+    with RunDirectory(out).claim(force=force) as directory:
+        return run_in_directory(
+            evolution, directory, generations, fresh=True, progress=progress,
+            checkpoint_every=checkpoint_every,
+        )  # fmt: skip
 
 
 def resume(
@@ -131,9 +132,24 @@ def resume(
         FoolingError: no readable checkpoint, one made for another classifier, or
             one that differs from `expect`.
     """
-    if checkpoint_every < 1:
-        raise FoolingError(f"checkpoint_every must be positive, got {checkpoint_every}")
-    directory = RunDirectory(out).resumable()
+    GENERATIONS.check(generations)
+    CHECKPOINT_INTERVAL.check(checkpoint_every)
+    with RunDirectory(out).resumable() as directory:
+        evolution = _restore(directory, classifier, device, expect or {}, classifier_options)
+        return run_in_directory(
+            evolution, directory, generations, fresh=False, progress=progress,
+            checkpoint_every=checkpoint_every,
+        )  # fmt: skip
+
+
+def _restore(
+    directory: RunDirectory,
+    classifier: Classifier | str | None,
+    device: str | torch.device | None,
+    expect: dict[str, Any],
+    classifier_options: dict[str, Any],
+) -> Evolution:
+    """The Evolution a directory's checkpoint holds, checked against what the caller expects."""
     state = read_checkpoint(directory.checkpoint)
     if not isinstance(classifier, Classifier):
         settings = state.get("settings") or {}
@@ -147,7 +163,7 @@ def resume(
         "encoding": evolution.encoding.name, "population": evolution.population,
         "seed": evolution.seed, "classes": evolution.archive.classes.tolist(),
     }  # fmt: skip
-    for key, value in (expect or {}).items():
+    for key, value in expect.items():
         if value is None:
             continue
         wanted = classifier.class_indices(value) if key == "classes" else value
@@ -156,10 +172,7 @@ def resume(
                 f"the checkpoint in {directory.checkpoint} was made with {key} {saved[key]!r}, "
                 f"not {wanted!r}; start a new run to change it"
             )
-    return run_in_directory(
-        evolution, directory, generations, fresh=False, progress=progress,
-        checkpoint_every=checkpoint_every,
-    )  # fmt: skip
+    return evolution
 
 
 def run_in_directory(

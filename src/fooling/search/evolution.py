@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,14 +15,15 @@ from fooling.archive import Archive
 from fooling.classifiers import Classifier
 from fooling.encodings import Encoding, encoding_from_settings
 from fooling.errors import FoolingError
-from fooling.records import ProgressRow, Statistics
+from fooling.limits import POPULATION, SEED, check_memory
+from fooling.records import MAX_PROBABILITY, ProgressRow, Statistics
 from fooling.search.emitter import Emitter, Offspring
 from fooling.search.result import SearchResult
 from fooling.search.selection import Selection, uniform
 from fooling.state_file import State, load_state, save_state
 
 GPU_REPORT_EVERY = 10  # generations between reads of the progress figures on a GPU
-CHECKPOINT_FORMAT = "fooling-checkpoint-2"
+CHECKPOINT_FORMAT = "fooling-checkpoint-3"  # 3: a checksum and the model's identity
 CHECKPOINT_FILE = "state.safetensors"
 
 Evaluator = Callable[[torch.Tensor], torch.Tensor]
@@ -59,7 +61,8 @@ class Evolution:
         archive: an archive to continue filling, instead of a new one.
 
     Raises:
-        FoolingError: a non-positive population, or a bad or repeated class.
+        FoolingError: a population or seed out of range, a population too big for
+            the device's memory, or a bad or repeated class.
     """
 
     def __init__(
@@ -74,8 +77,10 @@ class Evolution:
         evaluator: Evaluator | None = None,
         archive: Archive | None = None,
     ) -> None:
-        if population < 1:
-            raise FoolingError(f"population must be positive, got {population}")
+        POPULATION.check(population)
+        SEED.check(seed)
+        check_memory(population * _bytes_per_individual(encoding), classifier.device,
+                     f"a generation of {population:,} images")  # fmt: skip
         if archive is not None and classes is not None:
             raise FoolingError("give the classes or an archive, not both")
         if archive is None:
@@ -237,6 +242,7 @@ class Evolution:
         return {
             "classifier": self.classifier.name,
             "num_classes": self.classifier.num_classes,
+            "model": self.classifier.identity(),
             "device_type": self.classifier.device.type,
             "population": self.population,
             "seed": self.seed,
@@ -270,23 +276,24 @@ class Evolution:
         """
         saved = state.get("settings", {}) if isinstance(state, dict) else {}
         for key, value in self.settings().items():
-            if saved.get(key) != value:
+            if key == "model":
+                _check_same_model(saved.get(key), value)
+            elif saved.get(key) != value:
                 raise FoolingError(
                     f"the saved run was made with {key}={saved.get(key)!r}, not {value!r}"
                 )
         try:
+            generation, evaluations = int(state["generation"]), int(state["evaluations"])
+            seconds = float(state["seconds"])
+            if generation < -1 or evaluations < 0 or not 0 <= seconds < math.inf:
+                raise ValueError("its counters are out of range")
             if state["archive"] is None:
                 archive = Archive(self.archive.classes.tolist(), self.classifier.device)
             else:
                 archive = Archive.from_state_dict(state["archive"], self.classifier.device)
-                self._check_genomes(archive)
+                self._check_archive(archive, generation)
             self.emitter.generator.set_state(state["random_state"])
-            history = [
-                ProgressRow.at(g, e, s, Statistics(best, median, mean, int(fooled)))
-                for g, e, s, best, median, mean, fooled in state["history"].tolist()
-            ]
-            generation, evaluations = int(state["generation"]), int(state["evaluations"])
-            seconds = float(state["seconds"])
+            history = _read_history(state["history"], generation, len(archive))
         except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as error:
             raise FoolingError(f"unreadable saved run: {error}") from None
         self.archive, self.history, self._unread = archive, history, []
@@ -340,9 +347,13 @@ class Evolution:
         """
         return save_state(Path(folder) / CHECKPOINT_FILE, self.state_dict(), kind=CHECKPOINT_FORMAT)
 
-    def _check_genomes(self, archive: Archive) -> None:
-        """Raise ValueError unless the archive's genomes and images fit this run's encoding."""
+    def _check_archive(self, archive: Archive, generation: int) -> None:
+        """Raise ValueError unless the archive fits this run: its classes, genomes and images."""
         assert archive.genomes is not None and archive.images is not None
+        if not torch.equal(archive.classes.cpu(), self.archive.classes.cpu()):
+            raise ValueError("its archive holds other classes than its settings")
+        if int(archive.found_at.max()) > generation:
+            raise ValueError("its archive holds elites found after its last generation")
         sample = self.encoding.random(1, torch.Generator(self.classifier.device).manual_seed(0))
         if set(archive.genomes) != set(sample):
             raise ValueError(f"its genomes are not {self.encoding.name} genomes")
@@ -352,6 +363,58 @@ class Evolution:
                 raise ValueError(f"genome {key} is {saved.dtype} {tuple(saved.shape[1:])}")
         if tuple(archive.images.shape[1:]) != tuple(self.encoding.image_shape):
             raise ValueError(f"its images are {tuple(archive.images.shape[1:])}")
+        self.encoding.check(archive.genomes)
+
+
+def _bytes_per_individual(encoding: Encoding) -> int:
+    """A generous estimate of the memory one individual takes while a generation runs."""
+    genome = encoding.random(1, torch.Generator(encoding.device).manual_seed(0))
+    genome_bytes = sum(value.numel() * value.element_size() for value in genome.values())
+    return 8 * 4 * math.prod(encoding.image_shape) + 2 * genome_bytes  # 8 float images' worth
+
+
+def _read_history(table: torch.Tensor, generation: int, cells: int) -> list[ProgressRow]:
+    """The history rows of a saved run, checked to be figures a run could have made.
+
+    Raises:
+        ValueError: a row is not finite, lies past `generation`, or is out of range.
+    """
+    if table.dim() != 2 or table.shape[1] != 7 or not torch.isfinite(table).all():
+        raise ValueError("its history is not a table of finite figures")
+    rows = []
+    for g, e, s, best, median, mean, fooled in table.tolist():
+        if not (
+            0 <= g <= generation
+            and 0 <= min(best, median, mean) <= max(best, median, mean) <= MAX_PROBABILITY
+            and 0 <= fooled <= cells
+            and e >= 0
+            and s >= 0
+        ):
+            raise ValueError(f"its history row of generation {g:g} is out of range")  # fmt: skip
+        rows.append(ProgressRow.at(g, e, s, Statistics(best, median, mean, int(fooled))))
+    return rows
+
+
+def _check_same_model(saved: object, mine: dict[str, Any]) -> None:
+    """Raise FoolingError, naming the difference, unless `saved` is `mine` (a model identity)."""
+    if saved == mine:
+        return
+    if not isinstance(saved, dict):
+        raise FoolingError("unreadable saved run: it does not identify its model")
+    name = mine["name"]
+    for key, value in mine.items():
+        before = saved.get(key)
+        if before == value:
+            continue
+        if key == "weights":
+            shown = f"weights {str(before)[:12]}..., not {str(value)[:12]}..."
+        else:
+            shown = f"{key} {before!r}, not {value!r}"
+        raise FoolingError(
+            f"the saved run fooled {name} with {shown}; resume it with the same model "
+            "(or start a new run)"
+        )
+    raise FoolingError("the saved run identifies its model in a form this fooling cannot read")
 
 
 def read_checkpoint(folder: str | Path) -> State:

@@ -16,7 +16,8 @@ from fooling.report.progress import read_progress
 from fooling.run_directory import RunDirectory
 from fooling.state_file import load_state, save_state
 
-ELITES_FORMAT = "fooling-elites-1"
+ELITES_FORMAT = "fooling-elites-2"  # 2: with a checksum
+OLDER_ELITES = ("fooling-elites-1",)
 
 
 @dataclass
@@ -125,7 +126,8 @@ class SearchResult:
         Raises:
             FoolingError: `out` holds a run and `force` is False.
         """
-        return self.write_to(RunDirectory(out).claim(force=force))
+        with RunDirectory(out).claim(force=force) as directory:
+            return self.write_to(directory)
 
     def write_to(self, directory: RunDirectory) -> Path:
         """Write this result into a directory already claimed for it (see `save`).
@@ -169,7 +171,7 @@ class SearchResult:
             found_at = torch.full((len(cells),), -1, dtype=torch.long)
             genomes = settings = None
             if directory.elites.exists():
-                elites = load_state(directory.elites, kind=ELITES_FORMAT)
+                elites = load_state(directory.elites, kind=ELITES_FORMAT, unchecked=OLDER_ELITES)
                 if elites["classes"].tolist() != classes:
                     raise ValueError("elites.safetensors and summary.json name other classes")
                 confidences, found_at = elites["confidence"], elites["found_at"]
