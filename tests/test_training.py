@@ -83,7 +83,7 @@ def test_any_labelled_images_train(digits):
 
 @pytest.mark.parametrize(
     ("change", "match"),
-    [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch size"), ({"max_steps": 0}, "max steps"),
+    [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"), ({"max_steps": 0}, "max_steps"),
      ({"learning_rate": 0.0}, "learning_rate"), ({"schedule": "step"}, "schedule"),
      ({"optimizer": "lbfgs"}, "optimizer")],
 )  # fmt: skip

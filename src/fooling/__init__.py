@@ -8,13 +8,51 @@ reads one back with `load_run(dir)`. The loop's own parts (`Emitter`,
 `Archive`, `Evolution`) are here too, for composing a loop of one's own.
 """
 
-from fooling.archive import Archive
-from fooling.classifiers import Classifier, load_classifier
-from fooling.encodings import encoding_from_settings, make_encoding
-from fooling.errors import FoolingError
-from fooling.search import Emitter, Evolution, SearchResult, evolve, load_run, resume
-from fooling.search.ascent import ascend
-from fooling.training import Recipe, train
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fooling.archive import Archive
+    from fooling.classifiers import Classifier, load_classifier
+    from fooling.encodings import encoding_from_settings, make_encoding
+    from fooling.errors import FoolingError
+    from fooling.search import Emitter, Evolution, SearchResult, evolve, load_run, resume
+    from fooling.search.ascent import ascend
+    from fooling.training import Recipe, train
+
+_HOMES = {
+    "Archive": "fooling.archive",
+    "Classifier": "fooling.classifiers",
+    "load_classifier": "fooling.classifiers",
+    "encoding_from_settings": "fooling.encodings",
+    "make_encoding": "fooling.encodings",
+    "FoolingError": "fooling.errors",
+    "Emitter": "fooling.search",
+    "Evolution": "fooling.search",
+    "SearchResult": "fooling.search",
+    "evolve": "fooling.search",
+    "load_run": "fooling.search",
+    "resume": "fooling.search",
+    "ascend": "fooling.search.ascent",
+    "Recipe": "fooling.training",
+    "train": "fooling.training",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import the public names on first use, so `import fooling.cli` starts quickly."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'fooling' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])
+
 
 __version__ = "0.1.0"
 

@@ -4,29 +4,25 @@ Each command is a module in `fooling.commands` with `HELP`, `EXAMPLE`,
 `add_arguments(parser)` and `run(args) -> exit code`; its parser dispatches to
 it through `set_defaults(run=...)`. Command modules load heavy libraries
 (matplotlib, foolbox) only when they run, so `--help` stays quick.
+
+Whatever goes wrong outside fooling's control ends as one line too: a file
+that cannot be written (a full disk, no permission), memory that runs out,
+or Ctrl-C at any moment, start-up included (exit code 130).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import warnings
 from collections.abc import Sequence
 
-from fooling.commands import adversarial, ascend, classify, demo, evolve, figure1, train
 from fooling.errors import FoolingError
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
-COMMANDS = {
-    "evolve": evolve,
-    "ascend": ascend,
-    "adversarial": adversarial,
-    "figure1": figure1,
-    "classify": classify,
-    "train": train,
-    "demo": demo,
-}
+COMMANDS = ("evolve", "ascend", "adversarial", "figure1", "classify", "train", "demo")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,14 +34,15 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with a working example in every command's --help."""
+    modules = {name: importlib.import_module(f"fooling.commands.{name}") for name in COMMANDS}
     parser = _Parser(
         prog="fooling",
         description="Find images a classifier labels with near-certain confidence "
         "although no human would recognise them.",
-        epilog="example: " + demo.EXAMPLE,
+        epilog="example: " + modules["demo"].EXAMPLE,
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name, module in COMMANDS.items():
+    for name, module in modules.items():
         sub = commands.add_parser(
             name, help=module.HELP, description=module.HELP, epilog="example: " + module.EXAMPLE
         )
@@ -60,16 +57,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     Raises:
         SystemExit: from argparse for --help and usage errors.
     """
-    args = build_parser().parse_args(argv)
-    warnings.showwarning = _one_line_warning
+    command = "fooling"
     try:
+        args = build_parser().parse_args(argv)
+        command = args.command
+        warnings.showwarning = _one_line_warning
         return args.run(args)
-    except FoolingError as error:
-        print(f"fooling: error: {error}", file=sys.stderr)
-        return USAGE_ERROR
     except KeyboardInterrupt:
-        print(f"fooling: interrupted; {args.command} stopped", file=sys.stderr)
+        print(f"fooling: interrupted; {command} stopped", file=sys.stderr)
         return INTERRUPTED
+    except Exception as error:
+        message = _one_line(error)
+        if message is None:
+            raise
+        print(f"fooling: error: {message}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+def _one_line(error: Exception) -> str | None:
+    """The line a user sees for an error from outside the program; None for a bug."""
+    if isinstance(error, FoolingError):
+        return str(error)
+    if isinstance(error, OSError):  # a full disk, no permission, a path that cannot be
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror or error}{where}"
+    if (
+        isinstance(error, MemoryError)
+        or "can't allocate memory" in str(error)
+        or (type(error).__name__ == "OutOfMemoryError")
+    ):
+        return "out of memory; try a smaller --population (or a smaller model or batch)"
+    return None
 
 
 _show_warning = warnings.showwarning

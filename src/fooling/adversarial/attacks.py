@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from fooling.classifiers import Classifier
 from fooling.errors import FoolingError
+from fooling.limits import BATCH_SIZE, EPS, SEED, STEPS
 
 ATTACKS = ("fgsm", "pgd", "cw")
 
@@ -110,8 +111,10 @@ def attack(
         raise FoolingError(f"attacks need gradients, and {classifier.name} is a black box (ONNX)")
     if method not in ATTACKS:
         raise FoolingError(f"unknown attack {method!r}; choose one of: {', '.join(ATTACKS)}")
-    if eps <= 0 or steps < 1:
-        raise FoolingError("eps and steps must be positive")
+    EPS.check(eps)
+    STEPS.check(steps)
+    BATCH_SIZE.check(batch_size)
+    SEED.check(seed)
     if target is not None and not 0 <= target < classifier.num_classes:
         raise FoolingError(f"target class {target} out of range 0..{classifier.num_classes - 1}")
     runner = {

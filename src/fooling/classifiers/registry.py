@@ -133,8 +133,15 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
         raise FoolingError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise FoolingError(f"device {device!r} asked for, but CUDA is not available here")
     if resolved.type not in ("cpu", "cuda", "mps"):
         raise FoolingError(f"unsupported device {device!r}; use cpu, cuda or cuda:N")
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise FoolingError(f"device {device!r} asked for, but CUDA is not available here")
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise FoolingError(f"device {device!r} asked for, but this machine has {count} GPU(s)")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise FoolingError(f"device {device!r} asked for, but MPS is not available here")
+    if resolved.type == "cpu" and resolved.index not in (None, 0):
+        raise FoolingError(f"unsupported device {device!r}; the CPU is `cpu`")
     return resolved

@@ -14,9 +14,9 @@ from fooling.commands.arguments import (
     add_classifier_arguments,
     add_output_arguments,
     classifier_from,
-    positive_int,
 )
 from fooling.errors import FoolingError
+from fooling.limits import COUNT, EPS, SHOW, STEPS
 from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
 from fooling.report.images import save_png
 from fooling.run_directory import RunDirectory
@@ -31,14 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_classifier_arguments(parser)
     add_output_arguments(parser, "adversarial")
     parser.add_argument("--attack", choices=ATTACKS, required=True)
-    parser.add_argument("--eps", type=float, required=True, help="L-inf bound (fgsm, pgd), L2 (cw)")
-    parser.add_argument("--targeted", metavar="CLASS", help="aim at this class (index or label)")
-    parser.add_argument("--steps", type=positive_int, default=100, help="for pgd and cw")
     parser.add_argument(
-        "--count", type=positive_int, default=1000,
+        "--eps", type=EPS.parse, required=True, help="L-inf bound (fgsm, pgd), L2 (cw)"
+    )
+    parser.add_argument("--targeted", metavar="CLASS", help="aim at this class (index or label)")
+    parser.add_argument("--steps", type=STEPS.parse, default=100, help="for pgd and cw")
+    parser.add_argument(
+        "--count", type=COUNT.parse, default=1000,
         help="MNIST test images to attack when no IMAGE is given (28 x 28 gray classifiers)",
     )  # fmt: skip
-    parser.add_argument("--show", type=positive_int, default=12, help="images in the gallery")
+    parser.add_argument("--show", type=SHOW.parse, default=12, help="images in the gallery")
     parser.add_argument("images", nargs="*", type=Path, metavar="IMAGE")
 
 

@@ -2,7 +2,8 @@
 
 One convention for every command that writes: `--out DIR` (a run directory,
 by default `runs/<command>`), `--force` to replace a run already there,
-`--quiet` for no progress bars, and `--seed`.
+`--quiet` for no progress bars, and `--seed`. Every number is parsed by its
+`fooling.limits` range, so the command line refuses what the API refuses.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from fooling.classifiers import Classifier, load_classifier
+from fooling.limits import IMAGE_SIDE, MEAN, SEED, STD
 
 DEFAULT_CLASSIFIER = "lenet-mnist"
 
 
-def positive_int(text: str) -> int:
-    """An argparse type for integers >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
+def run_path(text: str) -> Path:
+    """An argparse type for `--out`: any path but an empty one (which would mean here)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a directory path, not an empty string")
+    return Path(text)
 
 
 def add_output_arguments(
@@ -36,12 +34,12 @@ def add_output_arguments(
     checkpoint's for a resumed one.
     """
     parser.add_argument(
-        "--out", type=Path, default=Path("runs") / command, metavar="DIR",
+        "--out", type=run_path, default=Path("runs") / command, metavar="DIR",
         help=f"the run directory to write (default: runs/{command})",
     )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="replace a run already in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--seed", type=int, default=seed, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=SEED.parse, default=seed, help="random seed (default: 0)")
 
 
 def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,10 +59,12 @@ def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: bf16 autocast on a GPU, fp32 on a CPU; fp32 forces full precision",
     )  # fmt: skip
     model = parser.add_argument_group("a model of your own")
-    model.add_argument("--input-shape", type=positive_int, nargs=3, metavar=("C", "H", "W"))
+    model.add_argument("--input-shape", type=IMAGE_SIDE.parse, nargs=3, metavar=("C", "H", "W"))
     model.add_argument("--labels", type=Path, help="text file, one class name per line")
-    model.add_argument("--mean", type=float, nargs="+", help="per-channel mean on [0, 1] images")
-    model.add_argument("--std", type=float, nargs="+", help="per-channel std on [0, 1] images")
+    model.add_argument(
+        "--mean", type=MEAN.parse, nargs="+", help="per-channel mean on [0, 1] images"
+    )
+    model.add_argument("--std", type=STD.parse, nargs="+", help="per-channel std on [0, 1] images")
     model.add_argument("--outputs", choices=("logits", "probabilities"), default="logits")
 
 

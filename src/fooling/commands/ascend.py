@@ -8,9 +8,9 @@ from fooling.commands.arguments import (
     add_classifier_arguments,
     add_output_arguments,
     classifier_from,
-    positive_int,
     split_classes,
 )
+from fooling.limits import BLUR_EVERY, BLUR_SIGMA, L2, LEARNING_RATE, STEPS, THRESHOLD
 from fooling.search.ascent import STARTS, ascend
 
 HELP = "Fooling images by gradient ascent on the pixels, all classes at once."
@@ -22,13 +22,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_classifier_arguments(parser)
     add_output_arguments(parser, "ascend")
     parser.add_argument("--classes", nargs="+", help="target classes (indices or labels)")
-    parser.add_argument("--steps", type=positive_int, default=200, help="at most this many")
+    parser.add_argument("--steps", type=STEPS.parse, default=200, help="at most this many")
     parser.add_argument("--start", choices=STARTS, default="noise")
-    parser.add_argument("--lr", type=float, default=0.05, help="Adam's first learning rate")
-    parser.add_argument("--l2", type=float, default=0.0, help="L2 decay per step, e.g. 0.01")
-    parser.add_argument("--blur-every", type=int, default=0, metavar="K", help="blur every K steps")
-    parser.add_argument("--blur-sigma", type=float, default=0.5, help="blur width in pixels")
-    parser.add_argument("--threshold", type=float, default=0.9999, help="a class stops here")
+    parser.add_argument(
+        "--lr", type=LEARNING_RATE.parse, default=0.05, help="Adam's first learning rate"
+    )
+    parser.add_argument("--l2", type=L2.parse, default=0.0, help="L2 decay per step, e.g. 0.01")
+    parser.add_argument(
+        "--blur-every", type=BLUR_EVERY.parse, default=0, metavar="K", help="blur every K steps"
+    )
+    parser.add_argument(
+        "--blur-sigma", type=BLUR_SIGMA.parse, default=0.5, help="blur width in pixels"
+    )
+    parser.add_argument(
+        "--threshold", type=THRESHOLD.parse, default=0.9999, help="a class stops here"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,10 +10,10 @@ from fooling.commands.arguments import (
     add_output_arguments,
     classifier_from,
     classifier_options,
-    positive_int,
     split_classes,
 )
 from fooling.errors import FoolingError
+from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS, POPULATION
 from fooling.search import evolve, resume
 from fooling.search.driver import CHECKPOINT_EVERY
 
@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue the run in --out; its settings come from its checkpoint",
     )  # fmt: skip
     parser.add_argument(
-        "--checkpoint-every", type=positive_int, default=CHECKPOINT_EVERY, metavar="G",
+        "--checkpoint-every", type=CHECKPOINT_INTERVAL.parse, default=CHECKPOINT_EVERY,
+        metavar="G",
         help="write a checkpoint every G generations (and always at the end)",
     )  # fmt: skip
 
@@ -50,9 +51,9 @@ def add_search_arguments(
     A resumable command leaves `--population` and `--seed` at None when not given,
     so that a resumed run takes them from its checkpoint.
     """
-    parser.add_argument("--generations", type=positive_int, default=200)
+    parser.add_argument("--generations", type=GENERATIONS.parse, default=200)
     parser.add_argument(
-        "--population", type=positive_int, default=None if resumable else 200,
+        "--population", type=POPULATION.parse, default=None if resumable else 200,
         help="images per generation (default: 200)",
     )  # fmt: skip
     add_output_arguments(parser, command, seed=None if resumable else 0)

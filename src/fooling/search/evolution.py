@@ -15,7 +15,7 @@ from fooling.archive import Archive
 from fooling.classifiers import Classifier
 from fooling.encodings import Encoding, encoding_from_settings
 from fooling.errors import FoolingError
-from fooling.limits import POPULATION, SEED, check_memory
+from fooling.limits import GENERATIONS, POPULATION, SEED, check_memory
 from fooling.records import MAX_PROBABILITY, ProgressRow, Statistics
 from fooling.search.emitter import Emitter, Offspring
 from fooling.search.result import SearchResult
@@ -195,10 +195,9 @@ class Evolution:
             The result so far.
 
         Raises:
-            FoolingError: `generations` is not positive.
+            FoolingError: `generations` is out of range.
         """
-        if generations < 1:
-            raise FoolingError(f"generations must be positive, got {generations}")
+        GENERATIONS.check(generations)
         bar = tqdm(
             total=generations + 1, initial=self.generation + 1, unit="gen", disable=not progress,
             desc=f"evolve {self.encoding.name}", dynamic_ncols=True, leave=False,

@@ -14,6 +14,15 @@ from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
 from fooling.errors import FoolingError
+from fooling.limits import (
+    BATCH_SIZE,
+    EPOCHS,
+    LEARNING_RATE,
+    MAX_STEPS,
+    MOMENTUM,
+    SEED,
+    WEIGHT_DECAY,
+)
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("linear", "cosine", "constant")
@@ -45,14 +54,13 @@ class Recipe:
 
     def check(self) -> None:
         """Raise FoolingError for a setting that cannot train."""
-        if self.epochs < 1:
-            raise FoolingError(f"epochs must be at least 1, not {self.epochs}")
-        if self.batch_size < 1:
-            raise FoolingError(f"batch size must be at least 1, not {self.batch_size}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise FoolingError(f"max steps must be at least 1, not {self.max_steps}")
-        if not self.learning_rate > 0 or self.weight_decay < 0 or self.momentum < 0:
-            raise FoolingError("need learning_rate > 0, weight_decay >= 0 and momentum >= 0")
+        EPOCHS.check(self.epochs)
+        BATCH_SIZE.check(self.batch_size)
+        if self.max_steps is not None:
+            MAX_STEPS.check(self.max_steps)
+        LEARNING_RATE.check(self.learning_rate)
+        WEIGHT_DECAY.check(self.weight_decay)
+        MOMENTUM.check(self.momentum)
         if self.schedule not in SCHEDULES:
             raise FoolingError(f"unknown schedule {self.schedule!r}; choose from {SCHEDULES}")
         if self.optimizer not in OPTIMIZERS:
@@ -139,7 +147,7 @@ def train(
         optimizer = torch.optim.Adam(
             trained, lr=recipe.learning_rate, weight_decay=recipe.weight_decay
         )
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(SEED.check(seed))
     total_steps = recipe.epochs * -(-len(data) // recipe.batch_size)
     if recipe.max_steps is not None:
         total_steps = min(total_steps, recipe.max_steps)
