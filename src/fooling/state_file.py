@@ -36,13 +36,19 @@ def save_state(path: str | Path, state: State, *, kind: str) -> Path:
 
     Returns:
         The path written.
+
+    Raises:
+        OSError: the file cannot be written.
     """
     tensors: dict[str, torch.Tensor] = {}
     data = json.dumps(_split(state, (), tensors), allow_nan=False)
     cpu = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
     metadata = {"format": kind, "data": data, "checksum": _checksum(kind, data, cpu)}
     with atomic_file(path) as temporary:
-        save_file(cpu, str(temporary), metadata=metadata)
+        try:
+            save_file(cpu, str(temporary), metadata=metadata)
+        except SafetensorError as error:  # a full disk, among others: an OS failure
+            raise OSError(f"cannot write {path}: {error}") from None
     return Path(path)
 
 
