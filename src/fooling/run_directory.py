@@ -121,7 +121,7 @@ class RunDirectory:
             self._remove_temporary_files()
         except OSError as error:
             self.release()
-            raise FoolingError(f"cannot prepare {self.path} for a run: {error}") from None
+            raise FoolingError(f"cannot prepare {self.path} for a run: {_reason(error)}") from None
         except FoolingError:
             self.release(forget=not existed)
             raise
@@ -146,7 +146,7 @@ class RunDirectory:
             self._remove_temporary_files()
         except OSError as error:
             self.release()
-            raise FoolingError(f"cannot prepare {self.path} to resume: {error}") from None
+            raise FoolingError(f"cannot prepare {self.path} to resume: {_reason(error)}") from None
         except FoolingError:
             self.release()
             raise
@@ -218,7 +218,8 @@ class RunDirectory:
                 "or choose another --out"
             ) from None
         except OSError as error:
-            raise FoolingError(f"cannot use {self.path} as a run directory: {error}") from None
+            reason = _reason(error)
+            raise FoolingError(f"cannot use {self.path} as a run directory: {reason}") from None
         self._lock = lock
         return existed
 
@@ -249,6 +250,11 @@ class RunDirectory:
             for path in folder.iterdir():
                 if _TEMPORARY.match(path.name) and not path.is_symlink() and path.is_file():
                     path.unlink()
+
+
+def _reason(error: OSError) -> str:
+    """An OS error in words, without repeating the path the message already names."""
+    return error.strerror or str(error)
 
 
 def _remove(path: Path) -> None:

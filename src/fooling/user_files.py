@@ -30,7 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from fooling.errors import FoolingError
+from fooling.errors import FoolingError, first_line
 
 if TYPE_CHECKING:
     from fooling.classifiers.onnx_model import OnnxModel
@@ -110,8 +110,7 @@ def load_model_file(path: Path, device: torch.device) -> nn.Module | OnnxModel:
     except FoolingError:
         raise
     except Exception as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise FoolingError(f"{path} is not {kind} model: {first}") from None
+        raise FoolingError(f"{path} is not {kind} model: {first_line(error)}") from None
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -127,13 +126,15 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         with no_unpickling(path):
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # the weights-only unpickler met a Python object
-        raise FoolingError(
-            f"{path} holds more than tensors (pickled Python objects), and fooling loads "
-            "weights as tensors only"
-        ) from None
+    except pickle.UnpicklingError as error:
+        if "Weights only load failed" in str(error):  # a Python object among the tensors
+            raise FoolingError(
+                f"{path} holds more than tensors (pickled Python objects), and fooling loads "
+                "weights as tensors only"
+            ) from None
+        raise FoolingError(f"{path} is not a safetensors or torch.save weights file") from None
     except (OSError, SafetensorError, RuntimeError, ValueError, EOFError) as error:
-        raise FoolingError(f"cannot read weights from {path}: {_first_line(error)}") from None
+        raise FoolingError(f"cannot read weights from {path}: {first_line(error)}") from None
     if not isinstance(state, dict) or not all(
         isinstance(value, torch.Tensor) for value in state.values()
     ):
@@ -157,7 +158,10 @@ def read_image(path: str | Path, channels: int) -> torch.Tensor:
     """
     path = Path(path)
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
+            image = Image.open(path)
+        with image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise FoolingError(
@@ -168,7 +172,7 @@ def read_image(path: str | Path, channels: int) -> torch.Tensor:
     except FileNotFoundError:
         raise FoolingError(f"no such image file: {path}") from None
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise FoolingError(f"cannot read {path} as an image: {_first_line(error)}") from None
+        raise FoolingError(f"cannot read {path} as an image: {first_line(error)}") from None
     tensor = torch.from_numpy(pixels.copy()).float().div(255)
     return tensor.unsqueeze(0) if channels == 1 else tensor.permute(2, 0, 1)
 
@@ -195,7 +199,3 @@ def file_digest(path: Path) -> str:
         while chunk := file.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -57,6 +57,37 @@ class AttackResult:
         return self.success.float().mean().item()
 
 
+def check_attack(
+    classifier: Classifier,
+    *,
+    method: str,
+    eps: float,
+    target: int | None = None,
+    steps: int = 100,
+    batch_size: int = 500,
+    seed: int = 0,
+) -> None:
+    """Raise now if `attack` with these arguments cannot run (see `attack`).
+
+    Raises:
+        FoolingError: foolbox is missing, the classifier is a black box, or a bad setting.
+    """
+    try:
+        import foolbox  # noqa: F401
+    except ImportError:
+        raise FoolingError("adversarial attacks need foolbox: pip install foolbox") from None
+    if not classifier.differentiable:
+        raise FoolingError(f"attacks need gradients, and {classifier.name} is a black box (ONNX)")
+    if method not in ATTACKS:
+        raise FoolingError(f"unknown attack {method!r}; choose one of: {', '.join(ATTACKS)}")
+    EPS.check(eps)
+    STEPS.check(steps)
+    BATCH_SIZE.check(batch_size)
+    SEED.check(seed)
+    if target is not None and not 0 <= target < classifier.num_classes:
+        raise FoolingError(f"target class {target} out of range 0..{classifier.num_classes - 1}")
+
+
 class _Logits(nn.Module):
     """The classifier as foolbox wants it: `[0, 1]` images in, log-probabilities out."""
 
@@ -103,20 +134,10 @@ def attack(
     Raises:
         FoolingError: foolbox is missing, the classifier is a black box, or a bad setting.
     """
-    try:
-        import foolbox
-    except ImportError:
-        raise FoolingError("adversarial attacks need foolbox: pip install foolbox") from None
-    if not classifier.differentiable:
-        raise FoolingError(f"attacks need gradients, and {classifier.name} is a black box (ONNX)")
-    if method not in ATTACKS:
-        raise FoolingError(f"unknown attack {method!r}; choose one of: {', '.join(ATTACKS)}")
-    EPS.check(eps)
-    STEPS.check(steps)
-    BATCH_SIZE.check(batch_size)
-    SEED.check(seed)
-    if target is not None and not 0 <= target < classifier.num_classes:
-        raise FoolingError(f"target class {target} out of range 0..{classifier.num_classes - 1}")
+    check_attack(classifier, method=method, eps=eps, target=target, steps=steps,
+                 batch_size=batch_size, seed=seed)  # fmt: skip
+    import foolbox
+
     runner = {
         "fgsm": lambda: foolbox.attacks.LinfFastGradientAttack(),
         "pgd": lambda: foolbox.attacks.LinfPGD(steps=steps, rel_stepsize=2.5 / steps),

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fooling.errors import FoolingError
+from fooling.errors import FoolingError, first_line
 from fooling.limits import BATCH_SIZE, CHANNELS, IMAGE_SIDE, MEAN, STD, Limit
 from fooling.records import MAX_PROBABILITY, hash_tensors
 
@@ -213,6 +213,19 @@ class Classifier:
             return scores.log_softmax(dim=1)
         return scores.clamp(min=1e-45).log()
 
+    def trial(self) -> None:
+        """Score two noise images, and raise now if the model fails or its scores are bad.
+
+        Commands run it before they claim a run directory, so that a model that
+        cannot work costs nothing already written there.
+
+        Raises:
+            FoolingError: as for calling the classifier.
+        """
+        noise = torch.rand((2, *self.input_shape), generator=torch.Generator().manual_seed(0))
+        self(noise)
+        self.check_scores()
+
     def check_scores(self) -> None:
         """On a GPU, raise if any scores so far were bad (on a CPU each call checks at once).
 
@@ -245,7 +258,7 @@ class Classifier:
         except FoolingError:
             raise
         except Exception as error:
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            first = first_line(error)
             raise FoolingError(
                 f"{self.name} failed on a batch of {len(inputs)} images: {first}"
             ) from None

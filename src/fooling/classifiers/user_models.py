@@ -20,7 +20,7 @@ from torch import nn
 from fooling.classifiers.classifier import Classifier, check_input_shape
 from fooling.classifiers.efficientnet import imagenet_labels
 from fooling.classifiers.onnx_model import OnnxModel
-from fooling.errors import FoolingError
+from fooling.errors import FoolingError, first_line
 from fooling.user_files import file_digest, load_model_file, no_unpickling, read_labels
 
 HUBS = ("torchvision", "timm")
@@ -102,7 +102,7 @@ def _count_outputs(model: nn.Module | OnnxModel, spec: str, input_shape: tuple[i
             with torch.inference_mode():
                 scores = model(torch.zeros(size, *input_shape))
         except Exception as error:
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            first = first_line(error)
             if size == 1:
                 raise FoolingError(
                     f"{spec} fails on one image of shape {input_shape}: {first}"

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from fooling.adversarial import ATTACKS, AttackResult, attack
+from fooling.adversarial.attacks import check_attack
 from fooling.classifiers import Classifier
 from fooling.commands.arguments import (
     add_classifier_arguments,
@@ -55,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
         images, labels = images[keep], labels[keep]
         if not len(labels):
             raise FoolingError(f"every image is already of class {args.targeted}")
+    check_attack(classifier, method=args.attack, eps=args.eps, target=target, steps=args.steps,
+                 seed=args.seed)  # fmt: skip
+    classifier.trial()
     with RunDirectory(args.out).claim(force=args.force) as directory:
         result = attack(
             classifier, images, labels, method=args.attack, eps=args.eps, target=target,

@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from fooling.report.search_report import section  # (loads matplotlib)
 
     classifier = classifier_from(args)
+    classifier.trial()
     with RunDirectory(args.out).claim(force=args.force) as directory:
         sections = []
         for encoding in ENCODINGS:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from fooling.commands.arguments import add_output_arguments
+from fooling.data.mnist import load_mnist
 from fooling.limits import EPOCHS, MAX_STEPS
 from fooling.run_directory import RunDirectory
 from fooling.training.train_lenet import LENET_RECIPE, train_lenet
@@ -36,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save `OUT/weights.safetensors` and `OUT/summary.json`; returns the exit code."""
+    for split in ("train", "test"):  # missing data must not cost the run already in --out
+        load_mnist(split, args.mnist)
     with RunDirectory(args.out).claim(force=args.force) as directory:
         weights = directory.path / WEIGHTS
         started = time.perf_counter()

@@ -102,6 +102,8 @@ def ascend(
             f"the most it can be is {(side - 1) / 3:g}"
         )
     classes = classifier.class_indices(classes)
+    if out is not None:
+        classifier.trial()  # a model that cannot work must not cost the run already in `out`
     claimed = contextlib.nullcontext() if out is None else RunDirectory(out).claim(force=force)
     with claimed as directory:
         result = _climb(classifier, classes, steps, seed, start, learning_rate, l2, blur_every,

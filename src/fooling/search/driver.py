@@ -90,6 +90,7 @@ def evolve(
     )  # fmt: skip
     if out is None:
         return evolution.run(generations, progress=progress)
+    classifier.trial()  # a model that cannot work must not cost the run already in `out`
     with RunDirectory(out).claim(force=force) as directory:
         return run_in_directory(
             evolution, directory, generations, fresh=True, progress=progress,
