@@ -28,7 +28,7 @@ TEMPORARY_SUFFIX = ".tmp"
 """How the temporary files of `atomic_file` end: `.NAME.PID.RANDOM.tmp`, beside NAME."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Statistics:
     """Figures of an archive's confidences, counting empty cells (-1) as 0.
 
@@ -66,7 +66,7 @@ class Statistics:
         return torch.stack([values.max(), middle, values.mean(), fooled])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProgressRow:
     """One generation's figures: a line of `progress.csv`.
 
