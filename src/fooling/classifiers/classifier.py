@@ -262,11 +262,7 @@ class Classifier:
             raise FoolingError(
                 f"{self.name} failed on a batch of {len(inputs)} images: {first}"
             ) from None
-        if (
-            not isinstance(scores, torch.Tensor)
-            or scores.dim() != 2
-            or (scores.shape != (len(inputs), self.num_classes))
-        ):
+        if not isinstance(scores, torch.Tensor) or scores.shape != (len(inputs), self.num_classes):
             shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores)
             raise FoolingError(
                 f"model returned {shape} for {len(inputs)} images, "
@@ -317,8 +313,9 @@ def _per_channel(
     if values is None:
         return None
     for value in values:
-        if limit.check(float(value)) == 0 and limit is STD:
-            raise FoolingError("std must not contain zeros")
+        limit.check(float(value))
+    if limit is STD and 0 in values:
+        raise FoolingError("std must not contain zeros")
     tensor = torch.as_tensor(values, dtype=torch.float32, device=device).flatten()
     if tensor.numel() == 1:
         tensor = tensor.repeat(channels)

@@ -271,7 +271,8 @@ class Evolution:
         """Continue from a `state_dict()` of a run with the same settings.
 
         Raises:
-            FoolingError: the state was made with other settings or is malformed.
+            FoolingError: the state was made with other settings or another model (its
+                weights or preprocessing), or is malformed or out of range.
         """
         saved = state.get("settings", {}) if isinstance(state, dict) else {}
         for key, value in self.settings().items():
@@ -316,7 +317,8 @@ class Evolution:
             evaluator: as for `Evolution`.
 
         Raises:
-            FoolingError: the state is malformed or was made for another classifier.
+            FoolingError: the state is malformed or out of range, or was made for another
+                classifier or model.
         """
         settings = state.get("settings") if isinstance(state, dict) else None
         if not isinstance(settings, dict):
@@ -389,7 +391,7 @@ def _read_history(table: torch.Tensor, generation: int, cells: int) -> list[Prog
             and e >= 0
             and s >= 0
         ):
-            raise ValueError(f"its history row of generation {g:g} is out of range")  # fmt: skip
+            raise ValueError(f"its history row of generation {g:g} is out of range")
         rows.append(ProgressRow.at(g, e, s, Statistics(best, median, mean, int(fooled))))
     return rows
 
