@@ -166,7 +166,7 @@ def test_progress_read_at_intervals_as_on_a_gpu(lenet):
         evolution.run(20, progress=False, on_generation=seen.append)
         assert [row.generation for row in seen] == list(range(21))
         assert evolution.history == seen
-        runs.append([value for row in seen for value in vars(row).values()])
+        runs.append([value for row in seen for value in row.values()])
     # the same run, on the same random numbers (seconds aside: every 7th value)
     del runs[0][2::7], runs[1][2::7]
     assert runs[0] == pytest.approx(runs[1])
