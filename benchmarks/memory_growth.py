@@ -76,11 +76,7 @@ def measure(encoding: str, generations: int, population: int, folder: Path) -> d
         "goal": GOAL,
         "met": end / warm - 1 <= GOAL,
         "median_confidence": result.median_confidence,
-        "samples_every_1000_generations": [
-            [generation, round(rss / 2**20, 1)]
-            for generation, rss in samples
-            if generation % 1000 == 0 or (generation, rss) == samples[-1]
-        ],
+        "rss_mib_by_generation": _every_thousand(samples),
     }
     print(
         f"{encoding:>6}: RSS {figures['rss_after_warm_up_mib']} MiB at generation {WARM_UP}, "
@@ -88,6 +84,16 @@ def measure(encoding: str, generations: int, population: int, folder: Path) -> d
         f"goal <= {GOAL:.0%}: {'met' if figures['met'] else 'MISSED'}), {figures['seconds']} s"
     )
     return figures
+
+
+def _every_thousand(samples: list[tuple[int, int]]) -> list[list[float]]:
+    """The first sample at or past each 1,000 generations, and the last (after the report)."""
+    kept, next_mark = [], 0
+    for generation, rss in samples:
+        if generation >= next_mark:
+            kept.append([generation, round(rss / 2**20, 1)])
+            next_mark = (generation // 1000 + 1) * 1000
+    return [*kept, [samples[-1][0], round(samples[-1][1] / 2**20, 1)]]
 
 
 def main() -> None:

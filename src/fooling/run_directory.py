@@ -14,8 +14,8 @@ and it carries the lock. The lock is advisory (`filelock`, an `flock` on
 POSIX), so the system drops it when its process dies, even by `kill -9`. A
 second command on the same directory is refused while the first runs. A
 directory holds no symbolic links among its run files. Leftover temporary
-files of an interrupted write are removed whenever the directory is claimed.
-See "A run on disk" in DESIGN.md.
+files of an interrupted write are removed whenever the directory is claimed
+or resumed. See "A run on disk" and "Safety" in the README.
 """
 
 from __future__ import annotations

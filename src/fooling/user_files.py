@@ -31,11 +31,12 @@ from safetensors.torch import load_file
 from torch import nn
 
 from fooling.errors import FoolingError, first_line
+from fooling.limits import IMAGE_SIDE
 
 if TYPE_CHECKING:
     from fooling.classifiers.onnx_model import OnnxModel
 
-MAX_IMAGE_PIXELS = 8192 * 8192
+MAX_IMAGE_PIXELS = int(IMAGE_SIDE.high) ** 2
 """The largest image `read_image` opens: a header that claims more is refused before decoding."""
 
 _refusing: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(

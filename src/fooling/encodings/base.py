@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 import torch
 
-MAX_SIDE = 8192  # the largest image side an encoding draws (as fooling.limits.IMAGE_SIDE)
+from fooling.limits import IMAGE_SIDE
 
 Genomes = dict[str, torch.Tensor]
 """A population: named tensors that all have the individuals on dimension 0."""
@@ -71,7 +71,7 @@ def check_settings(settings: Any, name: str) -> None:
     shape = settings.get("image_shape")
     if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(n, int) for n in shape)):
         raise ValueError(f"encoding settings hold no image shape (C, H, W): {shape!r}")
-    if shape[0] not in (1, 3) or not all(1 <= side <= MAX_SIDE for side in shape[1:]):
+    if shape[0] not in (1, 3) or not all(IMAGE_SIDE.allows(side) for side in shape[1:]):
         raise ValueError(f"encoding settings hold an image shape out of range: {shape!r}")
 
 
