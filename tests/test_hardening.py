@@ -118,6 +118,16 @@ def test_force_replaces_a_run_and_keeps_what_else_is_there(tmp_path, capfd):
     assert json.loads((out / "summary.json").read_text())["seed"] == 1
 
 
+def test_force_still_replaces_runs_written_before_the_marker(tmp_path, capfd):
+    out = tmp_path / "demo"
+    demo = ["demo", "--generations", "2", "--population", "8", "--quiet", "--out", out]
+    assert run(capfd, demo)[0] == 0
+    for marker in out.rglob(MARKER):  # as the version before markers left it
+        marker.unlink()
+    assert run(capfd, [*demo, "--force"])[0] == 0
+    assert (out / MARKER).exists() and (out / "direct" / MARKER).exists()
+
+
 # 3 --------------------------------------------------------------------- no writing through links
 def test_resume_refuses_a_link_in_a_run(tmp_path, capfd):
     out = tmp_path / "run"

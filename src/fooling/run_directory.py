@@ -224,11 +224,19 @@ class RunDirectory:
         return existed
 
     def _legacy_run(self) -> bool:
-        """Whether the folder holds a run written before run directories had a marker."""
+        """Whether the folder holds a run written before run directories had a marker.
+
+        That is a `summary.json` naming its method or, as `fooling demo` left them, a
+        `gallery.html` beside folders that are all such runs.
+        """
         try:
             return "method" in self.read_summary()
         except FoolingError:
+            pass
+        if not self.gallery.is_file():
             return False
+        folders = [path for path in self.path.iterdir() if path.is_dir()]
+        return bool(folders) and all(RunDirectory(folder)._legacy_run() for folder in folders)
 
     def _refuse_links(self) -> None:
         """Raise FoolingError if a run file, or anything in a run folder, is a symbolic link."""
