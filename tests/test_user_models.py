@@ -40,11 +40,12 @@ def exported(tmp_path_factory, lenet):
 @pytest.mark.parametrize("kind", ["torchscript", "export", "onnx", "onnx_batch_1"])
 def test_an_exported_lenet_scores_as_the_original(lenet, exported, kind):
     shape = None if kind.startswith("onnx") else (1, 28, 28)  # ONNX files state their shape
-    classifier = load_classifier(str(exported[kind]), "cpu", input_shape=shape)
+    classifier = load_classifier(str(exported[kind]), "cpu", input_shape=shape, backend="torch")
     assert classifier.input_shape == (1, 28, 28) and classifier.num_classes == 10
     assert classifier.differentiable == (not kind.startswith("onnx"))
     images = load_mnist("test")[0][:300].view(-1, 1, 28, 28)  # 300: batch 1 pads nothing
-    assert torch.allclose(classifier(images), lenet(images), atol=1e-5)
+    original = load_classifier("lenet-mnist", "cpu", backend="torch")  # each on its own path
+    assert torch.allclose(classifier(images), original(images), atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["torchscript", "onnx"])

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fooling.classifiers.backends import BACKENDS, Compiled, compile_for_cpu, cpu_has_bf16
+from fooling.classifiers.onnx_model import OnnxModel
 from fooling.errors import FoolingError, first_line
 from fooling.limits import BATCH_SIZE, CHANNELS, IMAGE_SIDE, MEAN, STD, Limit
 from fooling.records import MAX_PROBABILITY, hash_tensors
@@ -34,14 +37,17 @@ class Classifier:
         batch_size: the most images sent to the model at once.
         channels_last: run the model on channels-last tensors (much faster for
             convolutions on CPU; only for models that do not `.view` activations).
-        precision: `"fp32"`, `"bf16"` (autocast), or `"auto"`: bf16 for an
-            `nn.Module` on a GPU (about twice the throughput), fp32 otherwise.
-            Softmax is always taken in fp32.
+        precision: `"fp32"`, `"bf16"`, or `"auto"`: bf16 for an `nn.Module` on a GPU
+            (autocast, about twice the throughput) and on a CPU with fast bf16 when
+            the backend is OpenVINO; fp32 otherwise. Softmax is always taken in fp32,
+            and `exact_probabilities` is fp32 whatever the precision.
         dataset_mean: the training data's mean colour on `[0, 1]`, where known (gradient
             ascent can start from it).
         name: a short name used in reports and checkpoints.
         fingerprint: the SHA-256 of the file the model came from, when it did; by
             default one is computed from the module's weights when first needed.
+        backend: on the CPU, `"torch"`, `"openvino"`, `"onnxruntime"` or `"auto"` (see
+            `fooling.classifiers.backends`); the forward pass only, gradients stay torch.
 
     Raises:
         FoolingError: inconsistent shapes, labels or options.
@@ -63,6 +69,7 @@ class Classifier:
         dataset_mean: Sequence[float] | None = None,
         name: str = "custom",
         fingerprint: str | None = None,
+        backend: str = "torch",
     ) -> None:
         input_shape = check_input_shape(input_shape)
         if outputs not in ("logits", "probabilities"):
@@ -84,16 +91,20 @@ class Classifier:
             with contextlib.suppress(NotImplementedError):  # torch.export: mode is baked in
                 model.eval()
         self.model = model
-        if precision == "auto":
-            on_gpu = self.device.type == "cuda" and isinstance(model, nn.Module)
-            precision = "bf16" if on_gpu else "fp32"
-        self.precision = precision
         self.dataset_mean = None if dataset_mean is None else tuple(dataset_mean)
         self._bad_seen: torch.Tensor | None = None
         self._fingerprint = fingerprint
         channels = self.input_shape[0]
         self._mean = _per_channel(mean, channels, MEAN, self.device)
         self._std = _per_channel(std, channels, STD, self.device)
+        self._compiled = self._compile(backend, precision)
+        self.backend = "torch" if self._compiled is None else self._compiled.backend
+        if self._compiled is not None:
+            precision = self._compiled.precision
+        elif precision == "auto":
+            on_gpu = self.device.type == "cuda" and isinstance(model, nn.Module)
+            precision = "bf16" if on_gpu else "fp32"
+        self.precision = precision
 
     @property
     def num_classes(self) -> int:
@@ -139,18 +150,65 @@ class Classifier:
         identity is the same. `weights` is the SHA-256 of the model file or of the
         module's tensors (None for a callable that is neither).
         """
-        if self._fingerprint is None and isinstance(self.model, nn.Module):
-            self._fingerprint = weights_digest(self.model)
         return {
             "name": self.name,
-            "weights": self._fingerprint,
+            "weights": self._weights(),
             "input_shape": list(self.input_shape),
             "labels": hashlib.sha256("\n".join(self.labels).encode()).hexdigest(),
             "mean": None if self._mean is None else self._mean.flatten().tolist(),
             "std": None if self._std is None else self._std.flatten().tolist(),
             "outputs": self.outputs,
             "precision": self.precision,
+            "backend": self.backend,
         }
+
+    def _weights(self) -> str | None:
+        """The SHA-256 of the model file or of the module's tensors (computed once)."""
+        if self._fingerprint is None and isinstance(self.model, nn.Module):
+            self._fingerprint = weights_digest(self.model)
+        return self._fingerprint
+
+    @property
+    def exact(self) -> bool:
+        """Whether the search's own scores are fp32 (else results are re-scored in fp32)."""
+        return self.precision == "fp32"
+
+    def exact_confidences(
+        self, images: torch.Tensor, classes: torch.Tensor, confidences: torch.Tensor
+    ) -> torch.Tensor:
+        """Each image's fp32 probability for its class: `confidences` when already exact.
+
+        Args:
+            images: `uint8 [K, C, H, W]`, as an archive holds its elites.
+            classes: `long [K]` the class of each image.
+            confidences: `[K]` the search's own figures (-1 where a cell is empty).
+
+        Returns:
+            `float32 [K]`, -1 kept for empty cells.
+        """
+        if self.exact:
+            return confidences
+        scored = self.exact_probabilities(images.float().div(255))
+        mine = scored.gather(1, classes.to(scored.device).view(-1, 1)).squeeze(1)
+        return torch.where(confidences.to(mine.device) < 0, confidences.to(mine.device), mine)
+
+    def exact_probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """Class probabilities in fp32, whatever precision the search runs in.
+
+        Args:
+            images: as for calling the classifier.
+
+        Returns:
+            `float32 [N, K]` probabilities on the classifier's device.
+
+        Raises:
+            FoolingError: as for calling the classifier.
+        """
+        with torch.inference_mode():
+            batches = [
+                self._probabilities(chunk, exact=True) for chunk in images.split(self.batch_size)
+            ]
+        return torch.cat(batches)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Class probabilities for a batch of images.
@@ -168,13 +226,20 @@ class Classifier:
                 outside [0, 1]) or not `[N, K]`.
         """
         with torch.inference_mode():
-            batches = [
-                self._probabilities(self.prepare(chunk)) for chunk in images.split(self.batch_size)
-            ]
+            batches = [self._probabilities(chunk) for chunk in images.split(self.batch_size)]
         return torch.cat(batches) if len(batches) != 1 else batches[0]
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Move, convert channels, resize and normalise images as the model wants them."""
+        images = self._fit(images)
+        if self._mean is not None:
+            images = images - self._mean
+        if self._std is not None:
+            images = images / self._std
+        return images.contiguous(memory_format=self.memory_format)
+
+    def _fit(self, images: torch.Tensor) -> torch.Tensor:
+        """Images moved, converted to the model's channels and resized (still in [0, 1])."""
         if images.dim() != 4:
             raise FoolingError(f"expected images [N, C, H, W], got shape {tuple(images.shape)}")
         images = images.to(self.device, torch.float32)
@@ -185,11 +250,7 @@ class Classifier:
             images = F.interpolate(
                 images, size=(height, width), mode="bilinear", align_corners=False, antialias=True
             )
-        if self._mean is not None:
-            images = images - self._mean
-        if self._std is not None:
-            images = images / self._std
-        return images.contiguous(memory_format=self.memory_format)
+        return images
 
     def log_probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """Log class probabilities of one batch, with gradients back to `images`.
@@ -206,7 +267,7 @@ class Classifier:
         if not self.differentiable:
             raise FoolingError(f"{self.name} is a black box: it gives no gradients")
         with torch.enable_grad():
-            scores = self._scores(self.prepare(images))
+            scores = self._scores(images)
         if bool(self._bad(scores)):
             raise FoolingError(self._bad_message())
         if self.outputs == "logits":
@@ -236,8 +297,8 @@ class Classifier:
         if self._bad_seen is not None and bool(self._bad_seen):
             raise FoolingError(self._bad_message())
 
-    def _probabilities(self, inputs: torch.Tensor) -> torch.Tensor:
-        scores = self._scores(inputs)
+    def _probabilities(self, images: torch.Tensor, *, exact: bool = False) -> torch.Tensor:
+        scores = self._scores(images, exact=exact)
         bad = self._bad(scores)
         if self.device.type == "cpu":
             if bad:
@@ -246,11 +307,17 @@ class Classifier:
             self._bad_seen = bad if self._bad_seen is None else self._bad_seen | bad
         return scores.softmax(dim=1) if self.outputs == "logits" else scores
 
-    def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The model's scores `float32 [N, K]`, any failure of the model as one line."""
+    def _scores(self, images: torch.Tensor, *, exact: bool = False) -> torch.Tensor:
+        """The model's scores `float32 [N, K]` (fp32 if `exact`), any failure as one line."""
+        inputs = images
         try:
-            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-                scores = self.model(inputs)
+            if self._compiled is not None and not torch.is_grad_enabled():
+                forward = self._compiled.exact if exact else self._compiled.forward
+                scores = forward(self._fit(images)).to(self.device)
+            else:
+                bf16 = self.precision == "bf16" and not exact
+                with torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):
+                    scores = self.model(self.prepare(images))
         except torch.OutOfMemoryError:
             raise FoolingError(
                 f"{self.device.type} memory ran out scoring {len(inputs)} images with {self.name}"
@@ -269,6 +336,32 @@ class Classifier:
                 f"expected [{len(inputs)}, {self.num_classes}]"
             )
         return scores.float()
+
+    def _compile(self, backend: str, precision: str) -> Compiled | None:
+        """The model compiled for the CPU by `backend`, or None for the torch path."""
+        if backend not in BACKENDS:
+            raise FoolingError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+        if backend == "torch" or self.device.type != "cpu":
+            if backend not in ("torch", "auto"):
+                raise FoolingError(f"backend {backend} runs on the CPU, not on {self.device}")
+            return None
+        source = self.model.path if isinstance(self.model, OnnxModel) else self.model
+        if not isinstance(source, nn.Module | Path):
+            if backend != "auto":
+                raise FoolingError(f"{self.name} is a Python callable: only torch can run it")
+            return None
+        if precision == "auto":
+            precision = "bf16" if cpu_has_bf16() else "fp32"
+        return compile_for_cpu(
+            source, backend=backend, precision=precision, input_shape=self.input_shape,
+            mean=self._mean, std=self._std, fingerprint=str(self._weights()),
+            reference=self._reference, outputs=self.outputs, name=self.name,
+        )  # fmt: skip
+
+    def _reference(self, images: torch.Tensor) -> torch.Tensor:
+        """The model's own fp32 scores on `[0, 1]` images, on the CPU (to check a backend)."""
+        with torch.inference_mode():
+            return self.model(self.prepare(images)).float().cpu()
 
     def _bad(self, scores: torch.Tensor) -> torch.Tensor:
         """`bool []`: whether any score is not finite (for probabilities: not in [0, 1])."""

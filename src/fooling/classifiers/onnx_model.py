@@ -37,6 +37,7 @@ class OnnxModel:
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             raise FoolingError(f"{path} must take one input of shape [N, C, H, W]")
+        self.path, self.device = path, device
         self.input_name = inputs[0].name
         batch, *rest = inputs[0].shape
         self.batch = batch if isinstance(batch, int) else None  # a fixed batch size, if any
@@ -54,6 +55,12 @@ class OnnxModel:
                 chunks.append(self._run(np.concatenate([chunk, padding]))[: len(chunk)])
             scores = np.concatenate(chunks)
         return torch.from_numpy(scores).to(images.device)
+
+    def __getstate__(self) -> tuple[Path, torch.device]:
+        return self.path, self.device  # a session does not pickle: it is opened again
+
+    def __setstate__(self, state: tuple[Path, torch.device]) -> None:
+        self.__init__(*state)
 
     def _run(self, array: np.ndarray) -> np.ndarray:
         scores = self.session.run(None, {self.input_name: array})[0]

@@ -19,10 +19,13 @@ from fooling.classifiers.lenet import MNIST_LABELS, load_lenet
 from fooling.classifiers.user_models import HUBS, IMAGENET_MEAN, load_user_classifier
 from fooling.errors import FoolingError
 
-Loader = Callable[[torch.device, Path | None, str], Classifier]  # device, weights, precision
+Loader = Callable[[torch.device, Path | None, str, str], Classifier]
+"""device, weights, precision, backend -> the classifier."""
 
 
-def _lenet_mnist(device: torch.device, weights: Path | None, precision: str) -> Classifier:
+def _lenet_mnist(
+    device: torch.device, weights: Path | None, precision: str, backend: str
+) -> Classifier:
     return Classifier(
         load_lenet(weights),
         input_shape=(1, 28, 28),
@@ -34,11 +37,14 @@ def _lenet_mnist(device: torch.device, weights: Path | None, precision: str) -> 
         precision="fp32" if precision == "auto" else precision,
         dataset_mean=(0.1302,),  # the real MNIST training set's
         name="lenet-mnist",
+        backend=backend,
     )
 
 
 def _efficientnet_lite(name: str) -> Loader:
-    def load(device: torch.device, weights: Path | None, precision: str) -> Classifier:
+    def load(
+        device: torch.device, weights: Path | None, precision: str, backend: str
+    ) -> Classifier:
         size = VARIANTS[name][2]
         return Classifier(
             load_efficientnet_lite(name, weights),
@@ -52,6 +58,7 @@ def _efficientnet_lite(name: str) -> Loader:
             precision=precision,
             dataset_mean=IMAGENET_MEAN,
             name=name,
+            backend=backend,
         )
 
     return load
@@ -74,6 +81,7 @@ def load_classifier(
     std: Sequence[float] | None = None,
     outputs: str = "logits",
     precision: str = "auto",
+    backend: str = "auto",
 ) -> Classifier:
     """A built-in classifier by name, or a model of the user's (see `user_models`).
 
@@ -88,7 +96,10 @@ def load_classifier(
         mean: for a user's model, per-channel mean on `[0, 1]` images.
         std: for a user's model, per-channel std.
         outputs: for a user's model, `"logits"` or `"probabilities"`.
-        precision: `"auto"` (bf16 autocast on a GPU), `"fp32"` or `"bf16"`.
+        precision: `"auto"` (bf16 on a GPU, and on a CPU with fast bf16 under
+            OpenVINO; fp32 for `lenet-mnist`), `"fp32"` or `"bf16"`.
+        backend: `"auto"`, `"torch"`, `"openvino"` or `"onnxruntime"`: what runs the
+            forward pass on a CPU (see `fooling.classifiers.backends`).
 
     Returns:
         The ready classifier.
@@ -106,7 +117,8 @@ def load_classifier(
             raise FoolingError(f"{name} is built in: it takes no --{option.replace('_', '-')}")
         if weights is not None and Path(weights).is_dir():  # a `fooling train` run directory
             weights = Path(weights) / "weights.safetensors"
-        return BUILT_IN[name](device, None if weights is None else Path(weights), precision)
+        path = None if weights is None else Path(weights)
+        return BUILT_IN[name](device, path, precision, backend)
     if not Path(name).is_file() and name.partition(":")[0] not in HUBS:
         raise FoolingError(
             f"unknown classifier {name!r}; built-in classifiers: {', '.join(BUILT_IN)}; "
@@ -117,7 +129,7 @@ def load_classifier(
     labels = None if labels is None else Path(labels)
     return load_user_classifier(
         name, device, input_shape=input_shape, labels=labels, mean=mean, std=std,
-        outputs=outputs, precision=precision,
+        outputs=outputs, precision=precision, backend=backend,
     )  # fmt: skip
 
 

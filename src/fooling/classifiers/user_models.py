@@ -37,6 +37,7 @@ def load_user_classifier(
     std: Sequence[float] | None = None,
     outputs: str = "logits",
     precision: str = "auto",
+    backend: str = "auto",
 ) -> Classifier:
     """A classifier from a model file or a `torchvision:NAME` / `timm:NAME` name.
 
@@ -51,6 +52,7 @@ def load_user_classifier(
         std: per-channel std (the library's for hub models).
         outputs: `"logits"` or `"probabilities"`.
         precision: as `Classifier`'s.
+        backend: as `Classifier`'s.
 
     Returns:
         The classifier, named after the file or model.
@@ -86,7 +88,7 @@ def load_user_classifier(
         names = [str(index) for index in range(count)]
     return Classifier(
         model, input_shape=input_shape, labels=names, mean=mean, std=std, outputs=outputs,
-        device=device, precision=precision, name=name, fingerprint=fingerprint,
+        device=device, precision=precision, name=name, fingerprint=fingerprint, backend=backend,
     )  # fmt: skip
 
 

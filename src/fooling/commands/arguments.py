@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fooling.classifiers import Classifier, load_classifier
+from fooling.classifiers.backends import BACKENDS
 from fooling.limits import IMAGE_SIDE, MEAN, SEED, STD
 
 DEFAULT_CLASSIFIER = "lenet-mnist"
@@ -56,7 +57,13 @@ def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA if present)")
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto",
-        help="auto: bf16 autocast on a GPU, fp32 on a CPU; fp32 forces full precision",
+        help="auto: bf16 on a GPU, and on a CPU with fast bf16 under OpenVINO; fp32 forces "
+        "full precision (saved confidences are fp32 either way)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="auto",
+        help="what runs the forward pass on a CPU (auto: the fastest installed that agrees "
+        "with torch)",
     )  # fmt: skip
     model = parser.add_argument_group("a model of your own")
     model.add_argument("--input-shape", type=IMAGE_SIDE.parse, nargs=3, metavar=("C", "H", "W"))
@@ -73,6 +80,7 @@ def classifier_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "weights": args.weights, "input_shape": args.input_shape, "labels": args.labels,
         "mean": args.mean, "std": args.std, "outputs": args.outputs, "precision": args.precision,
+        "backend": args.backend,
     }  # fmt: skip
 
 

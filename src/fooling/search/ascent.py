@@ -183,7 +183,10 @@ def _climb(
         generations=history[-1].generation, population=len(classes),
         evaluations=history[-1].evaluations, seconds=time.perf_counter() - started,
         classes=classes, labels=[classifier.labels[index] for index in classes],
-        confidences=archive.confidence.cpu(), images=archive.images.cpu(),
+        confidences=classifier.exact_confidences(
+            archive.images, archive.classes, archive.confidence
+        ).cpu(),
+        images=archive.images.cpu(),
         found_at=archive.found_at.cpu(), history=history,
         genomes={key: value.cpu() for key, value in archive.genomes.items()},
     )  # fmt: skip

@@ -158,7 +158,12 @@ def _restore(
         if not isinstance(name, str):
             raise FoolingError(f"the checkpoint in {directory.checkpoint} names no classifier")
         where = device or settings.get("device_type")
-        classifier = load_classifier(name, where, **classifier_options)
+        model = settings.get("model") if isinstance(settings.get("model"), dict) else {}
+        options = dict(classifier_options)
+        for key in ("backend", "precision"):  # `auto` resumes with what the run used
+            if options.get(key, "auto") == "auto" and isinstance(model.get(key), str):
+                options[key] = model[key]
+        classifier = load_classifier(name, where, **options)
     evolution = Evolution.from_state_dict(state, classifier)
     saved = {
         "encoding": evolution.encoding.name, "population": evolution.population,

@@ -224,12 +224,16 @@ class Evolution:
         archive = self.archive
         assert archive.images is not None and archive.genomes is not None, "run a generation first"
         classes = archive.classes.tolist()
+        confidences = archive.confidence
+        if self.evaluate is self.classifier:  # reported in fp32, whatever the search ran in
+            confidences = self.classifier.exact_confidences(archive.images, archive.classes,
+                                                            confidences)  # fmt: skip
         return SearchResult(
             classifier=self.classifier.name, method="evolve", encoding=self.encoding.name,
             seed=self.seed, generations=max(self.generation, 0), population=self.population,
             evaluations=self.evaluations, seconds=self.seconds, classes=classes,
             labels=[self.classifier.labels[index] for index in classes],
-            confidences=archive.confidence.cpu(), images=archive.images.cpu(),
+            confidences=confidences.cpu(), images=archive.images.cpu(),
             found_at=archive.found_at.cpu(), history=list(self.history),
             genomes={key: value.cpu() for key, value in archive.genomes.items()},
             encoding_settings=self.encoding.settings(),

@@ -1,0 +1,330 @@
+"""Faster forward passes on the CPU: a classifier's model compiled by OpenVINO or ONNX Runtime.
+
+The Classifier owns its backend; the rest of `fooling` still sees images in
+and probabilities out. A torch model is exported once, and the export is
+cached under the user cache directory (`$XDG_CACHE_HOME/fooling/backends`).
+The cache key is a hash of the weights, the input shape, the normalisation,
+and the backend's and torch's versions. The batch size is left dynamic, so
+one export serves every batch. OpenVINO folds the classifier's normalisation
+into the compiled graph. A user's `.onnx` model can run on OpenVINO too.
+
+A compiled model is checked against the classifier's own path (torch, or
+ONNX Runtime for an `.onnx` file) before it is used. On a probe batch its fp32
+probabilities must agree to `AGREEMENT` and give the same top-1 class. If they
+do not, one warning line says so and the classifier keeps its own path.
+
+`auto` is a rule, not a measurement, so that the same seed gives the same run
+each time: OpenVINO where it is installed and the model exports and agrees
+(measured faster than torch on every model here: `benchmarks/cpu_backends.py`),
+torch otherwise, and torch on a GPU. ONNX Runtime runs when it is named.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from fooling.errors import FoolingError, first_line
+
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+AGREEMENT = 1e-4
+"""The largest difference in probability allowed between a compiled fp32 model and torch."""
+PROBE_IMAGES = 8
+
+Forward = Callable[[torch.Tensor], torch.Tensor]
+"""Images `float32 [N, C, H, W]` in `[0, 1]` on the CPU -> the model's scores `[N, K]`."""
+
+_INSTALL = {"openvino": "pip install openvino", "onnxruntime": "pip install onnxruntime onnx"}
+
+
+@dataclass
+class Compiled:
+    """A model compiled for the CPU: the forward pass a search uses, and an exact (fp32) one.
+
+    Attributes:
+        backend: `"openvino"` or `"onnxruntime"`.
+        forward: the search's forward pass (bf16 where asked for and supported).
+        exact: the fp32 forward pass (the same as `forward` when that is fp32).
+        precision: the precision of `forward`.
+    """
+
+    backend: str
+    forward: Forward
+    exact: Forward
+    precision: str
+
+
+def installed(backend: str) -> bool:
+    """Whether a backend's library can be imported."""
+    module = "openvino" if backend == "openvino" else "onnxruntime"
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return backend != "onnxruntime" or _has_onnx()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether OpenVINO finds fast bf16 on this CPU (AMX or AVX-512-BF16)."""
+    if not installed("openvino"):
+        return False
+    import openvino
+
+    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def compile_for_cpu(
+    model: nn.Module | Path,
+    *,
+    backend: str,
+    precision: str,
+    input_shape: Sequence[int],
+    mean: torch.Tensor | None,
+    std: torch.Tensor | None,
+    fingerprint: str,
+    reference: Forward,
+    outputs: str,
+    name: str,
+) -> Compiled | None:
+    """The model compiled by `backend` and checked against `reference`; None means use torch.
+
+    Args:
+        model: a torch module, or the path of an `.onnx` file (OpenVINO reads it).
+        backend: one of `BACKENDS`; `"torch"` gives None at once.
+        precision: `"fp32"` or `"bf16"` (OpenVINO only; ONNX Runtime runs fp32).
+        input_shape: `(C, H, W)`.
+        mean: `[1, C, 1, 1]` subtracted before the model, or None.
+        std: `[1, C, 1, 1]` divided by after the mean, or None.
+        fingerprint: a hash of the weights (or the file), for the cache key.
+        reference: the classifier's own forward on `[0, 1]` images, fp32.
+        outputs: `"logits"` or `"probabilities"`: what the scores are.
+        name: the classifier's name, for messages.
+
+    Returns:
+        The compiled model, or None when torch is to be used: asked for, or a
+        compiled model that failed or disagreed.
+
+    Raises:
+        FoolingError: an unknown backend, or one named explicitly that is not installed.
+    """
+    if backend not in BACKENDS:
+        raise FoolingError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if backend == "torch":
+        return None
+    if backend != "auto" and not installed(backend):
+        raise FoolingError(f"--backend {backend} is not installed: {_INSTALL[backend]}")
+    candidate = "openvino" if backend == "auto" else backend
+    if not installed(candidate) or (isinstance(model, Path) and candidate != "openvino"):
+        return None  # (`auto` without OpenVINO; an .onnx file already runs on ONNX Runtime)
+    probe = torch.rand((PROBE_IMAGES, *input_shape), generator=torch.Generator().manual_seed(0))
+    expected = _probabilities(reference(probe), outputs)
+    try:
+        exact = _build(candidate, model, input_shape, mean, std, fingerprint)
+        difference, same_top = _agreement(expected, _probabilities(exact(probe), outputs))
+    except Exception as error:  # an export or a compiler that fails: keep torch
+        _warn(f"{name} could not run on {candidate} ({first_line(error)}); using torch")
+        return None
+    if difference > AGREEMENT or not same_top:
+        _warn(
+            f"{name} on {candidate} disagrees with torch (probabilities differ by up to "
+            f"{difference:.1e}, top-1 {'agrees' if same_top else 'differs'}); using torch"
+        )
+        return None
+    if precision == "bf16" and candidate == "openvino":
+        path = _cached(candidate, model, input_shape, fingerprint, mean, std)
+        return Compiled(candidate, OpenVinoModel(path, mean, std, "bf16"), exact, "bf16")
+    return Compiled(candidate, exact, exact, "fp32")
+
+
+# ------------------------------------------------------------------ building
+def _build(
+    backend: str,
+    model: nn.Module | Path,
+    input_shape: Sequence[int],
+    mean: torch.Tensor | None,
+    std: torch.Tensor | None,
+    fingerprint: str,
+) -> Forward:
+    """The fp32 compiled forward pass, from the cache or a fresh export."""
+    path = _cached(backend, model, input_shape, fingerprint, mean, std)
+    if backend == "openvino":
+        return OpenVinoModel(path, mean, std, "fp32")
+    from fooling.classifiers.onnx_model import OnnxModel
+
+    return OnnxModel(path, torch.device("cpu"))
+
+
+def _cached(
+    backend: str,
+    model: nn.Module | Path,
+    input_shape: Sequence[int],
+    fingerprint: str,
+    mean: torch.Tensor | None,
+    std: torch.Tensor | None,
+) -> Path:
+    """The exported model file for `backend`, exported into the cache if it is not there."""
+    if isinstance(model, Path):
+        return model  # OpenVINO reads an .onnx file as it is
+    folded = backend == "onnxruntime"  # ONNX Runtime runs the normalisation in the graph
+    key = {
+        "weights": fingerprint, "input_shape": list(input_shape), "backend": backend,
+        "version": _version(backend), "torch": torch.__version__,
+        "mean": None if mean is None or not folded else mean.flatten().tolist(),
+        "std": None if std is None or not folded else std.flatten().tolist(),
+    }  # fmt: skip
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    folder = cache_folder() / f"{backend}-{digest}"
+    target = folder / ("model.xml" if backend == "openvino" else "model.onnx")
+    if target.is_file():
+        return target
+    building = Path(tempfile.mkdtemp(dir=_made(cache_folder())))
+    try:
+        export(backend, model, input_shape, mean if folded else None, std if folded else None,
+               building / target.name)  # fmt: skip
+        with contextlib.suppress(OSError):  # another process cached it first
+            os.replace(building, folder)  # atomic: a racing process sees all or nothing
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
+def export(
+    backend: str,
+    model: nn.Module,
+    input_shape: Sequence[int],
+    mean: torch.Tensor | None,
+    std: torch.Tensor | None,
+    path: Path,
+) -> None:
+    """Export `model` (with the normalisation, where given, in the graph) for `backend`."""
+    module = _Normalized(model, mean, std).eval()
+    example = torch.zeros((2, *input_shape))
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        if backend == "openvino":
+            import openvino
+
+            converted = openvino.convert_model(module, example_input=example)
+            converted.reshape([-1, *input_shape])
+            openvino.save_model(converted, str(path), compress_to_fp16=False)  # keep fp32
+        else:
+            torch.onnx.export(
+                module, (example,), str(path), dynamo=False, input_names=["images"],
+                output_names=["scores"], dynamic_axes={"images": {0: "n"}, "scores": {0: "n"}},
+            )  # fmt: skip
+
+
+def cache_folder() -> Path:
+    """Where exports are cached: `$XDG_CACHE_HOME/fooling/backends` (or `~/.cache/...`)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fooling" / "backends"
+
+
+class _Normalized(nn.Module):
+    """A model that takes `[0, 1]` images: the classifier's normalisation first."""
+
+    def __init__(self, model: nn.Module, mean: torch.Tensor | None, std: torch.Tensor | None):
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", None if mean is None else mean.detach().cpu().clone())
+        self.register_buffer("std", None if std is None else std.detach().cpu().clone())
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.mean is not None:
+            images = images - self.mean
+        if self.std is not None:
+            images = images / self.std
+        return self.model(images)
+
+
+class OpenVinoModel:
+    """An OpenVINO-compiled forward pass on `[0, 1]` images (normalisation in the graph).
+
+    It pickles as its settings and compiles again when unpickled (from the cache).
+
+    Args:
+        path: the model file (OpenVINO IR `.xml`, or `.onnx`).
+        mean: `[1, C, 1, 1]` subtracted first, or None.
+        std: `[1, C, 1, 1]` divided by next, or None.
+        precision: `"fp32"` or `"bf16"`.
+    """
+
+    def __init__(
+        self, path: Path, mean: torch.Tensor | None, std: torch.Tensor | None, precision: str
+    ) -> None:
+        import openvino
+        from openvino.preprocess import PrePostProcessor
+
+        self._settings = (path, mean, std, precision)
+        core = openvino.Core()
+        graph = core.read_model(str(path))
+        if mean is not None or std is not None:
+            steps = PrePostProcessor(graph)
+            steps.input().tensor().set_layout(openvino.Layout("NCHW"))
+            steps.input().model().set_layout(openvino.Layout("NCHW"))
+            if mean is not None:
+                steps.input().preprocess().mean(mean.flatten().tolist())
+            if std is not None:
+                steps.input().preprocess().scale(std.flatten().tolist())
+            graph = steps.build()
+        hint = "bf16" if precision == "bf16" else "f32"
+        compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": hint})
+        self._request = compiled.create_infer_request()
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        array = images.detach().to("cpu", torch.float32).contiguous().numpy()
+        return torch.from_numpy(np.array(self._request.infer({0: array})[0], dtype=np.float32))
+
+    def __getstate__(self) -> tuple:
+        return self._settings
+
+    def __setstate__(self, settings: tuple) -> None:
+        self.__init__(*settings)
+
+
+# ------------------------------------------------------------------ checking
+def _probabilities(scores: torch.Tensor, outputs: str) -> torch.Tensor:
+    scores = scores.float()
+    return scores.softmax(dim=1) if outputs == "logits" else scores
+
+
+def _agreement(expected: torch.Tensor, found: torch.Tensor) -> tuple[float, bool]:
+    if found.shape != expected.shape:
+        raise ValueError(f"it returned {tuple(found.shape)}, torch {tuple(expected.shape)}")
+    difference = float((found - expected).abs().max())
+    return difference, bool(torch.equal(found.argmax(dim=1), expected.argmax(dim=1)))
+
+
+def _warn(message: str) -> None:
+    warnings.warn(f"fooling: {message}", stacklevel=3)
+
+
+@functools.cache
+def _has_onnx() -> bool:
+    try:
+        __import__("onnx")
+    except ImportError:
+        return False
+    return True
+
+
+def _version(backend: str) -> str:
+    module = __import__("openvino" if backend == "openvino" else "onnxruntime")
+    return str(getattr(module, "__version__", "?"))
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
