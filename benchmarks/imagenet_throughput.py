@@ -65,7 +65,9 @@ def main() -> None:
     generations = args.generations or (2 if on_cpu else 50)
     warmup = args.warmup if args.warmup is not None else (1 if on_cpu else 5)
 
-    classifier = load_classifier("efficientnet-lite0", args.device, precision=args.precision)
+    classifier = load_classifier(  # the torch path (CPU backends: benchmarks/cpu_backends.py)
+        "efficientnet-lite0", args.device, precision=args.precision, backend="torch"
+    )
     device = classifier.device
     figures = {"benchmark": "imagenet_throughput", **machine(device)}
     figures.update(

@@ -145,6 +145,7 @@ CASES = {
     ),
     # evolve: devices
     "device-unknown": ([*EVOLVE, "--device", "tpu"], "device"),
+    "backend-unknown": ([*EVOLVE, "--backend", "tensorrt"], "--backend"),
     "device-absent-gpu": ([*EVOLVE, "--device", "cuda:7"], "cuda:7"),
     "device-mps": ([*EVOLVE, "--device", "mps"], "mps"),
     "device-second-cpu": ([*EVOLVE, "--device", "cpu:3"], "cpu:3"),

@@ -7,11 +7,17 @@ import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fooling.classifiers.backends import BACKENDS, Compiled, compile_for_cpu, cpu_has_bf16
+from fooling.classifiers.backends import (
+    BACKENDS,
+    Compiled,
+    Forward,
+    compile_for_cpu,
+)
 from fooling.classifiers.onnx_model import OnnxModel
 from fooling.errors import FoolingError, first_line
 from fooling.limits import BATCH_SIZE, CHANNELS, IMAGE_SIDE, MEAN, STD, Limit
@@ -38,9 +44,10 @@ class Classifier:
         channels_last: run the model on channels-last tensors (much faster for
             convolutions on CPU; only for models that do not `.view` activations).
         precision: `"fp32"`, `"bf16"`, or `"auto"`: bf16 for an `nn.Module` on a GPU
-            (autocast, about twice the throughput) and on a CPU with fast bf16 when
-            the backend is OpenVINO; fp32 otherwise. Softmax is always taken in fp32,
-            and `exact_probabilities` is fp32 whatever the precision.
+            (autocast, about twice the throughput), fp32 otherwise; on a CPU, bf16 runs
+            on OpenVINO where that is the backend, else through torch autocast.
+            Softmax is always taken in fp32, and `exact_probabilities` is fp32
+            whatever the precision.
         dataset_mean: the training data's mean colour on `[0, 1]`, where known (gradient
             ascent can start from it).
         name: a short name used in reports and checkpoints.
@@ -298,6 +305,8 @@ class Classifier:
             raise FoolingError(self._bad_message())
 
     def _probabilities(self, images: torch.Tensor, *, exact: bool = False) -> torch.Tensor:
+        if self._compiled is not None and not torch.is_grad_enabled():
+            return self._compiled_probabilities(images, exact=exact)
         scores = self._scores(images, exact=exact)
         bad = self._bad(scores)
         if self.device.type == "cpu":
@@ -307,13 +316,36 @@ class Classifier:
             self._bad_seen = bad if self._bad_seen is None else self._bad_seen | bad
         return scores.softmax(dim=1) if self.outputs == "logits" else scores
 
-    def _scores(self, images: torch.Tensor, *, exact: bool = False) -> torch.Tensor:
-        """The model's scores `float32 [N, K]` (fp32 if `exact`), any failure as one line."""
+    def _compiled_probabilities(self, images: torch.Tensor, *, exact: bool) -> torch.Tensor:
+        """Probabilities from the compiled model, the softmax and checks done in numpy.
+
+        A torch operation between two compiled calls would leave torch's threads
+        spinning while the compiled model runs, halving its speed (measured).
+        """
+        assert self._compiled is not None
+        forward = self._compiled.exact if exact else self._compiled.forward
+        scores = self._scores(images, forward=forward).numpy()
+        if self.outputs == "logits":
+            scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+            scores /= scores.sum(axis=1, keepdims=True)
+            bad = not np.isfinite(scores).all()
+        else:
+            bad = not ((scores >= 0) & (scores <= MAX_PROBABILITY)).all()
+        if bad:
+            raise FoolingError(self._bad_message())
+        return torch.from_numpy(scores)
+
+    def _scores(
+        self, images: torch.Tensor, *, exact: bool = False, forward: Forward | None = None
+    ) -> torch.Tensor:
+        """The model's scores `float32 [N, K]` (fp32 if `exact`), any failure as one line.
+
+        `forward`, when given, is a compiled model that takes the images in [0, 1].
+        """
         inputs = images
         try:
-            if self._compiled is not None and not torch.is_grad_enabled():
-                forward = self._compiled.exact if exact else self._compiled.forward
-                scores = forward(self._fit(images)).to(self.device)
+            if forward is not None:
+                scores = forward(self._fit(images))
             else:
                 bf16 = self.precision == "bf16" and not exact
                 with torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):
@@ -350,8 +382,8 @@ class Classifier:
             if backend != "auto":
                 raise FoolingError(f"{self.name} is a Python callable: only torch can run it")
             return None
-        if precision == "auto":
-            precision = "bf16" if cpu_has_bf16() else "fp32"
+        if precision == "auto":  # bf16 is faster per forward but was slower end to end here
+            precision = "fp32"
         return compile_for_cpu(
             source, backend=backend, precision=precision, input_shape=self.input_shape,
             mean=self._mean, std=self._std, fingerprint=str(self._weights()),

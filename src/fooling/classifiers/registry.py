@@ -96,8 +96,8 @@ def load_classifier(
         mean: for a user's model, per-channel mean on `[0, 1]` images.
         std: for a user's model, per-channel std.
         outputs: for a user's model, `"logits"` or `"probabilities"`.
-        precision: `"auto"` (bf16 on a GPU, and on a CPU with fast bf16 under
-            OpenVINO; fp32 for `lenet-mnist`), `"fp32"` or `"bf16"`.
+        precision: `"auto"` (bf16 on a GPU, except for `lenet-mnist`; fp32 on a CPU),
+            `"fp32"` or `"bf16"`.
         backend: `"auto"`, `"torch"`, `"openvino"` or `"onnxruntime"`: what runs the
             forward pass on a CPU (see `fooling.classifiers.backends`).
 

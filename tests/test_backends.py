@@ -1,0 +1,150 @@
+"""CPU backends: the real LeNet and EfficientNet-Lite0 compiled by OpenVINO and ONNX Runtime."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import warnings
+
+import pytest
+import torch
+
+import fooling
+from fooling.classifiers import Classifier, backends, load_classifier
+from fooling.cli import main
+from fooling.errors import FoolingError
+from fooling.user_files import read_image
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty cache, so that a test sees exports happen (or not)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "fooling" / "backends"
+
+
+def lenet_on(backend: str, **options) -> Classifier:
+    return load_classifier("lenet-mnist", "cpu", backend=backend, **options)
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_a_backend_agrees_with_torch_and_runs(backend):
+    torch_lenet, compiled = lenet_on("torch"), lenet_on(backend)
+    assert compiled.backend == backend and compiled.precision == "fp32"
+    images = torch.rand(300, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    expected = torch_lenet(images)
+    assert (compiled(images) - expected).abs().max() <= backends.AGREEMENT
+    assert torch.equal(compiled(images).argmax(dim=1), expected.argmax(dim=1))
+    assert compiled.identity()["backend"] == backend
+
+
+def test_auto_races_once_and_remembers(fresh_cache):
+    """EfficientNet-Lite0 runs about 7x faster on OpenVINO here; the race is kept."""
+    assert load_classifier("efficientnet-lite0", "cpu", backend="auto").backend == "openvino"
+    (remembered,) = fresh_cache.glob("race-*.json")
+    assert json.loads(remembered.read_text())["won"] is True
+    remembered.write_text(json.dumps({"won": False}))  # as if torch had won: no new race
+    assert load_classifier("efficientnet-lite0", "cpu", backend="auto").backend == "torch"
+    assert lenet_on("torch").backend == "torch"
+
+
+def test_a_wrong_export_is_refused_with_one_warning_and_torch_runs(fresh_cache, monkeypatch):
+    export = backends.export
+
+    def wrong(backend, model, *args):  # the export of another network
+        other = copy.deepcopy(model)
+        with torch.no_grad():
+            other.classifier[3].bias += torch.arange(10.0)  # (a constant would not show)
+        export(backend, other, *args)
+
+    monkeypatch.setattr(backends, "export", wrong)
+    with pytest.warns(UserWarning, match="disagrees with torch") as caught:
+        classifier = lenet_on("openvino")
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert classifier.backend == "torch"
+
+
+def test_a_model_that_cannot_be_exported_falls_back_to_torch(fresh_cache):
+    class Unexportable(torch.nn.Module):
+        def __init__(self, net: torch.nn.Module) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            scores = self.net(images)
+            return torch.from_numpy(scores.detach().numpy().copy())  # leaves the graph
+
+    net = copy.deepcopy(load_classifier("lenet-mnist", "cpu", backend="torch").model)
+    with pytest.warns(UserWarning, match="could not run on openvino"):
+        classifier = Classifier(
+            Unexportable(net), input_shape=(1, 28, 28), labels=list("0123456789"),
+            backend="openvino",
+        )  # fmt: skip
+    assert classifier.backend == "torch"
+    assert classifier(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_the_export_is_cached_and_a_second_start_does_not_export(fresh_cache, monkeypatch):
+    calls = []
+    export = backends.export
+
+    def counted(*args):
+        calls.append(args[0])
+        export(*args)
+
+    monkeypatch.setattr(backends, "export", counted)
+    lenet_on("openvino")
+    assert calls == ["openvino"] and len(list(fresh_cache.iterdir())) == 1
+    again = lenet_on("openvino")
+    assert calls == ["openvino"] and again.backend == "openvino"
+
+
+def test_a_backend_named_but_not_installed_is_one_clear_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(backends, "installed", lambda backend: False)
+    with pytest.raises(FoolingError, match="pip install onnxruntime"):
+        lenet_on("onnxruntime")
+    argv = ["evolve", "--backend", "openvino", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install openvino" in err[0]
+    assert lenet_on("auto").backend == "torch"  # auto goes on without it
+
+
+def test_a_python_callable_runs_on_torch_only(lenet):
+    with pytest.raises(FoolingError, match="Python callable"):
+        Classifier(lambda x: lenet(x), input_shape=(1, 28, 28), labels=lenet.labels,
+                   backend="openvino")  # fmt: skip
+    assert Classifier(lambda x: lenet(x), input_shape=(1, 28, 28), labels=lenet.labels,
+                      backend="auto").backend == "torch"  # fmt: skip
+
+
+def test_a_compiled_classifier_pickles():
+    classifier = lenet_on("openvino")
+    copied = pickle.loads(pickle.dumps(classifier))
+    images = torch.rand(20, 1, 28, 28)
+    assert copied.backend == "openvino"
+    assert torch.equal(copied(images), classifier(images))
+
+
+@pytest.mark.skipif(not backends.cpu_has_bf16(), reason="this CPU has no fast bf16")
+def test_a_bf16_search_reports_fp32_confidences(tmp_path):
+    bf16 = lenet_on("openvino", precision="bf16")
+    assert bf16.precision == "bf16" and not bf16.exact
+    out = tmp_path / "run"
+    result = fooling.evolve(bf16, generations=20, population=50, progress=False, out=out)
+    fp32 = lenet_on("torch")
+    for index, confidence in zip(result.classes, result.confidences.tolist(), strict=True):
+        image = read_image(out / f"images/{index:03d}_{index}.png", channels=1)
+        assert fp32(image[None])[0, index].item() == pytest.approx(confidence, abs=1e-4)
+    archive_says = bf16(result.images.float() / 255).diagonal()
+    assert not torch.allclose(archive_says, result.confidences, atol=1e-6)  # bf16 differs
+
+
+def test_the_command_line_takes_a_backend(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["evolve", "--backend", "onnxruntime", "--generations", "3", "--population", "20"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an agreeing backend warns of nothing
+        assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    assert fooling.load_run(out).fooled(0.0) == 10
