@@ -148,3 +148,17 @@ def test_the_command_line_takes_a_backend(tmp_path, capsys):
         warnings.simplefilter("error")  # an agreeing backend warns of nothing
         assert main([*argv, "--out", str(out), "--quiet"]) == 0
     assert fooling.load_run(out).fooled(0.0) == 10
+
+
+def test_a_users_onnx_model_runs_on_openvino(tmp_path):
+    net = copy.deepcopy(lenet_on("torch").model).to(memory_format=torch.contiguous_format)
+    path = tmp_path / "lenet.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.rand(2, 1, 28, 28),), path, dynamo=False,
+                          input_names=["x"], dynamic_axes={"x": {0: "n"}})  # fmt: skip
+    on_onnxruntime = load_classifier(str(path), "cpu", backend="torch")  # its own path
+    on_openvino = load_classifier(str(path), "cpu", backend="openvino")
+    assert on_openvino.backend == "openvino" and not on_openvino.differentiable
+    images = torch.rand(50, 1, 28, 28)
+    assert (on_openvino(images) - on_onnxruntime(images)).abs().max() <= backends.AGREEMENT

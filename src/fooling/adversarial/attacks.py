@@ -164,7 +164,10 @@ def attack(
             adversarials.append(clipped.detach())
     adversarial = torch.cat(adversarials)
     images, labels = images.to(device), labels.to(device)
-    before, after = classifier(images), classifier(adversarial)
+    before, after = (
+        classifier.exact_probabilities(images),
+        classifier.exact_probabilities(adversarial),
+    )
     predicted = after.argmax(dim=1)
     success = predicted == target if target is not None else predicted != labels
     change = (adversarial - images).flatten(1)

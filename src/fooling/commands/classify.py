@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     images = [read_image(path, classifier.input_shape[0]) for path in args.images]
     reports = []
     for path, image in zip(args.images, images, strict=True):
-        probabilities = classifier(image.unsqueeze(0))[0].cpu()
+        probabilities = classifier.exact_probabilities(image.unsqueeze(0))[0].cpu()  # fp32
         top = torch.topk(probabilities, min(TOP, classifier.num_classes))
         reports.append(
             {
