@@ -107,7 +107,7 @@ def compile_for_cpu(
 
     Args:
         model: a torch module, or the path of an `.onnx` file (OpenVINO reads it).
-        backend: one of `BACKENDS`; `"torch"` gives None at once.
+        backend: one of `BACKENDS` (the Classifier checks the name); `"torch"` gives None.
         precision: `"fp32"` or `"bf16"` (OpenVINO only; ONNX Runtime runs fp32).
         input_shape: `(C, H, W)`.
         mean: `[1, C, 1, 1]` subtracted before the model, or None.
@@ -122,10 +122,8 @@ def compile_for_cpu(
         compiled model that failed or disagreed.
 
     Raises:
-        FoolingError: an unknown backend, or one named explicitly that is not installed.
+        FoolingError: a backend named explicitly that is not installed.
     """
-    if backend not in BACKENDS:
-        raise FoolingError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
     if backend == "torch":
         return None
     if backend != "auto" and not installed(backend):
@@ -197,7 +195,8 @@ def _cached(
     target = folder / ("model.xml" if backend == "openvino" else "model.onnx")
     if target.is_file():
         return target
-    building = Path(tempfile.mkdtemp(dir=_made(cache_folder())))
+    cache_folder().mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=cache_folder()))
     try:
         export(backend, model, input_shape, mean if folded else None, std if folded else None,
                building / target.name)  # fmt: skip
@@ -358,8 +357,3 @@ def _has_onnx() -> bool:
 def _version(backend: str) -> str:
     module = __import__("openvino" if backend == "openvino" else "onnxruntime")
     return str(getattr(module, "__version__", "?"))
-
-
-def _made(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
