@@ -21,6 +21,7 @@ def machine(device: torch.device) -> dict[str, Any]:
         "command": " ".join(["python", *sys.argv]),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
@@ -31,6 +32,19 @@ def machine(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+
+def _cpu_model() -> str:
+    """The CPU's model name and its bf16 features (figures differ between CPU makers)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor()
+    fields = [line.split(":", 1) for line in lines if ":" in line]
+    name = next((value.strip() for key, value in fields if key.strip() == "model name"), "")
+    flags = next((value.split() for key, value in fields if key.strip() == "flags"), [])
+    features = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
+    return " ".join([name, *features])
 
 
 def save(name: str, figures: dict[str, Any]) -> Path:

@@ -158,7 +158,7 @@ def test_a_users_onnx_model_runs_on_openvino(tmp_path):
         torch.onnx.export(net, (torch.rand(2, 1, 28, 28),), path, dynamo=False,
                           input_names=["x"], dynamic_axes={"x": {0: "n"}})  # fmt: skip
     on_onnxruntime = load_classifier(str(path), "cpu", backend="torch")  # its own path
-    on_openvino = load_classifier(str(path), "cpu", backend="openvino")
+    on_openvino = load_classifier(str(path), "cpu", backend="openvino", precision="fp32")
     assert on_openvino.backend == "openvino" and not on_openvino.differentiable
     images = torch.rand(50, 1, 28, 28)
     assert (on_openvino(images) - on_onnxruntime(images)).abs().max() <= backends.AGREEMENT

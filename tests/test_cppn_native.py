@@ -69,6 +69,13 @@ def test_native_rendering_matches_pytorch_to_an_8_bit_level(shape):
     assert (levels > 0.5).float().mean() < 1e-3
 
 
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 20, 16)])
+def test_native_rendering_to_levels_rounds_as_quantize_does(shape):
+    native, pytorch, genomes = evolved_pair(shape, population=100, generations=30)
+    assert torch.equal(native.render(genomes, levels=True), quantize(native.render(genomes)))
+    assert torch.equal(pytorch.render(genomes, levels=True), quantize(pytorch.render(genomes)))
+
+
 def test_native_rendering_splits_large_populations_across_threads(monkeypatch):
     native, _, genomes = evolved_pair((1, 28, 28), population=64, generations=30)
     single = native.render(genomes)

@@ -77,6 +77,15 @@ def test_hsv_to_rgb_matches_colorsys():
             assert torch.allclose(rgb[0, :, y, x], torch.tensor(expected), atol=1e-5)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_direct_rendering_to_levels_rounds_as_quantize_does_and_leaves_the_genome(channels):
+    encoding = DirectEncoding((channels, 16, 16))
+    genomes = encoding.random(5, generator())
+    pixels = genomes["pixels"].clone()
+    assert torch.equal(encoding.render(genomes, levels=True), quantize(encoding.render(genomes)))
+    assert torch.equal(genomes["pixels"], pixels)
+
+
 # Every CPPN behaviour is checked on both paths: the compiled CPU kernels and PyTorch.
 BOTH_PATHS = pytest.mark.parametrize("native", [True, False], ids=["native", "pytorch"])
 

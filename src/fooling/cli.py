@@ -18,6 +18,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from fooling.allocator import keep_freed_memory
 from fooling.errors import FoolingError
 
 USAGE_ERROR = 2
@@ -62,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         command = args.command
         warnings.showwarning = _one_line_warning
+        keep_freed_memory()  # this process is the search's own (see fooling.allocator)
         return args.run(args)
     except KeyboardInterrupt:
         print(f"fooling: interrupted; {command} stopped", file=sys.stderr)

@@ -109,7 +109,12 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
 
     Images are scored as they will be saved, so that a saved file scores what was reported.
     """
-    return images.clamp(0, 1).mul_(255).round_().div_(255)
+    return quantize_(images.clone())
+
+
+def quantize_(images: torch.Tensor) -> torch.Tensor:
+    """`quantize` in place: `images` rounded to the 256 levels of a PNG, and returned."""
+    return images.clamp_(0, 1).mul_(255).round_().div_(255)
 
 
 def to_bytes(images: torch.Tensor) -> torch.Tensor:

@@ -88,7 +88,9 @@ class Archive:
         winners = winner[cells]
         for key, value in genomes.items():
             self.genomes[key][cells] = value[winners]
-        self.images[cells] = to_bytes(images[winners])
+        # each offspring converted once, however many cells it wins (at first, most of them)
+        offspring, copy = winners.unique(return_inverse=True)
+        self.images[cells] = to_bytes(images[offspring])[copy]
         self.confidence[cells] = best[cells]
         self.found_at[cells] = generation
         return improved

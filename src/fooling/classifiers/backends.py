@@ -81,6 +81,7 @@ def installed(backend: str) -> bool:
     return backend != "onnxruntime" or _has_onnx()
 
 
+@functools.cache
 def cpu_has_bf16() -> bool:
     """Whether OpenVINO finds fast bf16 on this CPU (AMX or AVX-512-BF16)."""
     if not installed("openvino"):

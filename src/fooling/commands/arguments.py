@@ -57,8 +57,8 @@ def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA if present)")
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto",
-        help="auto: bf16 on a GPU, fp32 on a CPU; bf16 on a CPU runs on OpenVINO where that "
-        "is the backend (saved confidences are fp32 either way)",
+        help="auto: bf16 on a GPU, and on OpenVINO where the CPU has AMX or AVX-512-BF16; "
+        "else fp32 (saved and printed confidences are fp32 either way)",
     )  # fmt: skip
     parser.add_argument(
         "--backend", choices=BACKENDS, default="auto",

@@ -33,8 +33,12 @@ class Encoding(Protocol):
         """Offspring of `parents` (one each); `generation` drives rate schedules."""
         ...
 
-    def render(self, genomes: Genomes) -> torch.Tensor:
-        """Images `float32 [N, C, H, W]` in `[0, 1]`."""
+    def render(self, genomes: Genomes, *, levels: bool = False) -> torch.Tensor:
+        """Images `float32 [N, C, H, W]` in `[0, 1]`, new or not to be written to.
+
+        With `levels`, rounded to the 256 levels a PNG stores, as `records.quantize`
+        rounds them (the search scores images as they will be saved).
+        """
         ...
 
     def settings(self) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from fooling.encodings.cppn_render import (
     render_outputs,
 )
 from fooling.encodings.polynomial import polynomial_delta
+from fooling.records import quantize_
 
 MAX_HIDDEN = 1000  # hidden node slots; the genome's weights grow as their square
 
@@ -330,19 +331,20 @@ class CPPNEncoding:
         return forward & can_receive[:, :, None] & can_send[:, None, :]
 
     # --------------------------------------------------------------- rendering
-    def render(self, genomes: Genomes) -> torch.Tensor:
+    def render(self, genomes: Genomes, *, levels: bool = False) -> torch.Tensor:
         """Images `[P, C, H, W]` in `[0, 1]`; an output value v becomes (clip(v, -1, 1) + 1) / 2.
 
         On the CPU by the C kernels (else `render_outputs`); on a GPU by
-        `render_dense`, compiled into one fused kernel.
+        `render_dense`, compiled into one fused kernel. Three outputs are H, S, V.
+        `levels` rounds to the 256 levels of a PNG, as `records.quantize` does.
         """
         if self._render_on_gpu is not None:
-            return self._render_on_gpu(genomes, self.inputs, self.image_shape)
+            return self._render_on_gpu(genomes, self.inputs, self.image_shape, levels)
         if self.native is not None:
-            values = self.native.render(genomes, self.inputs, self.inputs.shape[1])
-        else:
-            values = render_outputs(genomes, self.inputs, self.output_slots)
-        return _to_images(values, self.image_shape)
+            images = self.native.render(genomes, self.inputs, self.inputs.shape[1], levels=levels)
+            return images.view(-1, *self.image_shape)
+        values = render_outputs(genomes, self.inputs, self.output_slots)
+        return _to_images(values, self.image_shape, levels)
 
     def check(self, genomes: Genomes) -> None:
         check_values("weight", genomes["weight"], -self.weight_range, self.weight_range)
@@ -371,16 +373,20 @@ class CPPNEncoding:
         )
 
 
-def _to_images(values: torch.Tensor, image_shape: tuple[int, int, int]) -> torch.Tensor:
+def _to_images(
+    values: torch.Tensor, image_shape: tuple[int, int, int], levels: bool
+) -> torch.Tensor:
     """Output values `[P, C, pixels]` as images; three outputs are H, S, V."""
     images = values.view(-1, *image_shape)
-    return images if image_shape[0] == 1 else hsv_to_rgb(images)
+    if image_shape[0] == 3:
+        return hsv_to_rgb(images, levels=levels)
+    return quantize_(images) if levels else images
 
 
 def _dense_images(
-    genomes: Genomes, inputs: torch.Tensor, image_shape: tuple[int, int, int]
+    genomes: Genomes, inputs: torch.Tensor, image_shape: tuple[int, int, int], levels: bool
 ) -> torch.Tensor:
-    return _to_images(render_dense(genomes, inputs, image_shape[0]), image_shape)
+    return _to_images(render_dense(genomes, inputs, image_shape[0]), image_shape, levels)
 
 
 def _pick(mask: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

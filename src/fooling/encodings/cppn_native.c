@@ -208,11 +208,44 @@ static void activate(int64_t kind, float *restrict v, int64_t n) {
     }
 }
 
+/* An output value v as an image value: (clip(v, -1, 1) + 1) / 2, in [0, 1]. */
+static float unit(float v) { return (fminf(fmaxf(v, -1.0f), 1.0f) + 1.0f) / 2.0f; }
+
+/* A value rounded to the 256 levels a PNG stores, as records.quantize does; levels[k] is
+ * k / 255 as PyTorch divides (fast-math would multiply by 1 / 255, which rounds otherwise). */
+static float level(float v, const float *levels) {
+    return levels[(int32_t)nearbyintf(fminf(fmaxf(v, 0.0f), 1.0f) * 255.0f)];
+}
+
+/* One genome's output rows as its image [outputs, pixels]: gray, or H, S, V to R, G, B
+ * by color.hsv_to_rgb's formula; rounded to 8-bit levels unless `levels` is NULL. */
+static void to_image(const Shape *s, int64_t pixels, const float *values, const float *levels,
+                     float *restrict image) {
+    if (s->outputs != 3) {
+        for (int64_t i = 0; i < s->outputs * pixels; i++) image[i] = unit(values[i]);
+    } else {
+        static const float k[3] = {5.0f, 3.0f, 1.0f};
+        for (int c = 0; c < 3; c++)
+            for (int64_t i = 0; i < pixels; i++) {
+                float h = unit(values[i]), sat = unit(values[pixels + i]);
+                /* x mod 6 as torch's % computes it; where fast-math's x / 6 puts the floor one
+                 * off (x within rounding of 6 or 12), t is near 0 or 6 and the ramp 0 anyway */
+                float x = k[c] + h * 6.0f, t = x - floorf(x / 6.0f) * 6.0f;
+                float ramp = fminf(fmaxf(fminf(t, 4.0f - t), 0.0f), 1.0f);
+                image[c * pixels + i] = unit(values[2 * pixels + i]) * (1.0f - sat * ramp);
+            }
+    }
+    if (levels) /* apart, so that both loops vectorise */
+        for (int64_t i = 0; i < s->outputs * pixels; i++) image[i] = level(image[i], levels);
+}
+
 /* Render genomes [first, first + count) into images [P, outputs, pixels].
  * inputs: [s->inputs, pixels]; scratch: [N, pixels], this call's own.
+ * Images are as cppn.CPPNEncoding.render makes them (three outputs are H, S, V),
+ * rounded to 8-bit levels unless `levels` (see `level`) is NULL.
  * A connection from a node not yet evaluated (only in a corrupt genome) adds
  * nothing, as in the PyTorch code. */
-int cppn_render(int64_t first, int64_t count, const Shape *s, int64_t pixels,
+int cppn_render(int64_t first, int64_t count, const Shape *s, int64_t pixels, const float *levels,
                 const float *weight, const uint8_t *enabled, const int64_t *activation,
                 const uint8_t *alive, const float *order, const float *inputs, float *scratch,
                 float *images) {
@@ -249,12 +282,8 @@ int cppn_render(int64_t first, int64_t count, const Shape *s, int64_t pixels,
             activate(activation[p * n + slot], sum, pixels);
             value[slot] = sum;
         }
-        for (int64_t c = 0; c < s->outputs; c++) {
-            const float *v = scratch + (n - s->outputs + c) * pixels;
-            float *out = images + (p * s->outputs + c) * pixels;
-            for (int64_t i = 0; i < pixels; i++)
-                out[i] = (fminf(fmaxf(v[i], -1.0f), 1.0f) + 1.0f) / 2.0f;
-        }
+        to_image(s, pixels, scratch + (n - s->outputs) * pixels, levels,
+                 images + p * s->outputs * pixels);
     }
     return 0;
 }

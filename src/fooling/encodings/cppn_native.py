@@ -39,6 +39,9 @@ STRUCTURE_DRAWS = 15  # uniform numbers per offspring for the structural operato
 # Rendering is split across threads only above this many genome-pixels: inside the
 # evolution loop MNIST's 200 x 784 ran faster on one thread than on two (measured).
 MIN_PIXELS_PER_THREAD = 500_000
+# The 256 levels of a PNG as PyTorch divides them (k / 255), looked up by the C code:
+# under fast-math gcc would multiply by 1/255 instead, which rounds differently.
+LEVELS = torch.arange(256, dtype=torch.float32) / 255
 
 
 class _Shape(ctypes.Structure):
@@ -101,8 +104,14 @@ class NativeKernels:
         if failed:
             raise ValueError(f"native CPPN kernels take at most {MAX_NODES} nodes")
 
-    def render(self, genomes: Genomes, inputs: torch.Tensor, pixels: int) -> torch.Tensor:
-        """Output values mapped to `[0, 1]`, as `float32 [P, outputs, pixels]`."""
+    def render(
+        self, genomes: Genomes, inputs: torch.Tensor, pixels: int, *, levels: bool = False
+    ) -> torch.Tensor:
+        """Images as `float32 [P, outputs, pixels]` in `[0, 1]`, as `CPPNEncoding.render`.
+
+        Three outputs are H, S, V and become R, G, B. With `levels`, every value is
+        rounded to the 256 levels of a PNG, as `records.quantize` rounds.
+        """
         tensors = self._genome_tensors(genomes)
         _check(inputs, torch.float32, "inputs")
         if inputs.shape != (self.shape.inputs, pixels):
@@ -112,12 +121,13 @@ class NativeKernels:
         threads = max(1, min(torch.get_num_threads(), population * pixels // MIN_PIXELS_PER_THREAD))
         scratch = torch.zeros(threads, self.shape.nodes, pixels)
         addresses = [t.data_ptr() for t in (*tensors, inputs)]
+        table = LEVELS.data_ptr() if levels else None
 
         def part(index: int) -> int:
             first = population * index // threads
             count = population * (index + 1) // threads - first
             return self.library.cppn_render(
-                first, count, ctypes.byref(self.shape), pixels, *addresses,
+                first, count, ctypes.byref(self.shape), pixels, table, *addresses,
                 scratch[index].data_ptr(), images.data_ptr(),
             )  # fmt: skip
 
@@ -166,7 +176,7 @@ def load_library() -> ctypes.CDLL | None:
         return None
     pointer, shape, size = ctypes.c_void_p, ctypes.POINTER(_Shape), ctypes.c_int64
     library.cppn_mutate.argtypes = [size, shape, *[pointer] * 6]
-    library.cppn_render.argtypes = [size, size, shape, size, *[pointer] * 8]
+    library.cppn_render.argtypes = [size, size, shape, size, *[pointer] * 9]
     return library
 
 

@@ -10,6 +10,7 @@ import torch
 from fooling.encodings.base import Genomes, check_number, check_settings, check_values
 from fooling.encodings.color import hsv_to_rgb
 from fooling.encodings.polynomial import polynomial_mutation
+from fooling.records import quantize
 
 
 class DirectEncoding:
@@ -72,9 +73,11 @@ class DirectEncoding:
         )
         return {"pixels": pixels}
 
-    def render(self, genomes: Genomes) -> torch.Tensor:
+    def render(self, genomes: Genomes, *, levels: bool = False) -> torch.Tensor:
         pixels = genomes["pixels"]
-        return pixels if self.image_shape[0] == 1 else hsv_to_rgb(pixels)
+        if self.image_shape[0] == 3:
+            return hsv_to_rgb(pixels, levels=levels)
+        return quantize(pixels) if levels else pixels
 
     def check(self, genomes: Genomes) -> None:
         check_values("pixels", genomes["pixels"], 0.0, 1.0)

@@ -8,7 +8,6 @@ import torch
 
 from fooling.archive import Archive
 from fooling.encodings import Encoding, Genomes, select
-from fooling.records import quantize
 from fooling.search.selection import Selection, uniform
 
 
@@ -76,4 +75,4 @@ class Emitter:
             assert archive.genomes is not None  # (the selection checked)
             parents = select(archive.genomes, cells)
             genomes = self.encoding.mutate(parents, generation, self.generator)
-        return Offspring(generation, genomes, quantize(self.encoding.render(genomes)))
+        return Offspring(generation, genomes, self.encoding.render(genomes, levels=True))
