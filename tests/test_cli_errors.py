@@ -137,8 +137,8 @@ def test_a_real_process_prints_no_traceback(tmp_path):
     assert completed.returncode == 2
     assert completed.stderr.strip() == (
         "fooling: error: unknown classifier 'nope'; built-in classifiers: lenet-mnist, "
-        "efficientnet-lite0, efficientnet-lite1, efficientnet-lite2; or give a TorchScript, "
-        ".pt2 or .onnx file, or torchvision:NAME / timm:NAME"
+        "lenet-mnist-b, efficientnet-lite0, efficientnet-lite1, efficientnet-lite2; or give a "
+        "TorchScript, .pt2 or .onnx file, or torchvision:NAME / timm:NAME"
     )
     assert "Traceback" not in completed.stderr
 

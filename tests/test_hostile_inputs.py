@@ -66,6 +66,8 @@ def files(lenet, tmp_path_factory):
         made["onnx"] = folder / "lenet.onnx"
         torch.onnx.export(net, (torch.rand(2, 1, 28, 28),), made["onnx"], dynamo=False,
                           input_names=["x"], dynamic_axes={"x": {0: "n"}})  # fmt: skip
+    made["run"] = folder / "run"  # a finished run for `transfer` to read
+    shutil.copytree(made["marker"], made["run"])
     made["before"] = tree(made["marker"])
     return made
 
@@ -75,6 +77,7 @@ EVOLVE = ["evolve", "--generations", "2", "--population", "8", *OUT]
 ASCEND = ["ascend", "--steps", "2", *OUT]
 ATTACK = ["adversarial", "--attack", "fgsm", "--eps", "0.1", "--count", "4", *OUT]
 RESUME = ["evolve", "--out", "{marker}", "--resume", "--generations", "3"]
+TRANSFER_B = ["transfer", "--to", "lenet-mnist-b", *OUT, "--"]  # then the run directories
 
 CASES = {
     # evolve: numbers
@@ -223,6 +226,44 @@ CASES = {
     "demo-generations-word": (["demo", "--generations", "ten", *OUT], "--generations"),
     "demo-classifier-unknown": (["demo", "--classifier", "nothing", *OUT], "unknown classifier"),
     "demo-out-empty": (["demo", "--out", ""], "empty"),
+    # transfer
+    "transfer-not-a-run": ([*TRANSFER_B, "{empty_dir}"], "no finished"),
+    "transfer-a-file-as-run": ([*TRANSFER_B, "{a_file}"], "{a_file} is a file"),
+    "transfer-labels-cannot-fit": (
+        ["transfer", "{run}", "--to", "efficientnet-lite0", "--backend", "torch", *OUT],
+        "no single class labelled",
+    ),
+    "transfer-target-missing": (["transfer", "{run}", "--to", "{missing}", *OUT], "unknown"),
+    "transfer-target-pickle": (
+        ["transfer", "{run}", "--to", "{evil_pt2}", *SHAPE, *OUT],
+        "pickled",
+    ),
+    "transfer-no-target": (["transfer", "{run}", *OUT], "--to"),
+    "transfer-out-is-the-run": (["transfer", "{marker}", "--to", "lenet-mnist", *OUT], "one of"),
+    "transfer-show-0": (
+        ["transfer", "{run}", "--to", "lenet-mnist-b", "--show", "0", *OUT],
+        "argument --show: must be",
+    ),
+    # ablate
+    "ablate-not-a-run": (["ablate", "{empty_dir}", *OUT], "no finished run"),
+    "ablate-a-file-as-run": (["ablate", "{a_file}", *OUT], "cannot read"),
+    "ablate-out-is-the-run": (["ablate", "{marker}", *OUT], "is the run being ablated"),
+    "ablate-controls-0": (["ablate", "{marker}", "--controls", "0", *OUT], "--controls"),
+    "ablate-max-steps-0": (["ablate", "{marker}", "--max-steps", "0", *OUT], "--max-steps"),
+    "ablate-top-0": (["ablate", "{marker}", "--top", "0", *OUT], "--top"),
+    "ablate-class-unknown": (["ablate", "{marker}", "--classes", "eleven", *OUT], "not among"),
+    "ablate-classifier-unknown": (
+        ["ablate", "{marker}", "--classifier", "alexnet-imaginary", *OUT],
+        "unknown classifier",
+    ),
+    "ablate-pt2-with-pickle": (
+        ["ablate", "{marker}", "--classifier", "{evil_pt2}", *SHAPE, *OUT],
+        "pickled",
+    ),
+    "ablate-another-model": (
+        ["ablate", "{marker}", "--classifier", "efficientnet-lite0", "--backend", "torch", *OUT],
+        "another model",
+    ),
     # the command line itself
     "no-command": ([], "command"),
     "unknown-command": (["fool"], "fool"),

@@ -1,6 +1,7 @@
 """Runs on disk: written, read back and re-rendered exactly; claimed, never overwritten."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,7 +96,9 @@ WRITERS = [name for name in COMMANDS if name != "classify"]
 
 @pytest.mark.parametrize("command", WRITERS)
 def test_every_command_that_writes_has_out_force_quiet_and_seed(command):
-    required = {"train": ["lenet-mnist"], "adversarial": ["--attack", "pgd", "--eps", "0.1"]}
+    required = {"train": ["lenet-mnist"], "adversarial": ["--attack", "pgd", "--eps", "0.1"],
+                "transfer": ["runs/evolve", "--to", "lenet-mnist-b"],
+                "ablate": ["runs/evolve"]}  # fmt: skip
     args = build_parser().parse_args([command, *required.get(command, [])])
     assert str(args.out) == f"runs/{command}"  # the same default everywhere
     for option in ("out", "force", "quiet", "seed"):
@@ -110,14 +113,19 @@ EXISTING_RUN = {
     "adversarial": ["adversarial", "--attack", "fgsm", "--eps", "0.1", "--count", "2"],
     "evolve": ["evolve", "--generations", "1", "--population", "2"],
     "demo": ["demo", "--generations", "1", "--population", "2"],
+    "transfer": ["transfer", "{source}", "--to", "lenet-mnist-b"],  # reads another run
+    "ablate": ["ablate", "{source}"],  # reads another run
+    "retrain": ["retrain", "--quick", "--iterations", "1"],  # refused before any work
 }
 
 
 @pytest.mark.parametrize("command", WRITERS)
 def test_no_command_writes_over_a_run(command, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = [*EXISTING_RUN[command], "--out", str(run), "--quiet"]
+    argv = [part.format(source=tmp_path / "source") for part in EXISTING_RUN[command]]
+    argv += ["--out", str(run), "--quiet"]
     fooling.evolve("lenet-mnist", generations=1, population=2, progress=False, out=run)
+    shutil.copytree(run, tmp_path / "source")
     before = {path: path.read_bytes() for path in run.rglob("*") if path.is_file()}
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

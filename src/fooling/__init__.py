@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from fooling.classifiers import Classifier, load_classifier
     from fooling.encodings import encoding_from_settings, make_encoding
     from fooling.errors import FoolingError
+    from fooling.experiments.ablate import ablate
+    from fooling.experiments.retrain import retrain
+    from fooling.experiments.transfer import transfer
     from fooling.search import Emitter, Evolution, SearchResult, evolve, load_run, resume
     from fooling.search.ascent import ascend
     from fooling.training import Recipe, train
@@ -29,6 +32,9 @@ _HOMES = {
     "encoding_from_settings": "fooling.encodings",
     "make_encoding": "fooling.encodings",
     "FoolingError": "fooling.errors",
+    "ablate": "fooling.experiments.ablate",
+    "transfer": "fooling.experiments.transfer",
+    "retrain": "fooling.experiments.retrain",
     "Emitter": "fooling.search",
     "Evolution": "fooling.search",
     "SearchResult": "fooling.search",
@@ -64,6 +70,7 @@ __all__ = [
     "FoolingError",
     "Recipe",
     "SearchResult",
+    "ablate",
     "ascend",
     "encoding_from_settings",
     "evolve",
@@ -71,5 +78,7 @@ __all__ = [
     "load_run",
     "make_encoding",
     "resume",
+    "retrain",
     "train",
+    "transfer",
 ]

@@ -23,7 +23,18 @@ from fooling.errors import FoolingError
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
-COMMANDS = ("evolve", "ascend", "adversarial", "figure1", "classify", "train", "demo")
+COMMANDS = (
+    "evolve",
+    "ascend",
+    "adversarial",
+    "figure1",
+    "classify",
+    "train",
+    "demo",
+    "transfer",
+    "retrain",
+    "ablate",
+)
 
 
 class _Parser(argparse.ArgumentParser):

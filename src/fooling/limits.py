@@ -102,6 +102,9 @@ THRESHOLD = Limit("threshold", 0, 1, low_open=True)
 EPS = Limit("eps", 0, 1000, low_open=True)
 COUNT = whole("count", 1, 10_000)  # the MNIST test set's size
 SHOW = whole("show", 1, 10_000)
+CONTROLS = whole("controls", 1, 100)  # ablate: random draws per control curve
+MAX_ABLATION_STEPS = whole("max_steps", 1, 1000)
+TOP = whole("top", 1, 10**6)
 EPOCHS = whole("epochs", 1, 10_000)
 MAX_STEPS = whole("max_steps", 1, 10**9)
 BATCH_SIZE = whole("batch_size", 1, 10**6)

@@ -46,6 +46,7 @@ RUN_FILES = (
     "checkpoint",
     "figure1.png",
     "weights.safetensors",
+    "iterations",
 )
 """Everything any command writes in its run directory (and all that `--force` removes)."""
 

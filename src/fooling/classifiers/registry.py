@@ -15,7 +15,12 @@ from fooling.classifiers.efficientnet import (
     imagenet_labels,
     load_efficientnet_lite,
 )
-from fooling.classifiers.lenet import MNIST_LABELS, load_lenet
+from fooling.classifiers.lenet import (
+    MNIST_LABELS,
+    SHIPPED_WEIGHTS,
+    load_lenet,
+    shipped_weights_path,
+)
 from fooling.classifiers.user_models import HUBS, IMAGENET_MEAN, load_user_classifier
 from fooling.errors import FoolingError
 
@@ -23,22 +28,27 @@ Loader = Callable[[torch.device, Path | None, str, str], Classifier]
 """device, weights, precision, backend -> the classifier."""
 
 
-def _lenet_mnist(
-    device: torch.device, weights: Path | None, precision: str, backend: str
-) -> Classifier:
-    return Classifier(
-        load_lenet(weights),
-        input_shape=(1, 28, 28),
-        labels=MNIST_LABELS,
-        device=device,
-        batch_size=4096,
-        channels_last=True,
-        # bf16 would blur the 0.9999-level confidences that matter here, and saves nothing
-        precision="fp32" if precision == "auto" else precision,
-        dataset_mean=(0.1302,),  # the real MNIST training set's
-        name="lenet-mnist",
-        backend=backend,
-    )
+def _lenet_mnist(name: str) -> Loader:
+    """The loader of a built-in MNIST LeNet: its shipped weights (`SHIPPED_WEIGHTS`) by default."""
+
+    def load(
+        device: torch.device, weights: Path | None, precision: str, backend: str
+    ) -> Classifier:
+        return Classifier(
+            load_lenet(weights or shipped_weights_path(name)),
+            input_shape=(1, 28, 28),
+            labels=MNIST_LABELS,
+            device=device,
+            batch_size=4096,
+            channels_last=True,
+            # bf16 would blur the 0.9999-level confidences that matter here, and saves nothing
+            precision="fp32" if precision == "auto" else precision,
+            dataset_mean=(0.1302,),  # the real MNIST training set's
+            name=name,
+            backend=backend,
+        )
+
+    return load
 
 
 def _efficientnet_lite(name: str) -> Loader:
@@ -65,7 +75,7 @@ def _efficientnet_lite(name: str) -> Loader:
 
 
 BUILT_IN: dict[str, Loader] = {
-    "lenet-mnist": _lenet_mnist,
+    **{name: _lenet_mnist(name) for name in SHIPPED_WEIGHTS},
     **{name: _efficientnet_lite(name) for name in VARIANTS},
 }
 
@@ -86,7 +96,8 @@ def load_classifier(
     """A built-in classifier by name, or a model of the user's (see `user_models`).
 
     Args:
-        name: one of `BUILT_IN` (e.g. `"lenet-mnist"`), a TorchScript, `.pt2` or
+        name: one of `BUILT_IN` (e.g. `"lenet-mnist"`; `"lenet-mnist-b"` is the same
+            LeNet trained from another seed), a TorchScript, `.pt2` or
             `.onnx` file, or `torchvision:NAME` / `timm:NAME`.
         device: `"cpu"`, `"cuda"`, ...; the best available when None.
         weights: for a built-in, a weights file to use instead of the shipped one, or
@@ -96,8 +107,8 @@ def load_classifier(
         mean: for a user's model, per-channel mean on `[0, 1]` images.
         std: for a user's model, per-channel std.
         outputs: for a user's model, `"logits"` or `"probabilities"`.
-        precision: `"auto"` (bf16 on a GPU, except for `lenet-mnist`; fp32 on a CPU),
-            `"fp32"` or `"bf16"`.
+        precision: `"auto"` (bf16 on a GPU, and on OpenVINO where the CPU has AMX or
+            AVX-512-BF16, except for the LeNets; fp32 otherwise), `"fp32"` or `"bf16"`.
         backend: `"auto"`, `"torch"`, `"openvino"` or `"onnxruntime"`: what runs the
             forward pass on a CPU (see `fooling.classifiers.backends`).
 

@@ -17,6 +17,8 @@ from fooling.classifiers.backends import BACKENDS
 from fooling.limits import IMAGE_SIDE, MEAN, SEED, STD
 
 DEFAULT_CLASSIFIER = "lenet-mnist"
+DEVICE_HELP = "cpu, cuda or cuda:N (default: CUDA if present)"
+WEIGHTS_HELP = "weights file (or a `fooling train` run directory) for a built-in classifier"
 
 
 def run_path(text: str) -> Path:
@@ -43,18 +45,30 @@ def add_output_arguments(
     parser.add_argument("--seed", type=SEED.parse, default=seed, help="random seed (default: 0)")
 
 
+def add_scoring_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--device` and `--backend`, for commands that only score, in fp32.
+
+    Args:
+        parser: the command's parser.
+        what: what is scored with, for the help (e.g. "the targets").
+    """
+    parser.add_argument("--device", help=DEVICE_HELP)
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="auto",
+        help=f"what runs {what} on a CPU (scores are fp32 whatever runs them)",
+    )  # fmt: skip
+
+
 def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
     """Which classifier to fool or use, and how to read a model of the user's."""
     parser.add_argument(
         "--classifier", metavar="NAME|FILE",
-        help=f"a built-in name ({DEFAULT_CLASSIFIER} by default, efficientnet-lite0/1/2), "
+        help=f"a built-in name ({DEFAULT_CLASSIFIER} by default, lenet-mnist-b, "
+        "efficientnet-lite0/1/2), "
         "a TorchScript, .pt2 or .onnx file, or torchvision:NAME / timm:NAME",
     )  # fmt: skip
-    parser.add_argument(
-        "--weights", type=Path,
-        help="weights file (or a `fooling train` run directory) for a built-in classifier",
-    )  # fmt: skip
-    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA if present)")
+    parser.add_argument("--weights", type=Path, help=WEIGHTS_HELP)
+    parser.add_argument("--device", help=DEVICE_HELP)
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto",
         help="auto: bf16 on a GPU, and on OpenVINO where the CPU has AMX or AVX-512-BF16; "
@@ -65,6 +79,11 @@ def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
         help="what runs the forward pass on a CPU (auto: the fastest installed that agrees "
         "with torch)",
     )  # fmt: skip
+    add_model_file_arguments(parser)
+
+
+def add_model_file_arguments(parser: argparse.ArgumentParser) -> None:
+    """How to read a model file of the user's: input shape, labels, normalisation, outputs."""
     model = parser.add_argument_group("a model of your own")
     model.add_argument("--input-shape", type=IMAGE_SIDE.parse, nargs=3, metavar=("C", "H", "W"))
     model.add_argument("--labels", type=Path, help="text file, one class name per line")

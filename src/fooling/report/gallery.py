@@ -44,18 +44,20 @@ class GalleryCell:
     """One class elite.
 
     Attributes:
-        index: the class index.
+        index: the class index (None: a cell that is not one class's, such as a figure).
         label: the class label, shown as given (escaped).
         confidence: the classifier's probability for that class, in ``[0, 1]``.
         image: a PNG file; a relative path is taken relative to the gallery's folder.
         caption: shown instead of the confidence, when given.
+        width: the CSS width to show the image at (None: from its size).
     """
 
-    index: int
+    index: int | None
     label: str
     confidence: float
     image: Path
     caption: str | None = None
+    width: int | None = None
 
 
 @dataclass
@@ -120,15 +122,19 @@ def _cell_html(cell: GalleryCell, folder: Path) -> tuple[str, int]:
     """The markup of one cell and the CSS width its image takes."""
     encoded, width, height = _read_png(folder / cell.image)
     shown_width, scaled_up = _display_width(width)
+    if cell.width is not None:
+        shown_width, scaled_up = cell.width, cell.width > width
     shown_height = max(1, round(height * shown_width / width))
     label = escape(cell.label)
+    named = label if cell.index is None else f"{cell.index} {label}"
+    shown = label if cell.index is None else f"{cell.index} · {label}"
     hit = cell.confidence >= FOOLED_AT
     value = format_confidence(cell.confidence) if cell.caption is None else escape(cell.caption)
     html = (
         f"<figure{' class=hit' if hit else ''}>"
         f"<img{' class=px' if scaled_up else ''} width={shown_width} height={shown_height} "
-        f'alt="{cell.index} {label}" src="data:image/png;base64,{encoded}">'
-        f"<figcaption>{cell.index} · {label}<br>"
+        f'alt="{named}" src="data:image/png;base64,{encoded}">'
+        f"<figcaption>{shown}<br>"
         f"<b>{value}</b></figcaption></figure>\n"
     )
     return html, shown_width

@@ -1,0 +1,119 @@
+"""Many distinct fooling images at once: the elites of many short, independent searches.
+
+Retraining needs thousands of fooling images per iteration (the paper added
+about 6000 on MNIST, the size of one class), where one search leaves one elite
+per class. So `gather` runs short searches, each from its own seed and
+alternating encodings when asked, and keeps every elite at or above the
+threshold, read from each search's archive at a few points along the way
+(an elite that improved is another image). Images seen before are dropped, so
+every image kept is distinct to the byte. Separate seeds give separate
+lineages, which is what makes the set varied: the offspring of one search at
+one point are near-copies of their parents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from fooling.classifiers import Classifier
+from fooling.encodings import make_encoding
+from fooling.errors import FoolingError
+from fooling.records import FOOLED_AT
+from fooling.search.evolution import Evolution
+
+SNAPSHOTS = 4  # times each search's archive is read, evenly spaced over its generations
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Fooling images and what finding them cost.
+
+    Attributes:
+        images: `uint8 [M, C, H, W]`, each at or above the threshold for some class.
+        classes: `long [M]` the class each image fools.
+        searches: short searches run.
+        evaluations: images scored in all.
+        seconds: wall-clock time.
+    """
+
+    images: torch.Tensor
+    classes: torch.Tensor
+    searches: int
+    evaluations: int
+    seconds: float
+
+
+def gather(
+    classifier: Classifier,
+    count: int,
+    *,
+    classes: Sequence[int],
+    encodings: Sequence[str] = ("direct", "cppn"),
+    generations: int = 50,
+    population: int = 100,
+    seed: int = 0,
+    threshold: float = FOOLED_AT,
+    max_searches: int = 100_000,
+    progress: bool = True,
+) -> Gathered:
+    """Collect `count` distinct images the classifier puts in one of `classes` at `threshold`.
+
+    Args:
+        classifier: the network to fool.
+        count: images to collect.
+        classes: the target classes (for retraining, the real ones only).
+        encodings: the encodings the searches take in turn.
+        generations: each search's generations.
+        population: each search's images per generation.
+        seed: search `k` uses seed `seed + k`.
+        threshold: the confidence an image must reach.
+        max_searches: give up after this many searches.
+        progress: show a progress bar.
+
+    Returns:
+        The images (exactly `count`) with their classes and costs.
+
+    Raises:
+        FoolingError: `max_searches` searches found fewer than `count` images.
+    """
+    started = time.perf_counter()
+    found: list[torch.Tensor] = []
+    found_classes: list[int] = []
+    seen: set[bytes] = set()
+    stops = sorted({max(1, generations * (k + 1) // SNAPSHOTS) for k in range(SNAPSHOTS)})
+    searches = evaluations = 0
+    with tqdm(total=count, desc="gather", unit="img", disable=not progress, leave=False) as bar:
+        while len(found) < count:
+            if searches >= max_searches:
+                raise FoolingError(
+                    f"{searches} searches found only {len(found)} of {count} images at "
+                    f">= {threshold} against {classifier.name}"
+                )
+            name = encodings[searches % len(encodings)]
+            encoding = make_encoding(name, classifier.input_shape, classifier.device)
+            evolution = Evolution(classifier, encoding, population=population,
+                                  seed=seed + searches, classes=classes)  # fmt: skip
+            for stop in stops:
+                evolution.run(stop, progress=False)
+                archive = evolution.archive
+                assert archive.images is not None
+                for cell in (archive.confidence >= threshold).nonzero().flatten().tolist():
+                    image = archive.images[cell].cpu()
+                    key = hashlib.sha256(image.numpy().tobytes()).digest()
+                    if key not in seen and len(found) < count:
+                        seen.add(key)
+                        found.append(image)
+                        found_classes.append(int(archive.classes[cell]))
+                        bar.update(1)
+            searches += 1
+            evaluations += evolution.evaluations
+    return Gathered(
+        images=torch.stack(found), classes=torch.tensor(found_classes), searches=searches,
+        evaluations=evaluations, seconds=time.perf_counter() - started,
+    )  # fmt: skip

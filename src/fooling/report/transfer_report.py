@@ -1,0 +1,139 @@
+"""The human side of a transfer: a heat map of runs x targets and a gallery of what transferred."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from fooling.records import FOOLED_AT
+from fooling.report.gallery import GalleryCell, GallerySection, format_confidence, write_gallery
+from fooling.report.images import image_filename
+from fooling.report.plots import save_figure
+from fooling.report.search_report import describe
+
+if TYPE_CHECKING:
+    from fooling.experiments.transfer import SourceRun, TransferPair, TransferResult
+
+SOURCE = "source (own)"
+"""The heat map column of the run's own classifier, for comparison."""
+
+_PANELS = (
+    ("same_top1", None, "share with the same top-1 class", "{:.1%}"),
+    ("at_0.99", "source_at_0.99", f"share at ≥ {FOOLED_AT} for the class", "{:.1%}"),
+    ("mean_confidence", "source_mean_confidence", "mean probability for the class", "{:.4f}"),
+)
+"""Each panel: its figure, the source's figure (None: not recorded), its title, its format."""
+
+
+def write_transfer_report(result: TransferResult, out: Path, *, show: int | None = 100) -> Path:
+    """Write `plots/transfer.png` and `gallery.html` of `result` into `out`.
+
+    Args:
+        result: the finished transfer.
+        out: its run directory (the caller writes `summary.json` last).
+        show: the most elites per (run, target) the gallery shows, those the source was
+            most confident in; all when None.
+
+    Returns:
+        The path of `gallery.html`.
+    """
+    plot_transfer(result, out / "plots" / "transfer.png")
+    gallery = out / "gallery.html"
+    sections = [
+        pair_section(run, result.pair(row, column), show)
+        for row, run in enumerate(result.runs)
+        for column in range(len(result.targets))
+    ]
+    subtitle = (
+        f"{len(result.runs)} run(s) x {len(result.targets)} target(s). Green: the target "
+        f"too gives ≥ {FOOLED_AT:.0%} to the class; ✓: the target's top-1 is the class "
+        "(the image transferred), ✗: it is another (named). Captions: source → target."
+    )
+    write_gallery(gallery, "transfer of fooling images", sections, subtitle=subtitle)
+    return gallery
+
+
+def pair_section(run: SourceRun, pair: TransferPair, show: int | None) -> GallerySection:
+    """The gallery section of one (run, target): each elite, marked as transferred or not."""
+    figures = pair.figures()
+    order = np.argsort(-pair.source_confidences.numpy(), kind="stable")
+    shown = sorted(order[:show].tolist() if show is not None else order.tolist())
+    cells = []
+    for position in shown:
+        index, label = pair.classes[position], pair.labels[position]
+        top1 = int(pair.target_top1[position])
+        mark = "✓" if bool(pair.transferred[position]) else f"✗ {pair.target_labels[top1]}"
+        source = format_confidence(float(pair.source_confidences[position]))
+        target = float(pair.target_confidences[position])
+        image = run.path.resolve() / image_filename(index, label)
+        caption = f"{source} → {format_confidence(target)} {mark}"
+        cells.append(GalleryCell(index, label, target, image, caption=caption))
+    note = (
+        f"same top-1 {figures['same_top1']:.1%} · ≥ {FOOLED_AT} {figures['at_0.99']:.1%} "
+        f"(source {figures['source_at_0.99']:.1%}) · mean probability "
+        f"{figures['mean_confidence']:.4f} (source {figures['source_mean_confidence']:.4f}) "
+        f"over {figures['elites']} elites"
+    )
+    if len(shown) < len(pair.classes):
+        note += f"; shown: the {len(shown)} the source was most confident in"
+    heading = f"{run.name} ({describe(run.result)}) → {pair.target}"
+    return GallerySection(heading, cells, note=note, count=False)
+
+
+def plot_transfer(result: TransferResult, path: Path) -> None:
+    """Heat maps of runs x targets: same top-1, share at >= 0.99, mean probability.
+
+    The last two have a first column for the run's own classifier, for comparison.
+
+    Args:
+        result: the finished transfer.
+        path: the PNG file to write; missing parent folders are created.
+    """
+    rows = [f"{run.name}\n{run.result.classifier} · {run.result.encoding or run.result.method}"
+            for run in result.runs]  # fmt: skip
+    columns = len(result.targets)
+    widths = [columns + (own is not None) for _, own, _, _ in _PANELS]
+    size = (max(8.0, 2.5 + 1.2 * sum(widths)), 1.6 + 0.55 * len(rows))
+    figure = Figure(figsize=size, layout="constrained")
+    panels = figure.subplots(1, len(_PANELS), squeeze=False, width_ratios=widths)[0]
+    for number, (axes, (key, own, title, form)) in enumerate(zip(panels, _PANELS, strict=True)):
+        names = ([SOURCE] if own is not None else []) + result.targets
+        values = np.array([
+            ([result.pair(row, 0).figures()[own]] if own is not None else [])
+            + [result.pair(row, column).figures()[key] for column in range(columns)]
+            for row in range(len(rows))
+        ])  # fmt: skip
+        _heat_map(axes, values, rows if number == 0 else None, names, title, form)
+    figure.suptitle("fooling images scored by other classifiers", parse_math=False)
+    save_figure(figure, path, dpi=100)
+
+
+def _heat_map(
+    axes: Axes,
+    values: np.ndarray,
+    rows: list[str] | None,
+    columns: list[str],
+    title: str,
+    form: str,
+) -> None:
+    """One panel: `values` [rows, columns] in [0, 1], each cell written out; `rows` None: the
+    row names are left to the panel on the left."""
+    axes.imshow(values, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_title(title, fontsize=10, parse_math=False)
+    axes.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=9,
+                    parse_math=False)  # fmt: skip
+    if rows is None:
+        axes.set_yticks([])
+    else:
+        axes.set_yticks(range(len(rows)), rows, fontsize=9, parse_math=False)
+    for (row, column), value in np.ndenumerate(values):
+        colour = "black" if value > 0.6 else "white"
+        axes.text(column, row, form.format(value), ha="center", va="center", color=colour,
+                  fontsize=9)  # fmt: skip
+
+
+__all__ = ["pair_section", "plot_transfer", "write_transfer_report"]
