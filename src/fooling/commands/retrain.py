@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--quick", action="store_true",
-        help="the same experiment scaled down to minutes: 2000 fooling images an iteration, "
+        help="the same experiment scaled down to minutes: 4000 fooling images an iteration, "
         "3 training epochs, 100-generation searches",
     )  # fmt: skip
     parser.add_argument(

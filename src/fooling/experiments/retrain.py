@@ -93,7 +93,7 @@ class RetrainSettings:
     def preset(cls, *, quick: bool, **changes: Any) -> RetrainSettings:
         """The paper's setting, or `quick`: the same code scaled down to minutes."""
         if quick:
-            base = cls(fooling_per_iteration=2000, held_out=300, epochs=3, generations=100)
+            base = cls(fooling_per_iteration=4000, held_out=300, epochs=3, generations=100)
             return dataclasses.replace(base, **changes)
         return cls(**changes)
 
