@@ -314,6 +314,46 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path):
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
+def test_ctrl_c_inside_code_run_by_exec_still_exits_130(tmp_path):
+    # dataclasses builds methods with exec(string); a Ctrl-C there made `python -m` exit by SIGINT
+    script = tmp_path / "interrupted.py"
+    script.write_text(
+        "import sys\n"
+        "from fooling.interrupt import InterruptAnywhere\n"
+        "def main():\n"
+        "    try:\n"
+        "        with InterruptAnywhere():\n"
+        "            exec('raise KeyboardInterrupt')\n"
+        "    except KeyboardInterrupt:\n"
+        "        return 130\n"
+        "sys.exit(main())\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-m", "interrupted"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert finished.returncode == 130, finished.stderr
+
+
+def test_a_ctrl_c_python_drops_in_a_callback_stops_the_next_loop(monkeypatch):
+    import weakref
+
+    from fooling.interrupt import InterruptAnywhere, StopOnInterrupt
+
+    printed = []  # what Python would print as "Exception ignored in ..."
+    monkeypatch.setattr(sys, "unraisablehook", printed.append)
+
+    class Module:
+        pass
+
+    with pytest.raises(KeyboardInterrupt), InterruptAnywhere():
+        module = Module()
+        weakref.finalize(module, signal.raise_signal, signal.SIGINT)
+        del module  # the callback is interrupted, and Python drops that
+        with StopOnInterrupt():
+            pytest.fail("the loop started although Ctrl-C was pressed")
+    assert printed == []
+
+
 def test_ctrl_c_while_the_report_is_written_loses_nothing(tmp_path, capfd, monkeypatch):
     import fooling.report.search_report as report
 

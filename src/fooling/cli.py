@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from fooling.allocator import keep_freed_memory
 from fooling.errors import FoolingError
+from fooling.interrupt import InterruptAnywhere
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
@@ -71,11 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     command = "fooling"
     try:
-        args = build_parser().parse_args(argv)
-        command = args.command
-        warnings.showwarning = _one_line_warning
-        keep_freed_memory()  # this process is the search's own (see fooling.allocator)
-        return args.run(args)
+        with InterruptAnywhere():
+            args = build_parser().parse_args(argv)
+            command = args.command
+            warnings.showwarning = _one_line_warning
+            keep_freed_memory()  # this process is the search's own (see fooling.allocator)
+            return args.run(args)
     except KeyboardInterrupt:
         print(f"fooling: interrupted; {command} stopped", file=sys.stderr)
         return INTERRUPTED
