@@ -1,17 +1,22 @@
 """Retraining with a fooling class: real LeNet, real MNIST, small but whole iterations."""
 
+import copy
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from test_cli_errors import fails_with_one_line
 
 import fooling
+from fooling.classifiers import load_classifier
 from fooling.classifiers.lenet import LeNet
 from fooling.experiments.retrain import IMAGES_FORMAT, RetrainSettings
 from fooling.state_file import load_state
+from fooling.training.fine_tune import with_extra_class
 from fooling.user_files import read_weights
 
 # Every part of an iteration, at the smallest size that still does each step for real.
@@ -97,7 +102,8 @@ def test_resume_refuses_other_settings(stopped, capsys):
     ("arguments", "expected"),
     [
         (["--resume"], "nothing to --resume"),
-        (["--classifier", "efficientnet-lite0"], "invalid choice"),
+        (["--classifier", "efficientnet-lite0"], "give --data FOLDER"),
+        (["--full"], "--full fine-tunes on --data"),
         (["--iterations", "0"], "iterations"),
         (["--mnist", "/nonexistent/mnist"], "MNIST"),
         (["--resume", "--force"], "contradict"),
@@ -111,5 +117,124 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, arguments, expe
 
 
 def test_only_lenet_has_a_built_in_dataset():
-    with pytest.raises(fooling.FoolingError, match="only for lenet-mnist"):
+    with pytest.raises(fooling.FoolingError, match="only for the MNIST LeNets"):
         fooling.retrain("efficientnet-lite0", out="unused", settings=TINY)
+
+
+# ------------------------------------------------------------ any classifier, with --data
+FOLDER = RetrainSettings(
+    iterations=1, fooling_per_iteration=8, held_out=4, threshold=0.1, encodings=("direct",),
+    gather_generations=2, gather_population=8, epochs=1, generations=2, population=8,
+)  # fmt: skip
+HEN = Path(__file__).parent / "data" / "hen_256.png"
+
+
+def make_folder(root: Path, per_class: int = 5) -> Path:
+    """Two ImageNet classes: crops of a real hen photo, and noise (which Lite0 calls a kite)."""
+    generator = torch.Generator().manual_seed(0)
+    photo = Image.open(HEN).convert("RGB")
+    (root / "hen").mkdir(parents=True)
+    (root / "021_kite").mkdir()
+    for k in range(per_class):
+        side = int(torch.randint(180, 257, (1,), generator=generator))
+        x, y = (int(v) for v in torch.randint(0, 257 - side, (2,), generator=generator))
+        photo.crop((x, y, x + side, y + side)).resize((160, 160)).save(root / "hen" / f"{k}.jpg")
+        noise = torch.randint(0, 256, (160, 160, 3), dtype=torch.uint8, generator=generator)
+        Image.fromarray(noise.numpy()).save(root / "021_kite" / f"{k}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return load_classifier("efficientnet-lite0", "cpu", backend="torch", precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_folder(tmp_path_factory.mktemp("data") / "images")
+
+
+@pytest.fixture(scope="module")
+def head_run(lite0, folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("retrain-data") / "run"
+    fooling.retrain(lite0, out=out, data=folder, settings=FOLDER, progress=False)
+    return out
+
+
+def _weights_of(out, number):
+    return read_weights(out / "iterations" / f"{number:02d}" / "weights.safetensors")
+
+
+def test_a_folder_fine_tunes_the_head_of_any_classifier_with_one_more_class(lite0, head_run):
+    out = head_run
+    summary = json.loads((out / "summary.json").read_text())
+    rows = summary["iterations"]
+    assert [row["iteration"] for row in rows] == [0, 1] and summary["finished"] is True
+    assert rows[1]["trained_fooling_images"] == 8
+    assert 0 <= rows[1]["test_accuracy"] <= 1 and rows[0]["test_accuracy"] == 1.0
+    evolved = fooling.load_run(out / "iterations" / "01" / "evolved" / "direct")
+    assert evolved.classes == [8, 21]  # the folder's classes, not all 1000
+    weights = _weights_of(out, 1)
+    assert weights["_fc.weight"].shape == (1001, 1280) and weights["_fc.bias"].shape == (1001,)
+    original = lite0.model.state_dict()
+    body = [name for name in weights if not name.startswith("_fc.")]
+    assert body and all(torch.equal(weights[name], original[name]) for name in body)
+    assert not torch.equal(weights["_fc.weight"][:1000], original["_fc.weight"])
+    # the recall is what the saved network says of the held-out images
+    network = with_extra_class(lite0.model, 1000)
+    network.load_state_dict(weights)
+    retrained = lite0.with_model(network, labels=[*lite0.labels, "fooling"], name="check")
+    held_out = load_state(out / "iterations" / "01" / "fooling.safetensors", kind=IMAGES_FORMAT)
+    assert held_out["held_out"].shape == (4, 3, 224, 224)
+    share = (retrained(held_out["held_out"].float() / 255).argmax(dim=1) == 1000).float().mean()
+    assert rows[1]["fooling_recall"] == pytest.approx(float(share))
+
+
+def test_full_fine_tuning_changes_the_whole_network(lite0, folder, tmp_path):
+    settings = dataclasses.replace(FOLDER, max_steps=1)
+    fooling.retrain(lite0, out=tmp_path / "run", data=folder, full=True, settings=settings,
+                    progress=False)  # fmt: skip
+    weights = _weights_of(tmp_path / "run", 1)
+    original = lite0.model.state_dict()
+    body = [name for name in weights if name.endswith(".weight") and not name.startswith("_fc.")]
+    assert sum(not torch.equal(weights[name], original[name]) for name in body) > len(body) // 2
+
+
+def test_resume_refuses_other_data(lite0, head_run, folder, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(head_run, out)
+    other = shutil.copytree(folder, tmp_path / "other")
+    (other / "hen" / "0.jpg").unlink()
+    with pytest.raises(fooling.FoolingError, match="trained on other data"):
+        fooling.retrain(lite0, out=out, data=other, settings=FOLDER, resume=True, progress=False)
+
+
+def test_data_that_does_not_fit_is_one_line(folder, tmp_path, capsys, lenet):
+    out = tmp_path / "run"
+    lite = ["retrain", "--classifier", "efficientnet-lite0", "--backend", "torch", "--quiet"]
+    fails_with_one_line(capsys, [*lite, "--data", str(tmp_path / "none"), "--out", str(out)],
+                        "is not a folder")  # fmt: skip
+    typo = shutil.copytree(folder, tmp_path / "typo")
+    (typo / "hen").rename(typo / "hens")
+    fails_with_one_line(capsys, [*lite, "--data", str(typo), "--out", str(out)],
+                        "'hens' names no class")  # fmt: skip
+    lonely = shutil.copytree(folder, tmp_path / "lonely")
+    for extra in sorted((lonely / "hen").iterdir())[1:]:
+        extra.unlink()
+    fails_with_one_line(capsys, [*lite, "--data", str(lonely), "--out", str(out)],
+                        "has 1 image")  # fmt: skip
+    scripted = tmp_path / "lenet.pt"
+    torch.jit.script(copy.deepcopy(lenet.model)).save(scripted)
+    digits = make_digit_folder(tmp_path / "digits")
+    fails_with_one_line(capsys, ["retrain", "--classifier", str(scripted), "--input-shape",
+                                 "1", "28", "28", "--data", str(digits), "--out", str(out)],
+                        "not a TorchScript module")  # fmt: skip
+    assert not out.exists()
+
+
+def make_digit_folder(root: Path) -> Path:
+    for digit in ("3", "7"):
+        (root / digit).mkdir(parents=True)
+        for k in range(2):
+            Image.new("L", (28, 28), 40 * k + int(digit)).save(root / digit / f"{k}.png")
+    return root

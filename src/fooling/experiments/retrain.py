@@ -7,14 +7,16 @@ images against DNN(i). Iteration 0 only evolves against the network given.
 Every iteration is written to disk as it finishes, so a run stopped between
 iterations continues with `resume=True` from the last one finished.
 
-MNIST is the dataset built in: `lenet-mnist` (or its `weights`) is DNN(0),
-and each DNN(i) is a LeNet with 11 outputs trained by the generic trainer
-with `LENET_RECIPE`.
+Where the networks come from is a `Networks` (`retrain_networks`): MNIST is
+built in for the LeNets, each DNN(i) a LeNet with 11 outputs trained from
+scratch by the generic trainer with `LENET_RECIPE`; any other PyTorch classifier
+brings a folder of labelled images, and each DNN(i) is DNN(0) with one more
+output, fine-tuned from DNN(0)'s weights (its head, or all of it).
 
 On disk, beside the usual `summary.json` (one row per iteration), `plots/`
 and `gallery.html` (the elites evolved against each network):
 
-    iterations/NN/weights.safetensors   DNN(NN), 11 classes
+    iterations/NN/weights.safetensors   DNN(NN), with the fooling class
     iterations/NN/fooling.safetensors   the images gathered against DNN(NN-1):
                                         trained on, and held out
     iterations/NN/evolved/              the run evolved against DNN(NN)
@@ -32,25 +34,30 @@ from typing import Any
 import torch
 
 from fooling.classifiers import Classifier, load_classifier
-from fooling.classifiers.lenet import MNIST_LABELS, LeNet
-from fooling.data.mnist import load_mnist
+from fooling.classifiers.lenet import SHIPPED_WEIGHTS
+from fooling.data.image_folder import read_image_folder
 from fooling.encodings import make_encoding
-from fooling.errors import FoolingError
+from fooling.errors import FoolingError, first_line
 from fooling.experiments.gather import gather
-from fooling.limits import EPOCHS, GENERATIONS, MAX_STEPS, POPULATION, SEED, whole
+from fooling.experiments.retrain_networks import (
+    MNIST_SOURCE,
+    FineTunedOnFolder,
+    LeNetsOnMnist,
+    Networks,
+)
+from fooling.limits import EPOCHS, GENERATIONS, MAX_STEPS, POPULATION, SEED, Limit, whole
 from fooling.records import FOOLED_AT, Statistics
 from fooling.run_directory import RunDirectory
 from fooling.search.evolution import Evolution
 from fooling.search.result import SearchResult
 from fooling.state_file import load_state, save_state
 from fooling.training.train_lenet import LENET_RECIPE, save_weights
-from fooling.training.trainer import evaluate, train
 from fooling.user_files import read_weights
 
 ITERATIONS = whole("iterations", 1, 1000)
 FOOLING_IMAGES = whole("fooling_per_iteration", 1, 10**6)
 HELD_OUT = whole("held_out", 1, 10**6)
-FOOLING_LABEL = "fooling"
+THRESHOLD = Limit("threshold", 0.0, 1.0, low_open=True)
 STATE_FORMAT = "fooling-retrain-1"
 IMAGES_FORMAT = "fooling-retrain-images-1"
 ENCODINGS = {"direct": ("direct",), "cppn": ("cppn",), "both": ("direct", "cppn")}
@@ -63,14 +70,19 @@ class RetrainSettings:
 
     Attributes:
         iterations: networks retrained after the first.
-        fooling_per_iteration: fooling images gathered and trained on per iteration
-            (the paper: about 6000 on MNIST, the size of one class).
+        fooling_per_iteration: fooling images gathered and trained on per iteration;
+            None: the size of one real class (the paper: about 6000 on MNIST).
         held_out: images gathered apart from them, from other searches, to measure
-            whether the new network recognises fooling images it was not trained on.
+            whether the new network recognises fooling images it was not trained on;
+            None: a sixth of `fooling_per_iteration` (1000 on MNIST).
+        threshold: the confidence for a real class that a gathered image must reach.
         encodings: the encodings the searches take in turn.
-        gather_generations: generations of each short search that gathers images.
+        gather_generations: generations of each search that gathers images (the paper's
+            200 on MNIST: against a network that has a fooling class, 30-generation
+            searches found 4x fewer images per evaluation).
         gather_population: images per generation of those searches.
-        epochs: training passes over the real and fooling images.
+        epochs: training passes over the real and fooling images (a LeNet, or a whole
+            network fine-tuned; a head alone has `fooling.training.fine_tune.HEAD_RECIPE`).
         max_steps: stop training after this many updates (None: all epochs).
         generations: generations of the search evolved against each network.
         population: images per generation of that search.
@@ -78,10 +90,11 @@ class RetrainSettings:
     """
 
     iterations: int = 15
-    fooling_per_iteration: int = 6000
-    held_out: int = 1000
+    fooling_per_iteration: int | None = None
+    held_out: int | None = None
+    threshold: float = FOOLED_AT
     encodings: tuple[str, ...] = ("direct", "cppn")
-    gather_generations: int = 30
+    gather_generations: int = 200
     gather_population: int = 100
     epochs: int = LENET_RECIPE.epochs
     max_steps: int | None = None
@@ -93,15 +106,27 @@ class RetrainSettings:
     def preset(cls, *, quick: bool, **changes: Any) -> RetrainSettings:
         """The paper's setting, or `quick`: the same code scaled down to minutes."""
         if quick:
-            base = cls(fooling_per_iteration=4000, held_out=300, epochs=3, generations=100)
+            base = cls(
+                fooling_per_iteration=4000, held_out=300, gather_generations=30, epochs=3,
+                generations=100,
+            )  # fmt: skip
             return dataclasses.replace(base, **changes)
         return cls(**changes)
+
+    def sized(self, class_size: int) -> RetrainSettings:
+        """These settings with the fooling class's sizes filled in from a real class's."""
+        fooling = self.fooling_per_iteration or class_size
+        held_out = self.held_out or max(1, round(fooling / 6))
+        return dataclasses.replace(self, fooling_per_iteration=fooling, held_out=held_out)
 
     def check(self) -> None:
         """Raise FoolingError for a size out of range or an unknown encoding."""
         ITERATIONS.check(self.iterations)
-        FOOLING_IMAGES.check(self.fooling_per_iteration)
-        HELD_OUT.check(self.held_out)
+        if self.fooling_per_iteration is not None:
+            FOOLING_IMAGES.check(self.fooling_per_iteration)
+        if self.held_out is not None:
+            HELD_OUT.check(self.held_out)
+        THRESHOLD.check(self.threshold)
         GENERATIONS.check(self.gather_generations)
         GENERATIONS.check(self.generations)
         POPULATION.check(self.gather_population)
@@ -145,7 +170,7 @@ class RetrainResult:
 
 
 def retrain(
-    classifier: str = "lenet-mnist",
+    classifier: str | Classifier = "lenet-mnist",
     *,
     out: str | Path,
     iterations: int = 15,
@@ -153,6 +178,8 @@ def retrain(
     encoding: str = "both",
     seed: int = 0,
     weights: str | Path | None = None,
+    data: str | Path | None = None,
+    full: bool = False,
     mnist_root: str | Path | None = None,
     force: bool = False,
     resume: bool = False,
@@ -162,28 +189,33 @@ def retrain(
 ) -> RetrainResult:
     """Retrain a classifier with a class of fooling images, `iterations` times.
 
-    Each iteration's row in `summary.json["iterations"]`: `test_accuracy` (the
-    real test set, all classes counted), `fooling_recall` (the share of held-out
+    Each iteration's row in `summary.json["iterations"]`: `test_accuracy` (held-out
+    real images, all classes counted), `fooling_recall` (the share of held-out
     fooling images from the previous network that the new one puts in the
     fooling class), `median_confidence` and `fooled_at_0.99` of the images then
     evolved against the new network on the real classes (per class, the better
     of the encodings), `trained_fooling_images`, `evaluations`, `seconds`.
 
     Args:
-        classifier: the network to start from; `"lenet-mnist"` (MNIST is the dataset
-            built in).
+        classifier: the network to start from: a name or file as for
+            `load_classifier`, or a `Classifier`. The MNIST LeNets have MNIST built
+            in; any other needs `data`.
         out: the run directory.
         iterations: networks to retrain after the first (the paper: 15 on MNIST).
         quick: the same code scaled down (fewer images, shorter training and
             searches) to run in minutes.
         encoding: `"direct"`, `"cppn"` or `"both"` for the searches.
         seed: seeds every search and every training run.
-        weights: weights for the first network (by default the shipped ones).
+        weights: weights for a built-in first network (by default the shipped ones).
+        data: a folder with one sub-folder of images per class (see
+            `fooling.data.image_folder`). Each network is then the first with one more
+            output, fine-tuned from its weights; a fifth of each class is the test set.
+        full: with `data`, fine-tune the whole network, not only its last layer.
         mnist_root: a folder of MNIST IDX files (see `fooling.data.mnist.load_mnist`).
         force: replace a run already in `out`.
         resume: continue the run in `out` after its last finished iteration (its
-            settings must be the same; `iterations` may be raised).
-        device: where to run (default: CUDA if present).
+            settings and data must be the same; `iterations` may be raised).
+        device: where to run, for a classifier given by name (default: CUDA if present).
         progress: show progress bars.
         settings: every size at once, in place of `iterations`, `quick`, `encoding`
             and `seed` (for experiments of one's own, and tests).
@@ -192,13 +224,10 @@ def retrain(
         Every finished iteration's figures.
 
     Raises:
-        FoolingError: another classifier, a bad number or encoding, MNIST not found,
-            `out` holding a run without `force`, or nothing to resume.
+        FoolingError: a classifier with no built-in dataset and no `data`, one that
+            cannot be given another class, unreadable data, a bad number or encoding,
+            MNIST not found, `out` holding a run without `force`, or nothing to resume.
     """
-    if classifier != "lenet-mnist":
-        raise FoolingError(
-            f"retrain has a built-in dataset only for lenet-mnist, not {classifier!r}"
-        )
     if encoding not in ENCODINGS:
         raise FoolingError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
     if settings is None:
@@ -206,11 +235,48 @@ def retrain(
             quick=quick, iterations=iterations, encodings=ENCODINGS[encoding], seed=seed
         )
     settings.check()
-    first = load_classifier(classifier, device, weights)
-    real = (load_mnist("train", mnist_root), load_mnist("test", mnist_root))
+    if isinstance(classifier, Classifier):
+        if weights is not None:
+            raise FoolingError("weights are for a classifier given by name")
+        first = classifier
+    else:
+        check_dataset(classifier, data, full)
+        first = load_classifier(classifier, device, weights)
+    networks = _networks(first, data, full, mnist_root, settings.seed)
+    settings = settings.sized(networks.class_size)
+    settings.check()
     directory = RunDirectory(out)
     with directory.resumable() if resume else directory.claim(force=force):
-        return _Retraining(directory, settings, first, real, progress).run(resume=resume)
+        return _Retraining(directory, settings, networks, progress).run(resume=resume)
+
+
+def _networks(
+    first: Classifier, data: str | Path | None, full: bool, mnist_root: str | Path | None,
+    seed: int,
+) -> Networks:  # fmt: skip
+    """MNIST LeNets, or the first network fine-tuned on `data`."""
+    if data is not None:
+        return FineTunedOnFolder(first, read_image_folder(data, first), full=full, seed=seed)
+    check_dataset(first.name, data, full)
+    return LeNetsOnMnist(first, None if mnist_root is None else str(mnist_root))
+
+
+def check_dataset(name: str, data: str | Path | None, full: bool) -> None:
+    """Refuse, before any model is loaded, a classifier that needs `data` and has none.
+
+    Raises:
+        FoolingError: no `data` for a classifier other than the MNIST LeNets, or
+            `full` without `data`.
+    """
+    if data is not None:
+        return
+    if full:
+        raise FoolingError("--full fine-tunes on --data; the MNIST LeNets train from scratch")
+    if name not in SHIPPED_WEIGHTS:
+        raise FoolingError(
+            f"retrain has a built-in dataset only for the MNIST LeNets, not {name}; "
+            "give --data FOLDER (one sub-folder of images per class)"
+        )
 
 
 class _Retraining:
@@ -220,14 +286,13 @@ class _Retraining:
         self,
         directory: RunDirectory,
         settings: RetrainSettings,
-        first: Classifier,
-        real: tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+        networks: Networks,
         progress: bool,
     ) -> None:
         self.directory = directory
         self.settings = settings
-        self.first = first
-        (self.train_images, self.train_labels), (self.test_images, self.test_labels) = real
+        self.networks = networks
+        self.first = networks.first
         self.progress = progress
         self.state_path = directory.checkpoint / "state.safetensors"
 
@@ -250,7 +315,7 @@ class _Retraining:
     def _first_row(self) -> dict[str, Any]:
         """Iteration 0: the network given, and what evolution does against it."""
         started = time.perf_counter()
-        accuracy = _accuracy(self.first, self.test_images, self.test_labels)
+        accuracy = self._accuracy(self.first)
         evolved, evaluations = self._evolve(self.first, 0)
         return {
             "iteration": 0, "test_accuracy": accuracy, "fooling_recall": None,
@@ -261,11 +326,13 @@ class _Retraining:
     def _iteration(self, number: int, previous: Classifier) -> dict[str, Any]:
         """Gather against `previous`, train network `number`, evolve against it."""
         started = time.perf_counter()
-        settings, real = self.settings, range(len(MNIST_LABELS))
+        settings = self.settings
+        assert settings.fooling_per_iteration is not None and settings.held_out is not None
         options = {
-            "classes": real, "encodings": settings.encodings,
+            "classes": self.networks.classes, "encodings": settings.encodings,
             "generations": settings.gather_generations,
-            "population": settings.gather_population, "progress": self.progress,
+            "population": settings.gather_population, "threshold": settings.threshold,
+            "progress": self.progress,
         }  # fmt: skip
         seed = settings.seed + number * 2 * HOLDOUT_SEEDS
         trained = gather(previous, settings.fooling_per_iteration, seed=seed, **options)
@@ -275,35 +342,27 @@ class _Retraining:
                    {"trained": trained.images, "held_out": held_out.images},
                    kind=IMAGES_FORMAT)  # fmt: skip
         fooling = torch.cat([self._fooling_images(index) for index in range(1, number + 1)])
-        network = self._train(number, fooling)
+        network = self.networks.train(
+            number, fooling, epochs=settings.epochs, max_steps=settings.max_steps,
+            seed=settings.seed + number, progress=self.progress,
+        )  # fmt: skip
         save_weights(network, folder / "weights.safetensors")
-        classifier = self._classifier(network, number)
-        recall = _share_in_class(classifier, held_out.images, len(MNIST_LABELS))
+        classifier = self.networks.classifier(network, number)
+        recall = _share_in_class(classifier, held_out.images, self.first.num_classes)
         evolved, evaluations = self._evolve(classifier, number)
         return {
-            "iteration": number,
-            "test_accuracy": _accuracy(classifier, self.test_images, self.test_labels),
+            "iteration": number, "test_accuracy": self._accuracy(classifier),
             "fooling_recall": recall, **evolved, "trained_fooling_images": len(fooling),
             "gathered_searches": trained.searches + held_out.searches,
             "evaluations": trained.evaluations + held_out.evaluations + evaluations,
             "seconds": round(time.perf_counter() - started, 3),
         }  # fmt: skip
 
-    def _train(self, number: int, fooling: torch.Tensor) -> LeNet:
-        """A LeNet with the fooling class, trained from scratch on real and fooling images."""
-        images = torch.cat([self.train_images, fooling.float().div(255)])
-        labels = torch.cat([
-            self.train_labels,
-            torch.full((len(fooling),), len(MNIST_LABELS), dtype=torch.long),
-        ])  # fmt: skip
-        recipe = dataclasses.replace(
-            LENET_RECIPE, epochs=self.settings.epochs, max_steps=self.settings.max_steps
-        )
-        torch.manual_seed(self.settings.seed + number)
-        network = LeNet(num_classes=len(MNIST_LABELS) + 1).to(self.first.device)
-        train(network, (images, labels), recipe, seed=self.settings.seed + number,
-              progress=self.progress)  # fmt: skip
-        return network.cpu()
+    def _accuracy(self, classifier: Classifier) -> float:
+        """The share of held-out real images the classifier puts in their class (of all)."""
+        probabilities = classifier.exact_probabilities(self.networks.test_images)
+        labels = self.networks.test_labels.to(probabilities.device)
+        return float((probabilities.argmax(dim=1) == labels).float().mean())
 
     def _evolve(self, classifier: Classifier, number: int) -> tuple[dict[str, Any], int]:
         """Evolve against `classifier` on the real classes, once per encoding; write the runs."""
@@ -312,7 +371,7 @@ class _Retraining:
             encoding = make_encoding(name, classifier.input_shape, classifier.device)
             evolution = Evolution(classifier, encoding, population=self.settings.population,
                                   seed=self.settings.seed + number,
-                                  classes=range(len(MNIST_LABELS)))  # fmt: skip
+                                  classes=self.networks.classes)  # fmt: skip
             result = evolution.run(self.settings.generations, progress=self.progress)
             path = self._folder(number) / "evolved" / name
             with RunDirectory(path).claim(force=True) as run:
@@ -335,7 +394,7 @@ class _Retraining:
         """The images trained on in iteration `number`, as it saved them."""
         state = load_state(self._folder(number) / "fooling.safetensors", kind=IMAGES_FORMAT)
         images = state.get("trained")
-        shape = (1, *self.first.input_shape[1:])
+        shape = tuple(self.first.input_shape)
         if not (isinstance(images, torch.Tensor) and images.dtype == torch.uint8
                 and images.dim() == 4 and tuple(images.shape[1:]) == shape):  # fmt: skip
             raise FoolingError(f"{self._folder(number)} holds no fooling images of shape {shape}")
@@ -345,23 +404,22 @@ class _Retraining:
         """Network `number` (0: the one given), read back from its weights."""
         if number == 0:
             return self.first
-        network = LeNet(num_classes=len(MNIST_LABELS) + 1)
-        network.load_state_dict(read_weights(self._folder(number) / "weights.safetensors"))
-        return self._classifier(network, number)
-
-    def _classifier(self, network: LeNet, number: int) -> Classifier:
-        return Classifier(
-            network, input_shape=(1, 28, 28), labels=(*MNIST_LABELS, FOOLING_LABEL),
-            device=self.first.device, batch_size=4096, channels_last=True, precision="fp32",
-            dataset_mean=self.first.dataset_mean, name=f"{self.first.name}-retrained-{number}",
-        )  # fmt: skip
+        weights = read_weights(self._folder(number) / "weights.safetensors")
+        try:
+            network = self.networks.load(weights)
+        except RuntimeError as error:  # load_state_dict: missing, unexpected or resized keys
+            raise FoolingError(
+                f"{self._folder(number)}: weights do not fit the network: {first_line(error)}"
+            ) from None
+        return self.networks.classifier(network, number)
 
     def _save(self, rows: list[dict[str, Any]]) -> None:
         """Record the iterations finished: checkpoint, plots, gallery, then the summary."""
         from fooling.report.retrain_report import write_retrain_report  # (loads matplotlib)
 
         result = RetrainResult(self.first.name, self.settings, rows, 0.0)
-        state = {"settings": self.settings.json(), "identity": self.first.identity(), "rows": rows}
+        state = {"settings": self.settings.json(), "identity": self.first.identity(),
+                 "source": self.networks.source(), "rows": rows}  # fmt: skip
         save_state(self.state_path, state, kind=STATE_FORMAT)
         write_retrain_report(result, self.directory.path)
         self.directory.write_summary(result.summary())
@@ -369,7 +427,9 @@ class _Retraining:
     def _restore(self) -> list[dict[str, Any]]:
         """The rows of the iterations finished, after checking the settings are the same."""
         state = load_state(self.state_path, kind=STATE_FORMAT)
-        saved = dict(state.get("settings") or {})
+        # a run from before thresholds and folders existed gathered at 0.99 on MNIST
+        saved = {"threshold": FOOLED_AT, **(state.get("settings") or {})}
+        source = state.get("source", MNIST_SOURCE)
         wanted = self.settings.json()
         for key, value in wanted.items():
             if key != "iterations" and saved.get(key) != value:
@@ -379,18 +439,15 @@ class _Retraining:
                 )
         if state.get("identity") != self.first.identity():
             raise FoolingError(f"the run in {self.directory.path} started from another network")
+        if source != self.networks.source():
+            raise FoolingError(
+                f"the run in {self.directory.path} was trained on other data, or otherwise"
+            )
         rows = state.get("rows")
         if not (isinstance(rows, list) and rows and all(isinstance(row, dict) for row in rows)
                 and [row.get("iteration") for row in rows] == list(range(len(rows)))):  # fmt: skip
             raise FoolingError(f"cannot read the iterations of {self.directory.path}")
         return rows
-
-
-def _accuracy(classifier: Classifier, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """The share of real test images the classifier puts in their class (of all its classes)."""
-    model = classifier.model
-    assert isinstance(model, torch.nn.Module)
-    return evaluate(model, images, labels)
 
 
 def _share_in_class(classifier: Classifier, images: torch.Tensor, index: int) -> float:

@@ -78,7 +78,7 @@ def save_weights(net: nn.Module, out: Path) -> None:
     Raises:
         FoolingError: the file cannot be written.
     """
-    state = {name: tensor.detach().contiguous() for name, tensor in net.state_dict().items()}
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in net.state_dict().items()}
     try:
         with atomic_file(out) as temporary:
             save_file(state, str(temporary))
