@@ -98,6 +98,17 @@ def test_resume_refuses_other_settings(stopped, capsys):
     assert (stopped / "summary.json").read_bytes() == before
 
 
+def test_resume_refuses_a_link_inside_an_iteration(stopped, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    weights = out / "iterations" / "01" / "weights.safetensors"
+    elsewhere = tmp_path / "elsewhere.safetensors"
+    weights.rename(elsewhere)
+    weights.symlink_to(elsewhere)
+    argv = ["retrain", "--resume", "--iterations", "2", "--out", str(out), "--quiet"]
+    fails_with_one_line(capsys, argv, "symbolic link")
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [

@@ -51,6 +51,7 @@ RUN_FILES = (
 """Everything any command writes in its run directory (and all that `--force` removes)."""
 
 _FOLDERS = ("images", "plots", "checkpoint")
+_TREES = ("iterations",)  # folders of runs within the run, checked all the way down
 _TEMPORARY = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX) + "$")
 
 
@@ -243,7 +244,11 @@ class RunDirectory:
         """Raise FoolingError if a run file, or anything in a run folder, is a symbolic link."""
         for name in self.run_files():
             path = self.path / name
-            inside = list(path.iterdir()) if name in _FOLDERS and not path.is_symlink() else []
+            inside = []
+            if name in _FOLDERS and not path.is_symlink():
+                inside = list(path.iterdir())
+            elif name in _TREES and path.is_dir() and not path.is_symlink():
+                inside = list(path.rglob("*"))
             for candidate in (path, *inside):
                 if candidate.is_symlink():
                     raise FoolingError(

@@ -103,8 +103,8 @@ def gather(
                                   seed=seed + searches, classes=classes)  # fmt: skip
             for stop in stops:
                 evolution.run(stop, progress=False)
-                images, classes = _at_threshold(classifier, evolution.archive, threshold)
-                for image, value in zip(images, classes.tolist(), strict=True):
+                images, fooled = _at_threshold(classifier, evolution.archive, threshold)
+                for image, value in zip(images, fooled.tolist(), strict=True):
                     key = hashlib.sha256(image.numpy().tobytes()).digest()
                     if key not in seen and len(found) < count:
                         seen.add(key)
