@@ -61,6 +61,7 @@ def gather(
     population: int = 100,
     seed: int = 0,
     threshold: float = FOOLED_AT,
+    snapshots: int = SNAPSHOTS,
     max_searches: int = 100_000,
     progress: bool = True,
 ) -> Gathered:
@@ -75,6 +76,7 @@ def gather(
         population: each search's images per generation.
         seed: search `k` uses seed `seed + k`.
         threshold: the confidence an image must reach.
+        snapshots: times each search's archive is read, evenly spaced.
         max_searches: give up after this many searches.
         progress: show a progress bar.
 
@@ -88,7 +90,7 @@ def gather(
     found: list[torch.Tensor] = []
     found_classes: list[int] = []
     seen: set[bytes] = set()
-    stops = sorted({max(1, generations * (k + 1) // SNAPSHOTS) for k in range(SNAPSHOTS)})
+    stops = sorted({max(1, generations * (k + 1) // snapshots) for k in range(snapshots)})
     searches = evaluations = 0
     with tqdm(total=count, desc="gather", unit="img", disable=not progress, leave=False) as bar:
         while len(found) < count:
