@@ -113,7 +113,7 @@ def main() -> None:
         "held_out": len(held_out),
         "rows": rows,
     }
-    print(f"saved {save('gather_schemes', figures)}")
+    save("gather_schemes_cpu", figures)
 
 
 if __name__ == "__main__":

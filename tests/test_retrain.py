@@ -62,6 +62,16 @@ def test_every_iteration_is_written_and_adds_to_the_fooling_class(straight):
     assert gallery.count("<h2") == 6 and "iteration 2 · cppn" in gallery
 
 
+def test_gathered_images_are_distinct_and_fool_the_network_they_were_found_against(straight, lenet):
+    # they were once views of a search's archive, overwritten as its elites improved
+    images = load_state(straight[0] / "iterations" / "01" / "fooling.safetensors",
+                        kind=IMAGES_FORMAT)  # fmt: skip
+    everything = torch.cat([images["trained"], images["held_out"]])
+    assert len({bytes(image.numpy().tobytes()) for image in everything}) == len(everything)
+    best = lenet(everything.float() / 255).max(dim=1).values
+    assert bool((best >= 0.99).all()), best.min()
+
+
 def test_fooling_recall_is_what_the_saved_network_says_of_the_held_out_images(straight):
     out, result = straight
     folder = out / "iterations" / "01"

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick", action="store_true",
         help="the same experiment scaled down to minutes: 4000 fooling images an iteration, "
-        "30-generation searches to gather them, 3 training epochs, 100-generation searches",
+        "100-generation searches to gather them, 3 training epochs, 100-generation searches",
     )  # fmt: skip
     parser.add_argument(
         "--fooling-images", type=FOOLING_IMAGES.parse, metavar="N",

@@ -128,7 +128,7 @@ def _at_threshold(
     `uint8` images on the CPU and their classes."""
     cells = (archive.confidence >= threshold).nonzero().flatten()
     assert archive.images is not None
-    images, classes = archive.images[cells], archive.classes[cells]
+    images, classes = archive.images[cells], archive.classes[cells]  # copies: the archive changes
     if not classifier.exact and len(cells):
         exact = classifier.exact_confidences(images, classes, archive.confidence[cells])
         keep = (exact >= threshold).to(images.device)

@@ -107,7 +107,7 @@ class RetrainSettings:
         """The paper's setting, or `quick`: the same code scaled down to minutes."""
         if quick:
             base = cls(
-                fooling_per_iteration=4000, held_out=300, gather_generations=30, epochs=3,
+                fooling_per_iteration=4000, held_out=300, gather_generations=100, epochs=3,
                 generations=100,
             )  # fmt: skip
             return dataclasses.replace(base, **changes)
