@@ -31,6 +31,7 @@ from fooling.user_files import read_weights
 BASELINE = RetrainSettings()
 SCHEMES = {  # name: (generations, snapshots)
     "baseline": (BASELINE.gather_generations, 4),
+    "30 generations, read 4 times (the earlier setting)": (30, 4),
     "200 generations, read 20 times": (200, 20),
     "1000 generations, read 20 times": (1000, 20),
 }
