@@ -242,6 +242,10 @@ def test_data_that_does_not_fit_is_one_line(folder, tmp_path, capsys, lenet):
     (typo / "hen").rename(typo / "hens")
     fails_with_one_line(capsys, [*lite, "--data", str(typo), "--out", str(out)],
                         "'hens' names no class")  # fmt: skip
+    twice = shutil.copytree(folder, tmp_path / "twice")
+    shutil.copytree(twice / "hen", twice / "8")
+    fails_with_one_line(capsys, [*lite, "--data", str(twice), "--out", str(out)],
+                        "both hold class 8")  # fmt: skip
     lonely = shutil.copytree(folder, tmp_path / "lonely")
     for extra in sorted((lonely / "hen").iterdir())[1:]:
         extra.unlink()

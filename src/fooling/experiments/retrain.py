@@ -258,7 +258,7 @@ def _networks(
     if data is not None:
         return FineTunedOnFolder(first, read_image_folder(data, first), full=full, seed=seed)
     check_dataset(first.name, data, full)
-    return LeNetsOnMnist(first, None if mnist_root is None else str(mnist_root))
+    return LeNetsOnMnist(first, mnist_root)
 
 
 def check_dataset(name: str, data: str | Path | None, full: bool) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -21,6 +22,7 @@ from fooling.classifiers import Classifier
 from fooling.classifiers.lenet import MNIST_LABELS, LeNet
 from fooling.data.image_folder import LabelledImages
 from fooling.data.mnist import load_mnist
+from fooling.records import hash_tensors
 from fooling.training.fine_tune import fine_tune, with_extra_class
 from fooling.training.train_lenet import LENET_RECIPE
 from fooling.training.trainer import train
@@ -84,7 +86,7 @@ class LeNetsOnMnist(_Extended):
         FoolingError: MNIST not found.
     """
 
-    def __init__(self, first: Classifier, mnist_root: str | None) -> None:
+    def __init__(self, first: Classifier, mnist_root: str | Path | None) -> None:
         self.first = first
         self.classes = list(range(len(MNIST_LABELS)))
         self.train_images, self.train_labels = load_mnist("train", mnist_root)
@@ -132,9 +134,9 @@ class FineTunedOnFolder(_Extended):
         self.first = first
         self.full = full
         self.classes = data.classes
-        self.digest = hashlib.sha256(
-            data.images.numpy().tobytes() + data.labels.numpy().tobytes()
-        ).hexdigest()
+        digest = hashlib.sha256()
+        hash_tensors(digest, {"images": data.images, "labels": data.labels})
+        self.digest = digest.hexdigest()
         self.training, test = data.split(TEST_SHARE, seed)
         self.test_images, self.test_labels = test.images.float().div(255), test.labels
 
