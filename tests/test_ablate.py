@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import fooling
+from fooling.classifiers.lenet import shipped_weights_path
 from fooling.cli import main
 from fooling.experiments.ablate import FRACTIONS, ablate
 from fooling.experiments.components import label_components
@@ -266,3 +267,21 @@ def test_a_run_of_another_model_is_refused(lenet, tmp_path):
     with pytest.raises(fooling.FoolingError, match="the run fooled another model"):
         ablate(run, classifier=lenet, out=tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_against_other_weights_is_refused_unless_they_are_given(tmp_path, capfd):
+    # evolved against lenet-mnist with lenet-mnist-b's weights: the run names lenet-mnist
+    run = tmp_path / "run"
+    other = str(shipped_weights_path("lenet-mnist-b"))
+    assert main(["evolve", "--weights", other, "--generations", "3", "--population", "20",
+                 "--out", str(run), "--quiet"]) == 0  # fmt: skip
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["classifier"] == "lenet-mnist"
+    assert summary["weights"] == fooling.load_classifier("lenet-mnist-b").identity()["weights"]
+    capfd.readouterr()
+    out = ["--out", str(tmp_path / "out"), "--quiet", "--max-steps", "2"]
+    assert "fooled lenet-mnist with weights" in bad(capfd, ["ablate", str(run), *out])
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(fooling.FoolingError, match="give those weights with --weights"):
+        ablate(run, out=tmp_path / "out", progress=False)
+    assert main(["ablate", str(run), "--weights", other, *out]) == 0

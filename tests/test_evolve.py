@@ -45,10 +45,11 @@ def test_the_run_directory(tmp_path, capsys):
 
     summary = json.loads((run / "summary.json").read_text())
     assert list(summary) == [
-        "classifier", "method", "encoding", "seed", "generations", "population",
+        "classifier", "weights", "method", "encoding", "seed", "generations", "population",
         "evaluations", "seconds", "median_confidence", "fooled_at_0.99", "classes",
     ]  # fmt: skip
     assert summary["classifier"] == "lenet-mnist" and summary["method"] == "evolve"
+    assert summary["weights"] == fooling.load_classifier("lenet-mnist").identity()["weights"]
     assert summary["generations"] == 20 and summary["evaluations"] == 21 * 50
     assert [cell["index"] for cell in summary["classes"]] == [3, 7]
     assert [cell["image"] for cell in summary["classes"]] == [

@@ -14,7 +14,10 @@ from test_cli_errors import fails_with_one_line
 import fooling
 from fooling.classifiers import load_classifier
 from fooling.classifiers.lenet import LeNet
+from fooling.data.mnist import load_mnist
+from fooling.experiments.near_real import NearReal
 from fooling.experiments.retrain import IMAGES_FORMAT, RetrainSettings
+from fooling.report.images import read_png
 from fooling.state_file import load_state
 from fooling.training.fine_tune import with_extra_class
 from fooling.user_files import read_weights
@@ -59,7 +62,8 @@ def test_every_iteration_is_written_and_adds_to_the_fooling_class(straight):
             assert fooling.load_run(folder / "evolved" / encoding).classes == list(range(10))
     assert (out / "plots" / "retrain.png").stat().st_size > 0
     gallery = (out / "gallery.html").read_text()
-    assert gallery.count("<h2") == 6 and "iteration 2 · cppn" in gallery
+    assert gallery.count("<h2") == 8 and "iteration 2 · cppn" in gallery
+    assert "iteration 2 · held-out fooling images it calls real" in gallery
 
 
 def test_gathered_images_are_distinct_and_fool_the_network_they_were_found_against(straight, lenet):
@@ -83,6 +87,44 @@ def test_fooling_recall_is_what_the_saved_network_says_of_the_held_out_images(st
     assert result.iterations[1]["fooling_recall"] == pytest.approx(
         float((predicted == 10).float().mean())
     )
+
+
+def test_missed_held_out_images_are_written_and_recall_far_from_real_ones_is_measured(straight):
+    out, result = straight
+    near_real = NearReal.calibrate(load_mnist("train")[0], load_mnist("test")[0])
+    for number in (1, 2):
+        folder = out / "iterations" / f"{number:02d}"
+        network = LeNet(num_classes=11)
+        network.load_state_dict(read_weights(folder / "weights.safetensors"))
+        held_out = load_state(folder / "fooling.safetensors", kind=IMAGES_FORMAT)["held_out"]
+        with torch.no_grad():
+            probabilities = network(held_out.float() / 255).softmax(dim=1)
+        caught = probabilities.argmax(dim=1) == 10
+        near = near_real.near(held_out)
+        row = result.iterations[number]
+        if (~near).any():
+            assert row["fooling_recall_far_from_real"] == pytest.approx(
+                float(caught[~near].float().mean())
+            )
+        missed = (~caught).nonzero().flatten().tolist()
+        assert len(row["missed_held_out"]) == len(missed)  # fewer than MISSED_SHOWN here
+        for shown, index in zip(row["missed_held_out"], missed, strict=True):
+            assert torch.equal(read_png(folder / shown["image"]), held_out[index])
+            assert shown["label"] == str(int(probabilities[index].argmax()))
+            assert shown["near_real"] == bool(near[index])
+        assert 0 <= row["gathered_near_real"] <= 1
+
+
+def test_near_real_separates_real_digits_from_noise():
+    training, test = load_mnist("train")[0], load_mnist("test")[0]
+    near_real = NearReal.calibrate(training, test[:1000])
+    others = near_real.near(test[5000:6000]).float().mean()
+    assert 0.88 <= float(others) <= 0.99  # the cut lets 95% of the calibration set in
+    noise = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert not near_real.near(noise).any()
+    assert near_real.distances(training[:3]).max() == pytest.approx(0.0, abs=1e-3)
+    assert near_real.near(training[:3].mul(255).round().to(torch.uint8)).all()  # uint8 read as /255
+    assert near_real.distances(torch.empty(0, 1, 28, 28)).shape == (0,)
 
 
 @pytest.fixture(scope="module")

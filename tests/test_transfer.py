@@ -9,6 +9,7 @@ import warnings
 
 import pytest
 import torch
+from test_cli_errors import fails_with_one_line
 from torch import nn
 
 import fooling
@@ -162,14 +163,6 @@ def test_empty_cells_are_left_out(runs, lenet, tmp_path):
     assert pair.figures()["elites"] == 9
 
 
-def fails_with_one_line(capsys, argv: list[str], match: str) -> None:
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fooling: error: "), captured.err
-    assert "Traceback" not in captured.err and match in lines[0], lines[0]
-
-
 def test_bad_input_is_one_line_and_loses_nothing(runs, tmp_path, capsys):
     out = tmp_path / "kept"
     shutil.copytree(runs / "cppn", out)
@@ -191,4 +184,6 @@ def test_bad_input_is_one_line_and_loses_nothing(runs, tmp_path, capsys):
                         "--input-shape is for targets given as model files")  # fmt: skip
     fails_with_one_line(capsys, ["transfer", str(out), "--to", "lenet-mnist-b", *to],
                         "is one of the runs")  # fmt: skip
+    # it scores every elite with every target and draws nothing, so it has no --seed
+    fails_with_one_line(capsys, [*argv, "lenet-mnist-b", "--seed", "1", *to], "--seed")
     assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before

@@ -73,8 +73,8 @@ def _classifier(args: argparse.Namespace) -> Classifier:
     """The classifier to score with: `--classifier`, else the one the run names, in fp32.
 
     Raises:
-        FoolingError: the run directory holds no finished run, or the classifier
-            cannot be loaded.
+        FoolingError: the run directory holds no finished run, the classifier
+            cannot be loaded, or it is the run's own without the weights it fooled.
     """
     name = args.classifier
     if name is None:
@@ -82,7 +82,7 @@ def _classifier(args: argparse.Namespace) -> Classifier:
         if not isinstance(name, str):
             raise FoolingError(f"{args.run_dir} is not a search run (its summary names no model)")
     try:
-        return load_classifier(
+        classifier = load_classifier(
             name, args.device, args.weights, input_shape=args.input_shape, labels=args.labels,
             mean=args.mean, std=args.std, outputs=args.outputs, precision="fp32",
             backend=args.backend,
@@ -94,3 +94,8 @@ def _classifier(args: argparse.Namespace) -> Classifier:
             f"cannot load the classifier {name!r} that the run fooled: {error}; "
             "name it with --classifier"
         ) from None
+    if args.classifier is None:
+        from fooling.search.result import load_run
+
+        load_run(args.run_dir).check_fooled(classifier, args.run_dir)
+    return classifier

@@ -29,12 +29,13 @@ def run_path(text: str) -> Path:
 
 
 def add_output_arguments(
-    parser: argparse.ArgumentParser, command: str, *, seed: int | None = 0
+    parser: argparse.ArgumentParser, command: str, *, seed: int | None = 0, random: bool = True
 ) -> None:
     """`--out`, `--force`, `--quiet` and `--seed`, the same for every command that writes.
 
     A command that resumes runs passes `seed=None`, meaning 0 for a new run and the
-    checkpoint's for a resumed one.
+    checkpoint's for a resumed one; one that draws nothing at random passes
+    `random=False` and has no `--seed`.
     """
     parser.add_argument(
         "--out", type=run_path, default=Path("runs") / command, metavar="DIR",
@@ -42,7 +43,10 @@ def add_output_arguments(
     )  # fmt: skip
     parser.add_argument("--force", action="store_true", help="replace a run already in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--seed", type=SEED.parse, default=seed, help="random seed (default: 0)")
+    if random:
+        parser.add_argument(
+            "--seed", type=SEED.parse, default=seed, help="random seed (default: 0)"
+        )
 
 
 def add_scoring_arguments(parser: argparse.ArgumentParser, what: str) -> None:

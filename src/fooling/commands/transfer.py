@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="target classifiers: built-in names (lenet-mnist-b, efficientnet-lite1, ...) or "
         "model files; classes are matched by label",
     )  # fmt: skip
-    add_output_arguments(parser, "transfer")
+    add_output_arguments(parser, "transfer", random=False)  # every elite, every target
     add_scoring_arguments(parser, "the targets")
     parser.add_argument(
         "--show", type=SHOW.parse, default=100,

@@ -248,6 +248,8 @@ def ablate(
         except FoolingError as error:
             whose = "" if classifier else " that the run fooled"
             raise FoolingError(f"cannot load the classifier {name!r}{whose}: {error}") from None
+        if classifier is None:
+            result.check_fooled(model, run)
     elites = _score_elites(model, result, chosen)
     if out is not None and Path(out).resolve() == Path(run).resolve():
         raise FoolingError(f"--out {out} is the run being ablated: choose another directory")

@@ -20,12 +20,14 @@ and `gallery.html` (the elites evolved against each network):
     iterations/NN/fooling.safetensors   the images gathered against DNN(NN-1):
                                         trained on, and held out
     iterations/NN/evolved/              the run evolved against DNN(NN)
+    iterations/NN/missed/               held-out images DNN(NN) puts in a real class
     checkpoint/state.safetensors        the settings and every finished iteration's row
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,7 @@ from fooling.data.image_folder import read_image_folder
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError, first_line
 from fooling.experiments.gather import gather
+from fooling.experiments.near_real import NearReal
 from fooling.experiments.retrain_networks import (
     MNIST_SOURCE,
     FineTunedOnFolder,
@@ -47,6 +50,7 @@ from fooling.experiments.retrain_networks import (
 )
 from fooling.limits import EPOCHS, GENERATIONS, MAX_STEPS, POPULATION, SEED, Limit, whole
 from fooling.records import FOOLED_AT, Statistics
+from fooling.report.images import save_png
 from fooling.run_directory import RunDirectory
 from fooling.search.evolution import Evolution
 from fooling.search.result import SearchResult
@@ -62,6 +66,7 @@ STATE_FORMAT = "fooling-retrain-1"
 IMAGES_FORMAT = "fooling-retrain-images-1"
 ENCODINGS = {"direct": ("direct",), "cppn": ("cppn",), "both": ("direct", "cppn")}
 HOLDOUT_SEEDS = 500_000  # held-out images come from searches seeded this far apart
+MISSED_SHOWN = 48  # held-out fooling images put in a real class, written to show
 
 
 @dataclass(frozen=True)
@@ -192,9 +197,14 @@ def retrain(
     Each iteration's row in `summary.json["iterations"]`: `test_accuracy` (held-out
     real images, all classes counted), `fooling_recall` (the share of held-out
     fooling images from the previous network that the new one puts in the
-    fooling class), `median_confidence` and `fooled_at_0.99` of the images then
-    evolved against the new network on the real classes (per class, the better
-    of the encodings), `trained_fooling_images`, `evaluations`, `seconds`.
+    fooling class), `fooling_recall_far_from_real` (the same share among the
+    held-out images not near a real image, `fooling.experiments.near_real`; None
+    when all are), `gathered_near_real` (the share of the images gathered that
+    lie near a real one), `missed_held_out` (the first held-out images put in a
+    real class: image, label, confidence, near_real), `median_confidence` and
+    `fooled_at_0.99` of the images then evolved against the new network on the
+    real classes (per class, the better of the encodings),
+    `trained_fooling_images`, `evaluations`, `seconds`.
 
     Args:
         classifier: the network to start from: a name or file as for
@@ -295,6 +305,7 @@ class _Retraining:
         self.first = networks.first
         self.progress = progress
         self.state_path = directory.checkpoint / "state.safetensors"
+        self.near_real: NearReal | None = None
 
     def run(self, *, resume: bool) -> RetrainResult:
         started = time.perf_counter()
@@ -348,15 +359,52 @@ class _Retraining:
         )  # fmt: skip
         save_weights(network, folder / "weights.safetensors")
         classifier = self.networks.classifier(network, number)
-        recall = _share_in_class(classifier, held_out.images, self.first.num_classes)
+        checked = self._check_held_out(classifier, number, held_out.images)
+        gathered = torch.cat([trained.images, held_out.images])
+        gathered_near = self._near_real().near(gathered).float().mean()
         evolved, evaluations = self._evolve(classifier, number)
         return {
             "iteration": number, "test_accuracy": self._accuracy(classifier),
-            "fooling_recall": recall, **evolved, "trained_fooling_images": len(fooling),
+            **checked, "gathered_near_real": float(gathered_near),
+            **evolved, "trained_fooling_images": len(fooling),
             "gathered_searches": trained.searches + held_out.searches,
             "evaluations": trained.evaluations + held_out.evaluations + evaluations,
             "seconds": round(time.perf_counter() - started, 3),
         }  # fmt: skip
+
+    def _check_held_out(
+        self, classifier: Classifier, number: int, held_out: torch.Tensor
+    ) -> dict[str, Any]:
+        """Recall on the held-out fooling images, also among those far from any real image,
+        and the ones put in a real class written to `iterations/NN/missed/` (the first
+        `MISSED_SHOWN`)."""
+        probabilities = classifier.exact_probabilities(held_out.float().div(255)).cpu()
+        confidences, predicted = probabilities.max(dim=1)
+        caught = predicted == self.first.num_classes
+        near = self._near_real().near(held_out)
+        far = caught[~near]
+        shutil.rmtree(self._folder(number) / "missed", ignore_errors=True)  # a stopped try's
+        missed = []
+        for index in (~caught).nonzero().flatten()[:MISSED_SHOWN].tolist():
+            image = Path("missed") / f"{len(missed):03d}.png"
+            save_png(held_out[index].float().div(255), self._folder(number) / image)
+            missed.append({
+                "image": image.as_posix(), "label": classifier.labels[int(predicted[index])],
+                "confidence": float(confidences[index]), "near_real": bool(near[index]),
+            })  # fmt: skip
+        return {
+            "fooling_recall": float(caught.float().mean()),
+            "fooling_recall_far_from_real": float(far.float().mean()) if len(far) else None,
+            "missed_held_out": missed,
+        }
+
+    def _near_real(self) -> NearReal:
+        """The nearest-real-image measure, calibrated on the real images once per run."""
+        if self.near_real is None:
+            self.near_real = NearReal.calibrate(
+                self.networks.train_images, self.networks.test_images, seed=self.settings.seed
+            )
+        return self.near_real
 
     def _accuracy(self, classifier: Classifier) -> float:
         """The share of held-out real images the classifier puts in their class (of all)."""
@@ -448,12 +496,6 @@ class _Retraining:
                 and [row.get("iteration") for row in rows] == list(range(len(rows)))):  # fmt: skip
             raise FoolingError(f"cannot read the iterations of {self.directory.path}")
         return rows
-
-
-def _share_in_class(classifier: Classifier, images: torch.Tensor, index: int) -> float:
-    """The share of `uint8` images the classifier puts in class `index` as its top-1."""
-    probabilities = classifier.exact_probabilities(images.float().div(255))
-    return float((probabilities.argmax(dim=1) == index).float().mean())
 
 
 def _figures(result: SearchResult) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class Networks(Protocol):
 
     first: Classifier
     classes: list[int]  # the real classes: searched, gathered on, trained on
+    train_images: torch.Tensor  # [N, C, H, W] the real training images, uint8 or float in [0, 1]
     test_images: torch.Tensor  # float [N, C, H, W] in [0, 1]
     test_labels: torch.Tensor
 
@@ -138,6 +139,7 @@ class FineTunedOnFolder(_Extended):
         hash_tensors(digest, {"images": data.images, "labels": data.labels})
         self.digest = digest.hexdigest()
         self.training, test = data.split(TEST_SHARE, seed)
+        self.train_images = self.training.images
         self.test_images, self.test_labels = test.images.float().div(255), test.labels
 
     @property

@@ -28,11 +28,11 @@ def write_retrain_report(result: RetrainResult, out: Path) -> Path:
         The path of `gallery.html`.
     """
     plot_iterations(result, out / "plots" / "retrain.png")
-    sections = [
-        _section(out, row, encoding)
-        for row in result.iterations
-        for encoding in result.settings.encodings
-    ]
+    sections = []
+    for row in result.iterations:
+        sections.extend(_section(out, row, encoding) for encoding in result.settings.encodings)
+        if row["fooling_recall"] is not None:
+            sections.append(_missed_section(row))
     gallery = out / "gallery.html"
     title = f"{result.classifier} · retrained with a fooling class"
     write_gallery(gallery, title, sections, subtitle=headline(result))
@@ -69,11 +69,17 @@ def plot_iterations(result: RetrainResult, path: Path) -> None:
     series = (
         ("test accuracy (real digits)", "test_accuracy", "#2e9e44"),
         ("fooling recall (held-out fooling images)", "fooling_recall", "#e08a1e"),
+        (
+            "fooling recall, held-out images far from real ones",
+            "fooling_recall_far_from_real",
+            "#b5651d",
+        ),
+        ("share of gathered images near a real one", "gathered_near_real", "#8e44ad"),
         ("median confidence of images evolved against it", "median_confidence", "#1f6fb4"),
     )
     for label, key, colour in series:
         points = [(n, row[key]) for n, row in zip(numbers, rows, strict=True)
-                  if row[key] is not None]  # fmt: skip
+                  if row.get(key) is not None]  # fmt: skip
         if points:
             axes.plot(*zip(*points, strict=True), marker="o", color=colour, label=label)
     axes.legend(loc="lower left", fontsize=9, framealpha=0.9)
@@ -95,3 +101,21 @@ def _section(out: Path, row: dict, encoding: str) -> GallerySection:
         note += f", fooling recall {format_confidence(recall)}"
     heading = f"iteration {row['iteration']} · {encoding}"
     return GallerySection(heading, cells, note=note)
+
+
+def _missed_section(row: dict) -> GallerySection:
+    """The held-out fooling images that an iteration's network puts in a real class."""
+    folder = Path("iterations") / f"{row['iteration']:02d}"
+    missed = row.get("missed_held_out", [])
+    cells = [
+        GalleryCell(None, image["label"], image["confidence"], folder / image["image"],
+                    caption=format_confidence(image["confidence"])
+                    + (" · near a real image" if image["near_real"] else ""))
+        for image in missed
+    ]  # fmt: skip
+    note = (
+        f"network {row['iteration']} puts {1 - row['fooling_recall']:.1%} of the held-out fooling "
+        f"images in a real class (the first {len(missed)} shown, with its label and confidence)"
+    )
+    heading = f"iteration {row['iteration']} · held-out fooling images it calls real"
+    return GallerySection(heading, cells, note=note, count=False)

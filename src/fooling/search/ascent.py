@@ -189,6 +189,7 @@ def _climb(
         images=archive.images.cpu(),
         found_at=archive.found_at.cpu(), history=history,
         genomes={key: value.cpu() for key, value in archive.genomes.items()},
+        weights=classifier.identity()["weights"],
     )  # fmt: skip
     return result
 

@@ -237,6 +237,7 @@ class Evolution:
             found_at=archive.found_at.cpu(), history=list(self.history),
             genomes={key: value.cpu() for key, value in archive.genomes.items()},
             encoding_settings=self.encoding.settings(),
+            weights=self.classifier.identity()["weights"],
         )  # fmt: skip
 
     # ------------------------------------------------------------------ state

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -15,6 +15,9 @@ from fooling.report.images import image_filename, read_png
 from fooling.report.progress import read_progress
 from fooling.run_directory import RunDirectory
 from fooling.state_file import load_state, save_state
+
+if TYPE_CHECKING:
+    from fooling.classifiers import Classifier
 
 ELITES_FORMAT = "fooling-elites-2"  # 2: with a checksum
 OLDER_ELITES = ("fooling-elites-1",)
@@ -41,6 +44,8 @@ class SearchResult:
         history: one row per generation.
         genomes: the elites' genomes (`K` of each tensor), on the CPU, where kept.
         encoding_settings: what rebuilds the encoding (`make_encoding`), for evolution.
+        weights: the SHA-256 of the classifier's weights (`Classifier.identity`); None
+            where it has none (a plain callable) or the run is older than the record.
     """
 
     classifier: str
@@ -59,6 +64,7 @@ class SearchResult:
     history: list[ProgressRow] = field(default_factory=list)
     genomes: Genomes | None = None
     encoding_settings: dict[str, Any] | None = None
+    weights: str | None = None
 
     @property
     def median_confidence(self) -> float:
@@ -86,10 +92,26 @@ class SearchResult:
             raise FoolingError(f"a {self.method} result has no encoding to rebuild")
         return encoding_from_settings(self.encoding_settings, device)
 
+    def check_fooled(self, classifier: Classifier, run: str | Path) -> None:
+        """Raise FoolingError unless `classifier` has the weights this run fooled.
+
+        A run evolved with `--weights` names the built-in it started from; scoring its
+        elites with that built-in's shipped weights would measure another network.
+        Runs that recorded no weights pass.
+        """
+        mine = classifier.identity()["weights"]
+        if self.weights is not None and mine != self.weights:
+            raise FoolingError(
+                f"{run} fooled {self.classifier} with weights {self.weights[:12]}..., not "
+                f"{str(mine)[:12]}...: give those weights with --weights, or choose the "
+                "network to score with by --classifier"
+            )
+
     def summary(self) -> dict[str, Any]:
         """The `summary.json` content (image paths relative to the run directory)."""
         return {
             "classifier": self.classifier,
+            "weights": self.weights,
             "method": self.method,
             "encoding": self.encoding,
             "seed": self.seed,
@@ -185,6 +207,7 @@ class SearchResult:
                 classes=classes, labels=[str(cell["label"]) for cell in cells],
                 confidences=confidences, images=images, found_at=found_at, history=history,
                 genomes=genomes, encoding_settings=settings,
+                weights=summary["weights"] if isinstance(summary.get("weights"), str) else None,
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise FoolingError(f"cannot read the run in {directory.path}: {error}") from None

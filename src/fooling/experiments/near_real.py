@@ -1,0 +1,83 @@
+"""Whether a "fooling" image lies as close to a real image as real images do.
+
+A fooling image is one a person would not recognise. Searches against a network
+retrained to reject fooling images can end up drawing the class instead: against
+the third retrained LeNet a CPPN draws a ring or a stroke, and the network rightly
+reads a 0 or a 1. No classifier can tell those apart from fooling images, since a
+classifier is what is being fooled; the distance to the nearest real image cannot
+be fooled that way. So an image counts as near a real one when its Euclidean
+distance (pixels in [0, 1]) to the nearest real training image is at most what 95%
+of real test images have to theirs.
+
+It is a proxy, and errs both ways: a short thin stroke on black lies near many
+real 1s whether or not it reads as a digit, and a clean ring of another size or
+thickness than MNIST's 0s reads as a 0 yet can lie far from all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+NEAR_SHARE = 0.95  # of real test images, whose distance to their nearest neighbour sets the cut
+CALIBRATION_IMAGES = 1000  # real test images the cut is measured on
+_QUERIES = 256  # images measured at once
+_VALUES = 2**26  # reference pixels converted to float at once (256 MB; all of MNIST is 47 M)
+
+
+@dataclass(frozen=True)
+class NearReal:
+    """The real training images, and the distance within which an image counts as real-like.
+
+    Attributes:
+        training: `[N, C, H, W]` the real training images, `uint8` or `float` in [0, 1].
+        cutoff: the distance at or under which an image is near a real one.
+    """
+
+    training: torch.Tensor
+    cutoff: float
+
+    @classmethod
+    def calibrate(cls, training: torch.Tensor, test: torch.Tensor, *, seed: int = 0) -> NearReal:
+        """The cut-off measured on real test images against the real training images.
+
+        Args:
+            training: `[N, C, H, W]` real training images, `float` in [0, 1] or `uint8`.
+            test: real test images like them (up to `CALIBRATION_IMAGES` drawn at random).
+            seed: draws the test images.
+
+        Returns:
+            The measure, its cut-off the `NEAR_SHARE` quantile of the test images' distances.
+        """
+        generator = torch.Generator().manual_seed(seed)
+        chosen = torch.randperm(len(test), generator=generator)[:CALIBRATION_IMAGES]
+        distances = _nearest(test[chosen], training)
+        return cls(training, float(distances.quantile(NEAR_SHARE)))
+
+    def distances(self, images: torch.Tensor) -> torch.Tensor:
+        """`float [M]`: each image's distance to its nearest real training image."""
+        return _nearest(images, self.training)
+
+    def near(self, images: torch.Tensor) -> torch.Tensor:
+        """`bool [M]`: which images lie as close to a real image as real test images do."""
+        return self.distances(images) <= self.cutoff
+
+
+def _flat(images: torch.Tensor) -> torch.Tensor:
+    images = images.cpu()
+    images = images.float().div(255) if images.dtype == torch.uint8 else images.float()
+    return images.flatten(1)
+
+
+def _nearest(queries: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Each query's distance to its nearest reference image, a slice of each at a time."""
+    nearest = torch.full((len(queries),), float("inf"))
+    step = max(1, _VALUES // max(1, reference[0].numel()))
+    for start in range(0, len(reference), step):
+        part = _flat(reference[start : start + step])
+        for first in range(0, len(queries), _QUERIES):
+            rows = slice(first, first + _QUERIES)
+            found = torch.cdist(_flat(queries[rows]), part).amin(dim=1)
+            nearest[rows] = torch.minimum(nearest[rows], found)
+    return nearest
