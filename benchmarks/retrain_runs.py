@@ -1,7 +1,7 @@
 """The issue's retraining runs (issue 11): the --quick run timed, the paper's setting recorded.
 
     python benchmarks/retrain_runs.py quick
-    python benchmarks/retrain_runs.py paper RUN_DIR
+    python benchmarks/retrain_runs.py paper RUN_DIR [NOTE]
 
 `quick` runs `fooling retrain --classifier lenet-mnist --iterations 3 --quick` as its
 own process in an empty folder and records its wall time, peak memory and rows. Goals:
@@ -12,10 +12,12 @@ gathering fix) stay in it.
 
 `paper` records a run of the paper's setting, `fooling retrain --iterations 15 --out
 RUN_DIR`, as far as it has got: it takes hours on 2 cores, so it is made with `--resume`
-across sessions and recorded here from its directory. Its time is the sum of the
-iterations' own `seconds`. Rows written before `gathered_near_real` and
+across sessions and recorded here from its directory, with NOTE saying how it was run.
+Its time is the sum of the iterations' own `seconds`. Rows written before `gathered_near_real` and
 `fooling_recall_far_from_real` existed get them computed here, from the images and
 networks the run saved, with the same measure (`fooling.experiments.near_real`).
+`results/retrain_paper_missed.png` shows, one line per iteration, held-out fooling
+images that the iteration's network put in a real class.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from _machine import RESULTS, machine, save
 BUDGET_S = 600.0
 GOALS = {"wall_seconds_at_most": BUDGET_S, "test_accuracy_at_least": 0.98,
          "fooling_recall_at_least": 0.9}  # fmt: skip
+MISSED_PER_LINE = 24  # held-out images called real, shown per iteration
 KEPT = ("variants", "invalid_before_the_gather_fix")  # earlier figures in the results file
 
 
@@ -73,7 +76,7 @@ def quick() -> None:
     save("retrain_quick_cpu", figures)
 
 
-def paper(run: Path) -> None:
+def paper(run: Path, note: str | None) -> None:
     summary = json.loads((run / "summary.json").read_text())
     rows = [_with_near_real(run, row) for row in summary["iterations"]]
     seconds = sum(row["seconds"] for row in rows)
@@ -83,24 +86,50 @@ def paper(run: Path) -> None:
         "(continued with --resume)",
         "settings": summary["settings"], "finished": summary["finished"],
         "iterations_finished": len(rows) - 1, "seconds_of_the_iterations": round(seconds, 1),
-        "iterations": rows,
+        "note": note, "iterations": rows,
     }  # fmt: skip
     print(f"{len(rows) - 1} of {summary['settings']['iterations']} iterations, {seconds:.0f} s")
     _print_rows(rows)
     save("retrain_paper_cpu", figures)
+    _save_missed(run, rows, RESULTS / "retrain_paper_missed.png")
+
+
+def _save_missed(run: Path, rows: list[dict[str, Any]], path: Path) -> None:
+    """One line per iteration of the held-out fooling images its network called real."""
+    from fooling.report.images import read_png, save_png
+
+    lines = []
+    for row in rows:
+        folder = run / "iterations" / f"{row['iteration']:02d}"
+        shown = [read_png(folder / image["image"]) for image in row.get("missed_held_out", [])]
+        if shown:
+            gap = torch.full_like(shown[0], 128)
+            pieces = [piece for image in shown[:MISSED_PER_LINE] for piece in (image, gap)]
+            lines.append(torch.cat(pieces, dim=2))
+    if lines:
+        width = max(line.shape[2] for line in lines)
+        padded = [torch.nn.functional.pad(line, (0, width - line.shape[2]), value=128)
+                  for line in lines]  # fmt: skip
+        save_png(torch.cat(padded, dim=1).float() / 255, path)
+        print(f"saved {path}")
 
 
 def _with_near_real(run: Path, row: dict[str, Any]) -> dict[str, Any]:
     """The row, with the near-real figures computed from the saved run where it lacks them."""
-    if row["iteration"] == 0 or "gathered_near_real" in row:
-        return row
+    import fooling
     from fooling.classifiers.lenet import LeNet
-    from fooling.experiments.retrain import IMAGES_FORMAT
+    from fooling.experiments.retrain import IMAGES_FORMAT, fooled_far_from_real
     from fooling.state_file import load_state
     from fooling.user_files import read_weights
 
     near_real = _near_real()
     folder = run / "iterations" / f"{row['iteration']:02d}"
+    if "fooled_at_0.99_far_from_real" not in row:
+        runs = [fooling.load_run(folder / "evolved" / name) for name in row["evolved"]]
+        row = {**row, "fooled_at_0.99_far_from_real": fooled_far_from_real(runs, near_real),
+               "near_real_computed_afterwards": True}  # fmt: skip
+    if row["iteration"] == 0 or "gathered_near_real" in row:
+        return row
     images = load_state(folder / "fooling.safetensors", kind=IMAGES_FORMAT)
     network = LeNet(num_classes=11)
     network.load_state_dict(read_weights(folder / "weights.safetensors"))
@@ -125,14 +154,15 @@ def _near_real() -> Any:
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:
-    print("iter  test acc  recall  recall far  gathered near  evolved median  >=0.99  seconds")
+    print("iter  test acc  recall  recall far  gathered near  evolved median  >=0.99  far  seconds")
     for row in rows:
         print(
             f"{row['iteration']:>4}  {row['test_accuracy']:.4f}  "
             f"{_shown(row, 'fooling_recall'):>6}  "
             f"{_shown(row, 'fooling_recall_far_from_real'):>10}  "
             f"{_shown(row, 'gathered_near_real'):>13}  "
-            f"{row['median_confidence']:>14.5f}  {row['fooled_at_0.99']:>6}  {row['seconds']:>7.0f}"
+            f"{row['median_confidence']:>14.5f}  {row['fooled_at_0.99']:>6}  "
+            f"{row.get('fooled_at_0.99_far_from_real', '-'):>3}  {row['seconds']:>7.0f}"
         )
 
 
@@ -144,7 +174,7 @@ def _shown(row: dict[str, Any], key: str) -> str:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["quick"]:
         quick()
-    elif sys.argv[1:2] == ["paper"] and len(sys.argv) == 3:
-        paper(Path(sys.argv[2]))
+    elif sys.argv[1:2] == ["paper"] and len(sys.argv) in (3, 4):
+        paper(Path(sys.argv[2]), sys.argv[3] if len(sys.argv) == 4 else None)
     else:
         sys.exit(__doc__)

@@ -113,6 +113,14 @@ def test_missed_held_out_images_are_written_and_recall_far_from_real_ones_is_mea
             assert shown["label"] == str(int(probabilities[index].argmax()))
             assert shown["near_real"] == bool(near[index])
         assert 0 <= row["gathered_near_real"] <= 1
+    for row in result.iterations:
+        folder = out / "iterations" / f"{row['iteration']:02d}" / "evolved"
+        runs = [fooling.load_run(folder / name) for name in ("direct", "cppn")]
+        fooled = torch.stack([
+            (run.confidences >= 0.99) & (near_real.distances(run.images) > near_real.cutoff)
+            for run in runs
+        ]).any(dim=0)  # fmt: skip
+        assert row["fooled_at_0.99_far_from_real"] == int(fooled.sum()) <= row["fooled_at_0.99"]
 
 
 def test_near_real_separates_real_digits_from_noise():

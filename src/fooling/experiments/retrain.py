@@ -204,6 +204,7 @@ def retrain(
     real class: image, label, confidence, near_real), `median_confidence` and
     `fooled_at_0.99` of the images then evolved against the new network on the
     real classes (per class, the better of the encodings),
+    `fooled_at_0.99_far_from_real` (the classes with such an elite far from real images),
     `trained_fooling_images`, `evaluations`, `seconds`.
 
     Args:
@@ -430,6 +431,7 @@ class _Retraining:
         evolved = {
             "median_confidence": figures.median,
             "fooled_at_0.99": int((best >= FOOLED_AT).sum()),
+            "fooled_at_0.99_far_from_real": fooled_far_from_real(results, self._near_real()),
             "evolved": {result.encoding: _figures(result) for result in results},
         }
         return evolved, sum(result.evaluations for result in results)
@@ -496,6 +498,14 @@ class _Retraining:
                 and [row.get("iteration") for row in rows] == list(range(len(rows)))):  # fmt: skip
             raise FoolingError(f"cannot read the iterations of {self.directory.path}")
         return rows
+
+
+def fooled_far_from_real(results: list[SearchResult], near_real: NearReal) -> int:
+    """Classes with an elite at >= 0.99 that lies far from every real image, in any of the
+    runs (each a search over the same classes)."""
+    fooled = [(result.confidences >= FOOLED_AT) & ~near_real.near(result.images)
+              for result in results]  # fmt: skip
+    return int(torch.stack(fooled).any(dim=0).sum())
 
 
 def _figures(result: SearchResult) -> dict[str, Any]:
