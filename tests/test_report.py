@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import re
 
 import numpy as np
@@ -215,6 +216,7 @@ def _row(generation: int, best: float = 0.99995) -> ProgressRow:
         median_confidence=0.5 + generation / 1000,
         mean_confidence=1 / 3,
         fooled=generation % 11,
+        lowest_confidence=0.25 - generation / 1000,
     )
 
 
@@ -223,10 +225,24 @@ def test_progress_header_is_exact(tmp_path) -> None:
     with ProgressLog(path) as log:
         log.start(fresh=True)
     header = "generation,evaluations,seconds,best_confidence,median_confidence,"
-    header += "mean_confidence,fooled_at_0.99\n"
+    header += "mean_confidence,fooled_at_0.99,lowest_confidence\n"
     assert path.read_text() == header
     assert ",".join(COLUMNS) + "\n" == header
     assert read_progress(path) == []
+
+
+def test_progress_written_before_the_lowest_column_reads_and_resumes(tmp_path) -> None:
+    path = tmp_path / "progress.csv"
+    old = "generation,evaluations,seconds,best_confidence,median_confidence,"
+    path.write_text(old + "mean_confidence,fooled_at_0.99\n0,200,0.5,0.9,0.5,0.4,0\n")
+    (row,) = read_progress(path)
+    assert (row.generation, row.best_confidence, row.fooled) == (0, 0.9, 0)
+    assert math.isnan(row.lowest_confidence)
+    with ProgressLog(path) as log:  # resuming rewrites it in the new format
+        log.start(fresh=False)
+        log.append(_row(1))
+    assert path.read_text().splitlines()[0] == ",".join(COLUMNS)
+    assert [r.generation for r in read_progress(path)] == [0, 1]
 
 
 def test_progress_round_trip(tmp_path) -> None:

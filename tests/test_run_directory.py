@@ -117,6 +117,9 @@ EXISTING_RUN = {
     "transfer": ["transfer", "{source}", "--to", "lenet-mnist-b"],  # reads another run
     "ablate": ["ablate", "{source}"],  # reads another run
     "retrain": ["retrain", "--quick", "--iterations", "1"],  # refused before any work
+    "study": ["study", "{source}"],  # reads another run
+    "reproduce": ["reproduce", "mnist", "--quick"],  # refused before any step
+    "audit": ["audit", "--classifier", "lenet-mnist-b"],  # refused before any step
 }
 
 

@@ -125,13 +125,13 @@ def test_a_state_file_holds_nested_tensors_and_data_and_refuses_foreign_files(tm
     state = {
         "archive": {"confidence": torch.tensor([0.5, 0.9]), "empty": None},
         "settings": {"rates": {"fooled_at_0.99": 1}},
-        "history": torch.zeros(0, 7),
+        "history": torch.zeros(0, 8),
     }
     path = save_state(tmp_path / "state.safetensors", state, kind="fooling-test-1")
     back = load_state(path, kind="fooling-test-1")
     assert torch.equal(back["archive"]["confidence"], state["archive"]["confidence"])
     assert back["archive"]["empty"] is None and back["settings"] == state["settings"]
-    assert back["history"].shape == (0, 7)
+    assert back["history"].shape == (0, 8)
     with pytest.raises(fooling.FoolingError, match="not 'fooling-checkpoint-2'"):
         load_state(path, kind="fooling-checkpoint-2")
     with pytest.raises(ValueError, match="dots"):

@@ -35,6 +35,8 @@ COMMANDS = (
     "transfer",
     "retrain",
     "ablate",
+    "study",
+    "reproduce",
 )
 
 

@@ -37,25 +37,28 @@ class Statistics:
         median: the median confidence (the mean of the middle two for an even count).
         mean: the mean confidence.
         fooled: how many cells are at `FOOLED_AT` or above.
+        lowest: the lowest confidence (the weakest class's best image).
     """
 
     best: float
     median: float
     mean: float
     fooled: int
+    lowest: float
 
     @classmethod
     def of(cls, confidences: torch.Tensor) -> Statistics:
         """The statistics of cell confidences `[K]`, read on the host (-1 marks an empty cell)."""
         values = [max(value, 0.0) for value in confidences.tolist()]
         if not values:
-            return cls(0.0, 0.0, 0.0, 0)
+            return cls(0.0, 0.0, 0.0, 0, 0.0)
         fooled = sum(value >= FOOLED_AT for value in values)
-        return cls(max(values), statistics.median(values), statistics.fmean(values), fooled)
+        mean = statistics.fmean(values)
+        return cls(max(values), statistics.median(values), mean, fooled, min(values))
 
     @staticmethod
     def on_device(confidences: torch.Tensor) -> torch.Tensor:
-        """`float64 [4]` best, median, mean and fooled, computed where `confidences` live.
+        """`float64 [5]` best, median, mean, fooled and lowest, computed where `confidences` live.
 
         On a GPU this lets a generation go on without waiting for the host;
         `Statistics(*tensor.tolist())` reads it later (fooled comes back as a float).
@@ -63,7 +66,7 @@ class Statistics:
         values = confidences.clamp(min=0).double()
         middle = values.quantile(0.5)  # as statistics.median: the mean of the middle two
         fooled = (values >= FOOLED_AT).sum().double()
-        return torch.stack([values.max(), middle, values.mean(), fooled])
+        return torch.stack([values.max(), middle, values.mean(), fooled, values.min()])
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,8 @@ class ProgressRow:
         mean_confidence: the mean elite confidence over all classes.
         fooled: how many classes have an elite with confidence `>= 0.99`
             (column `fooled_at_0.99`).
+        lowest_confidence: the lowest elite confidence over all classes (NaN in rows
+            read from a log or checkpoint written before this column existed).
     """
 
     generation: int
@@ -88,6 +93,7 @@ class ProgressRow:
     median_confidence: float
     mean_confidence: float
     fooled: int
+    lowest_confidence: float
 
     @classmethod
     def at(
@@ -96,7 +102,7 @@ class ProgressRow:
         """The row of a generation whose archive has the statistics `figures`."""
         return cls(
             int(generation), int(evaluations), float(seconds), float(figures.best),
-            float(figures.median), float(figures.mean), int(figures.fooled),
+            float(figures.median), float(figures.mean), int(figures.fooled), float(figures.lowest),
         )  # fmt: skip
 
     def values(self) -> tuple[int | float, ...]:

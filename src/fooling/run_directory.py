@@ -47,11 +47,15 @@ RUN_FILES = (
     "figure1.png",
     "weights.safetensors",
     "iterations",
+    "report.html",
+    "steps.json",
+    "runs",
+    "study.html",
 )
 """Everything any command writes in its run directory (and all that `--force` removes)."""
 
 _FOLDERS = ("images", "plots", "checkpoint")
-_TREES = ("iterations",)  # folders of runs within the run, checked all the way down
+_TREES = ("iterations", "runs")  # folders of runs within the run, checked all the way down
 _TEMPORARY = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX) + "$")
 
 
@@ -142,6 +146,18 @@ class RunDirectory:
         if not self.has_checkpoint():
             again = "; start it again with --force" if self.run_files() else ""
             raise FoolingError(f"no checkpoint in {self.path}: nothing to --resume{again}")
+        return self.reopen()
+
+    def reopen(self) -> RunDirectory:
+        """Lock a run directory to continue the run in it, keeping what is there.
+
+        Returns:
+            This run directory, locked until `release` (or the end of its `with` block).
+
+        Raises:
+            FoolingError: another process holds the lock, or the folder holds a
+                symbolic link among its run files.
+        """
         self._lock_folder()
         try:
             self._refuse_links()

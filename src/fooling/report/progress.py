@@ -18,11 +18,13 @@ COLUMNS = (
     "median_confidence",
     "mean_confidence",
     "fooled_at_0.99",
+    "lowest_confidence",
 )
 HEADER = ",".join(COLUMNS) + "\n"
+OLD_HEADER = ",".join(COLUMNS[:-1]) + "\n"
+"""The header of logs written before `lowest_confidence` existed: still read (as NaN)."""
 
-
-_TYPES = (int, int, float, float, float, float, int)  # ProgressRow's field types, in order
+_TYPES = (int, int, float, float, float, float, int, float)  # ProgressRow's fields, in order
 
 
 def _format(row: ProgressRow) -> str:
@@ -34,11 +36,12 @@ def _format(row: ProgressRow) -> str:
     return ",".join(values) + "\n"
 
 
-def _parse(line: str, where: str) -> ProgressRow:
-    """Parse one CSV line (without its newline) into a row."""
+def _parse(line: str, where: str, columns: int) -> ProgressRow:
+    """Parse one CSV line (without its newline) into a row; `columns` 7 is the old format."""
     values = line.split(",")
-    if len(values) != len(COLUMNS):
-        raise FoolingError(f"{where}: expected {len(COLUMNS)} values, found {len(values)}")
+    if len(values) != columns:
+        raise FoolingError(f"{where}: expected {columns} values, found {len(values)}")
+    values += ["nan"] * (len(COLUMNS) - columns)
     try:
         return ProgressRow(*(kind(value) for kind, value in zip(_TYPES, values, strict=True)))
     except ValueError as error:
@@ -72,10 +75,11 @@ def read_progress(path: Path) -> list[ProgressRow]:
     lines.pop()  # "" after the last newline, or a line cut off mid-write
     if not lines:
         return []
-    if lines[0] + "\n" != HEADER:
+    if lines[0] + "\n" not in (HEADER, OLD_HEADER):
         raise FoolingError(f"{path} is not a progress log: its first line is {lines[0]!r}")
+    columns = lines[0].count(",") + 1
     return [
-        _parse(line, f"{path}:{number}")
+        _parse(line, f"{path}:{number}", columns)
         for number, line in enumerate(lines[1:], start=2)
         if line.strip()
     ]
@@ -112,10 +116,11 @@ class ProgressLog:
             rows: list[ProgressRow] = []
         else:
             rows = read_progress(self.path)
-            if self.path.read_bytes().endswith(b"\n"):
+            text = self.path.read_bytes()
+            if text.endswith(b"\n") and text.startswith(HEADER.encode()):
                 self._open()
                 return
-        self._rewrite(rows)  # fresh, missing, or a cut-off last line to drop
+        self._rewrite(rows)  # fresh, missing, the old format, or a cut-off last line to drop
 
     def append(self, row: ProgressRow) -> None:
         """Append one row and flush it to the operating system.

@@ -269,7 +269,7 @@ class Evolution:
             "seconds": self.seconds,
             "random_state": self.emitter.generator.get_state(),
             "archive": None if self.archive.genomes is None else self.archive.state_dict(),
-            "history": torch.tensor(history, dtype=torch.float64).view(len(history), 7),
+            "history": torch.tensor(history, dtype=torch.float64).view(len(history), 8),
         }
 
     def load_state_dict(self, state: State) -> None:
@@ -385,19 +385,24 @@ def _read_history(table: torch.Tensor, generation: int, cells: int) -> list[Prog
     Raises:
         ValueError: a row is not finite, lies past `generation`, or is out of range.
     """
-    if table.dim() != 2 or table.shape[1] != 7 or not torch.isfinite(table).all():
+    if table.dim() != 2 or table.shape[1] not in (7, 8):
+        raise ValueError("its history is not a table of 8 figures per generation")
+    if table.shape[1] == 7:  # saved before the lowest confidence was recorded (NaN: unknown)
+        table = torch.cat([table, torch.full_like(table[:, :1], math.nan)], dim=1)
+    if not (torch.isfinite(table[:, :7]).all() and not torch.isinf(table[:, 7]).any()):
         raise ValueError("its history is not a table of finite figures")
     rows = []
-    for g, e, s, best, median, mean, fooled in table.tolist():
+    for g, e, s, best, median, mean, fooled, lowest in table.tolist():
+        known = [best, median, mean] + ([] if math.isnan(lowest) else [lowest])
         if not (
             0 <= g <= generation
-            and 0 <= min(best, median, mean) <= max(best, median, mean) <= MAX_PROBABILITY
+            and 0 <= min(known) <= max(known) <= MAX_PROBABILITY
             and 0 <= fooled <= cells
             and e >= 0
             and s >= 0
         ):
             raise ValueError(f"its history row of generation {g:g} is out of range")
-        rows.append(ProgressRow.at(g, e, s, Statistics(best, median, mean, int(fooled))))
+        rows.append(ProgressRow.at(g, e, s, Statistics(best, median, mean, int(fooled), lowest)))
     return rows
 
 

@@ -1,0 +1,38 @@
+"""`fooling reproduce`: the paper's experiments with its settings, and one page beside it."""
+
+from __future__ import annotations
+
+import argparse
+
+from fooling.commands.arguments import add_output_arguments
+from fooling.experiments.retrain import ITERATIONS
+
+HELP = "Re-run the paper's experiments and write report.html beside the paper's figures."
+EXAMPLE = "fooling reproduce mnist --quick --out runs/reproduce"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `reproduce`."""
+    parser.add_argument("dataset", choices=("mnist", "imagenet"))
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="scaled down to minutes (each scaled row says how); mnist: about 3 minutes, "
+        "imagenet: under 30 on two CPU cores",
+    )  # fmt: skip
+    parser.add_argument(
+        "--retrain-iterations", type=ITERATIONS.parse, metavar="N",
+        help="MNIST retraining iterations (default: the paper's 15; 1 with --quick)",
+    )  # fmt: skip
+    add_output_arguments(parser, "reproduce", random=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run (or continue) the report's steps and write its page; returns the exit code."""
+    from fooling.reproduce import run_plan
+    from fooling.reproduce.mnist import MnistPlan
+
+    plan = MnistPlan(quick=args.quick, retrain_iterations=args.retrain_iterations)
+    report = run_plan(plan, args.out, force=args.force, quiet=args.quiet)
+    print(report.headline)
+    print(f"report: {args.out / 'report.html'}")
+    return 0

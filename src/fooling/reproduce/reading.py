@@ -1,0 +1,70 @@
+"""Figures read back from the run directories of a report's steps."""
+
+from __future__ import annotations
+
+import statistics
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+from typing import Any
+
+from fooling.report.progress import read_progress
+from fooling.reproduce.steps import run_folder
+from fooling.run_directory import RunDirectory
+
+PAPER_LEVEL = 0.9999
+"""The paper's "99.99%": every class at or above it counts as fooled at the paper's level."""
+
+
+def summary_of(out: Path, name: str) -> dict[str, Any]:
+    """The `summary.json` of step `name` of the report in `out`.
+
+    Raises:
+        FoolingError: the step's run holds none.
+    """
+    return RunDirectory(run_folder(out, name)).read_summary()
+
+
+def evolve_figures(out: Path, name: str) -> dict[str, Any]:
+    """An evolve (or ascend) run's median confidence, classes at ≥ 0.99, and when it got there.
+
+    Returns:
+        The summary's figures, plus `all_at_0.9999`: the first generation at which
+        every class's elite was at ≥ 99.99% by the search's own scores (None if none
+        was), and `fooled_by`: the first at which every class was at ≥ 0.99.
+    """
+    summary = summary_of(out, name)
+    rows = read_progress(run_folder(out, name) / "progress.csv")
+    classes = len(summary["classes"])
+    return {
+        "median_confidence": summary["median_confidence"],
+        "fooled_at_0.99": summary["fooled_at_0.99"],
+        "classes": classes,
+        "evaluations": summary["evaluations"],
+        "seconds": summary["seconds"],
+        "all_at_0.9999": next(
+            (row.generation for row in rows if row.lowest_confidence >= PAPER_LEVEL), None
+        ),
+        "fooled_by": next((row.generation for row in rows if row.fooled >= classes), None),
+        "half_fooled_after": next(
+            (row.evaluations for row in rows if row.fooled * 2 >= classes), None
+        ),
+    }
+
+
+def adversarial_figures(out: Path, name: str) -> dict[str, Any]:
+    """An `adversarial` run's success rate, size, and mean confidence in the wrong class."""
+    summary = summary_of(out, name)
+    wrong = [item["adversarial"]["confidence"] for item in summary["items"] if item["success"]]
+    return {
+        "success_rate": summary["success_rate"],
+        "mean_l2": summary["mean_l2"],
+        "mean_linf": summary["mean_linf"],
+        "images": summary["images"],
+        "mean_confidence": statistics.fmean(wrong) if wrong else 0.0,
+    }
+
+
+def percent(value: float, digits: int = 2) -> str:
+    """A probability as a percentage, cut (not rounded) so that 99.99% means ≥ 0.9999."""
+    step = Decimal(1).scaleb(-digits)
+    return f"{(Decimal(repr(float(value))) * 100).quantize(step, rounding=ROUND_DOWN)}%"

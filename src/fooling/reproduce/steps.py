@@ -1,0 +1,172 @@
+"""Steps: `fooling` commands run one after another, each into its own run directory.
+
+A report (`fooling reproduce`, `fooling audit`) is a list of steps and the rows
+read from what they wrote. Each step is a real command line, parsed by the
+`fooling` parser and run in this process, so the command a report shows is the
+command that made its figure, and can be pasted into a shell.
+
+`DIR/steps.json` records, per step, its command and its wall time. A step whose
+run directory holds a finished `summary.json` made by the same command is reused,
+so running the report again after an interruption continues where it stopped. An
+interrupted step starts again: `--resume` for a command that can (evolve, retrain),
+else `--force` on its own run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fooling.errors import FoolingError
+from fooling.records import atomic_write_text
+from fooling.run_directory import RunDirectory
+
+OUT = "{out}"
+"""Stands for the report's own folder in a step's arguments (e.g. `{out}/runs/cppn-0`)."""
+
+RESUMABLE = ("evolve", "retrain")
+"""Commands whose interrupted run continues with `--resume` rather than `--force`."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One `fooling` command of a report.
+
+    Attributes:
+        name: the step's folder under `DIR/runs/` (and its key in `steps.json`).
+        arguments: the command's arguments after `fooling`, without `--out`; `{out}`
+            stands for the report's folder.
+    """
+
+    name: str
+    arguments: tuple[str, ...]
+
+    @property
+    def command_name(self) -> str:
+        return self.arguments[0]
+
+    def argv(self, out: Path) -> list[str]:
+        """The arguments to run, `--out` included, with `{out}` filled in."""
+        filled = [argument.replace(OUT, str(out)) for argument in self.arguments]
+        return [*filled, "--out", str(run_folder(out, self.name))]
+
+    def command(self, out: Path) -> str:
+        """The command line, as a user would type it."""
+        return shlex.join(["fooling", *self.argv(out)])
+
+
+@dataclass
+class StepRecord:
+    """What `steps.json` says of a finished step.
+
+    Attributes:
+        name: the step's name.
+        command: its command line, with `{out}` for the report's folder.
+        seconds: wall time of the run that made it.
+        reused: whether this invocation found it done and did not run it.
+    """
+
+    name: str
+    command: str
+    seconds: float
+    reused: bool = False
+
+
+def run_folder(out: Path, name: str) -> Path:
+    """The run directory of step `name` in the report folder `out`."""
+    return out / "runs" / name
+
+
+def run_steps(
+    directory: RunDirectory, steps: Sequence[Step], *, quiet: bool, settings: dict[str, Any]
+) -> dict[str, StepRecord]:
+    """Run each step not already finished, recording it in `steps.json` as it ends.
+
+    Args:
+        directory: the report's run directory, claimed or reopened by the caller.
+        steps: the steps, in order (a step may read the runs of earlier ones).
+        quiet: pass `--quiet` to every step.
+        settings: the report's settings; `steps.json` made with others is refused.
+
+    Returns:
+        Every step's record, by name.
+
+    Raises:
+        FoolingError: a step failed (its command is in the message), or the folder
+            holds steps of other settings.
+    """
+    from fooling.cli import build_parser  # (the parser imports every command module)
+
+    out = directory.path
+    manifest = read_manifest(out)
+    if manifest and manifest.get("settings") != settings:
+        raise FoolingError(
+            f"{out} holds a report made with {manifest.get('settings')}, not {settings}: "
+            "pass --force to start again, or choose another --out"
+        )
+    records = {
+        name: StepRecord(name, entry["command"], float(entry["seconds"]), reused=True)
+        for name, entry in (manifest.get("steps") or {}).items()
+    }
+    parser = build_parser()
+    for step in steps:
+        template = shlex.join(["fooling", *step.argv(Path(OUT))])
+        record = records.get(step.name)
+        if record is not None and record.command == template and _finished(out, step):
+            continue
+        argv = step.argv(out) + (["--quiet"] if quiet else [])
+        folder = run_folder(out, step.name)
+        if (folder / ".fooling-run").exists():  # interrupted, or made by another command
+            resumable = step.command_name in RESUMABLE and (folder / "checkpoint").is_dir()
+            argv.append("--resume" if resumable and record is None else "--force")
+        args = parser.parse_args(argv)
+        started = time.perf_counter()
+        code = args.run(args)
+        if code != 0:
+            raise FoolingError(f"step {step.name} stopped (exit code {code}): {step.command(out)}")
+        records[step.name] = StepRecord(step.name, template, time.perf_counter() - started)
+        write_manifest(out, settings, records)
+    write_manifest(out, settings, records)
+    return records
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    """`steps.json` of the report folder `out`, or {} when there is none.
+
+    Raises:
+        FoolingError: it is not a JSON object.
+    """
+    path = out / "steps.json"
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise FoolingError(f"cannot read {path}: {error}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("steps", {}), dict):
+        raise FoolingError(f"{path} is not a report's list of steps")
+    return manifest
+
+
+def write_manifest(out: Path, settings: dict[str, Any], records: dict[str, StepRecord]) -> None:
+    """Write `steps.json` atomically."""
+    steps = {
+        name: {"command": record.command, "seconds": round(record.seconds, 2)}
+        for name, record in records.items()
+    }
+    text = json.dumps({"settings": settings, "steps": steps}, indent=2) + "\n"
+    atomic_write_text(out / "steps.json", text)
+
+
+def _finished(out: Path, step: Step) -> bool:
+    """Whether the step's run directory holds a finished summary."""
+    try:
+        summary = RunDirectory(run_folder(out, step.name)).read_summary()
+    except FoolingError:
+        return False
+    return summary.get("finished", True) is True
