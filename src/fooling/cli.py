@@ -37,6 +37,7 @@ COMMANDS = (
     "ablate",
     "study",
     "reproduce",
+    "audit",
 )
 
 

@@ -12,8 +12,9 @@ from fooling.commands.arguments import (
     classifier_options,
     split_classes,
 )
+from fooling.encodings import make_encoding
 from fooling.errors import FoolingError
-from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS, POPULATION
+from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS, HIDDEN_NODES, POPULATION
 from fooling.search import evolve, resume
 from fooling.search.driver import CHECKPOINT_EVERY
 
@@ -32,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_search_arguments(parser, command="evolve", resumable=True)
     parser.add_argument("--encoding", choices=("direct", "cppn"), help="default: direct")
     parser.add_argument("--classes", nargs="+", help="target classes (indices or labels)")
+    parser.add_argument(
+        "--max-hidden", type=HIDDEN_NODES.parse, metavar="N",
+        help="CPPN: the most hidden nodes a network can grow to (default: 8; the paper's "
+        "code had no limit, and each slot costs memory and time)",
+    )  # fmt: skip
     parser.add_argument(
         "--resume", action="store_true",
         help="continue the run in --out; its settings come from its checkpoint",
@@ -65,9 +71,13 @@ def run(args: argparse.Namespace) -> int:
         "encoding": args.encoding, "population": args.population, "seed": args.seed,
         "classes": split_classes(args.classes),
     }  # fmt: skip
+    if args.max_hidden is not None and (args.encoding or DEFAULTS["encoding"]) != "cppn":
+        raise FoolingError("--max-hidden is for --encoding cppn")
     if args.resume:
         if args.force:
             raise FoolingError("--resume and --force contradict each other; choose one")
+        if args.max_hidden is not None:
+            raise FoolingError("--max-hidden cannot change on --resume: the checkpoint has it")
         result = resume(
             args.out, generations=args.generations, classifier=args.classifier,
             device=args.device, progress=not args.quiet, checkpoint_every=args.checkpoint_every,
@@ -76,8 +86,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         settings = {key: DEFAULTS[key] if value is None else value
                     for key, value in given.items() if key != "classes"}  # fmt: skip
+        classifier = classifier_from(args)
+        if args.max_hidden is not None:
+            settings["encoding"] = make_encoding(
+                "cppn", classifier.input_shape, classifier.device, max_hidden=args.max_hidden
+            )
         result = evolve(
-            classifier_from(args), **settings, classes=given["classes"],
+            classifier, **settings, classes=given["classes"],
             generations=args.generations, progress=not args.quiet, out=args.out,
             force=args.force, checkpoint_every=args.checkpoint_every,
         )  # fmt: skip

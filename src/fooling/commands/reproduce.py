@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from fooling.commands.arguments import add_output_arguments
+from fooling.errors import FoolingError
 from fooling.experiments.retrain import ITERATIONS
 
 HELP = "Re-run the paper's experiments and write report.html beside the paper's figures."
@@ -23,16 +25,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--retrain-iterations", type=ITERATIONS.parse, metavar="N",
         help="MNIST retraining iterations (default: the paper's 15; 1 with --quick)",
     )  # fmt: skip
+    parser.add_argument(
+        "--data", type=Path, metavar="FOLDER",
+        help="imagenet: labelled photos (one sub-folder per class) to include retraining",
+    )  # fmt: skip
+    parser.add_argument(
+        "--answers", nargs="+", type=Path, metavar="ANSWERS.json",
+        help="answers saved by `fooling study` pages, scored on the report",
+    )  # fmt: skip
     add_output_arguments(parser, "reproduce", random=False)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run (or continue) the report's steps and write its page; returns the exit code."""
     from fooling.reproduce import run_plan
+    from fooling.reproduce.imagenet import ImagenetPlan
     from fooling.reproduce.mnist import MnistPlan
 
-    plan = MnistPlan(quick=args.quick, retrain_iterations=args.retrain_iterations)
-    report = run_plan(plan, args.out, force=args.force, quiet=args.quiet)
+    if args.dataset == "mnist":
+        if args.data is not None:
+            raise FoolingError("--data is for imagenet: MNIST comes with fooling")
+        plan = MnistPlan(quick=args.quick, retrain_iterations=args.retrain_iterations)
+    else:
+        if args.retrain_iterations is not None:
+            raise FoolingError("--retrain-iterations is for mnist (imagenet retrains once)")
+        if args.data is not None and not args.data.is_dir():
+            raise FoolingError(f"--data {args.data} is not a folder")
+        plan = ImagenetPlan(quick=args.quick, data=args.data)
+    report = run_plan(plan, args.out, force=args.force, quiet=args.quiet, answers=args.answers)
     print(report.headline)
     print(f"report: {args.out / 'report.html'}")
     return 0

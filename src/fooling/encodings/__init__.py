@@ -18,7 +18,10 @@ ENCODINGS: dict[str, type[DirectEncoding] | type[CPPNEncoding]] = {
 
 
 def make_encoding(
-    name: str, image_shape: tuple[int, int, int], device: str | torch.device = "cpu"
+    name: str,
+    image_shape: tuple[int, int, int],
+    device: str | torch.device = "cpu",
+    **options: Any,
 ) -> Encoding:
     """An encoding by name with the paper's settings.
 
@@ -26,6 +29,7 @@ def make_encoding(
         name: `"direct"` or `"cppn"`.
         image_shape: `(channels, height, width)` of the images to evolve.
         device: where genomes live.
+        options: settings of that encoding other than the paper's (`max_hidden=16`).
 
     Returns:
         The encoding.
@@ -36,8 +40,8 @@ def make_encoding(
     if name not in ENCODINGS:
         raise FoolingError(f"unknown encoding {name!r}; choose one of: {', '.join(ENCODINGS)}")
     try:
-        return ENCODINGS[name](image_shape, device=device)
-    except ValueError as error:
+        return ENCODINGS[name](image_shape, device=device, **options)
+    except (ValueError, TypeError) as error:
         raise FoolingError(str(error)) from None
 
 

@@ -6,8 +6,10 @@ from html import escape
 from pathlib import Path
 
 from fooling.records import atomic_write_text
-from fooling.reproduce.report import Report
+from fooling.report.gallery import format_confidence
+from fooling.reproduce.report import Report, Section
 from fooling.reproduce.steps import run_folder
+from fooling.run_directory import RunDirectory
 
 _CSS = """
 :root{color-scheme:light}
@@ -29,6 +31,9 @@ overflow-wrap:anywhere;user-select:all}
 .runs{display:flex;flex-wrap:wrap;gap:12px}
 .run{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px}
 .run img{display:block;max-width:420px;height:auto;margin-top:6px}
+.best{display:flex;flex-wrap:wrap;gap:6px}
+.best figure{margin:0;text-align:center;font-size:12px}
+.best img.px{width:112px;image-rendering:pixelated}
 """
 
 
@@ -58,8 +63,8 @@ def write_report_page(report: Report, out: Path) -> Path:
         _results_table(report, out),
         *(f"<p class=note>{escape(note)}</p>" for note in report.notes),
     ]
-    for heading, columns, rows in report.extra:
-        parts.append(f"<h2>{escape(heading)}</h2>{_table(columns, rows, 'extra')}")
+    for number, (heading, columns, rows) in enumerate(report.extra):
+        parts.append(f"<h2>{escape(heading)}</h2>{_table(columns, rows, f'extra-{number}')}")
     if report.differences:
         rows = [[d.setting, d.original, d.ours, d.why] for d in report.differences]
         columns = ["setting", "the original code", "ours", "why"]
@@ -73,7 +78,7 @@ def write_report_page(report: Report, out: Path) -> Path:
         step_rows.append([step.name, f"<code>{escape(step.command(out))}</code>", seconds])
     parts.append(_table(["step", "command", "wall time"], step_rows, "steps", raw=True))
     for section in report.sections:
-        parts.append(_section(section.title, section.text, section.steps, out))
+        parts.append(_section(section, out))
     parts.append("</body></html>\n")
     path = out / "report.html"
     atomic_write_text(path, "".join(parts))
@@ -81,6 +86,8 @@ def write_report_page(report: Report, out: Path) -> Path:
 
 
 def _results_table(report: Report, out: Path) -> str:
+    if not report.rows:
+        return ""
     by_name = {step.name: step for step in report.steps}
     rows = []
     for row in report.rows:
@@ -111,12 +118,12 @@ def _table(columns: list[str], rows: list[list[str]], name: str, *, raw: bool = 
     )
 
 
-def _section(title: str, text: str, steps: tuple[str, ...], out: Path) -> str:
-    parts = [f"<h2>{escape(title)}</h2>"]
-    if text:
-        parts.append(f"<p class=note>{escape(text)}</p>")
+def _section(section: Section, out: Path) -> str:
+    parts = [f"<h2>{escape(section.title)}</h2>"]
+    if section.text:
+        parts.append(f"<p class=note>{escape(section.text)}</p>")
     parts.append("<div class=runs>")
-    for name in steps:
+    for name in section.steps:
         folder = run_folder(out, name)
         relative = Path("runs") / name
         parts.append(f"<div class=run><b>{escape(name)}</b>")
@@ -127,9 +134,27 @@ def _section(title: str, text: str, steps: tuple[str, ...], out: Path) -> str:
         for picture in pictures:
             source = (relative / picture.relative_to(folder)).as_posix()
             parts.append(f'<img src="{escape(source)}" alt="{escape(picture.stem)}">')
+        if section.best:
+            parts.append(_best_images(folder, relative, section.best))
         parts.append("</div>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def _best_images(folder: Path, relative: Path, count: int) -> str:
+    """The run's `count` most confident elites, each with its label and confidence."""
+    summary = RunDirectory(folder).read_summary()
+    cells = [cell for cell in summary.get("classes", []) if cell.get("image")]
+    cells.sort(key=lambda cell: -cell["confidence"])
+    figures = []
+    for cell in cells[:count]:
+        source = escape((relative / cell["image"]).as_posix())
+        caption = f"{escape(str(cell['label']))} · {format_confidence(cell['confidence'])}"
+        figures.append(
+            f'<figure><img class=px src="{source}" alt="{escape(str(cell["label"]))}">'
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
+    return f"<div class=best>{''.join(figures)}</div>"
 
 
 def _duration(seconds: float) -> str:

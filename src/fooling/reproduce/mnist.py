@@ -15,6 +15,7 @@ from pathlib import Path
 from fooling.reproduce.differences import MNIST
 from fooling.reproduce.reading import (
     adversarial_figures,
+    cppn_size,
     evolve_figures,
     percent,
     summary_of,
@@ -25,7 +26,8 @@ from fooling.reproduce.steps import OUT, Step, StepRecord
 PAPER_SEEDS = 5
 PAPER_ITERATIONS = 15
 ENCODINGS = ("direct", "cppn")
-PGD_EPSILONS = ("0.1", "0.2", "0.3")  # those of benchmarks/attack_rates.py
+PGD_EPSILONS = ("0.1", "0.2", "0.3")  # of benchmarks/attack_rates.py
+LARGER_CAP = 32  # hidden nodes of the CPPN runs that test whether the default cap binds
 
 
 class MnistPlan:
@@ -55,11 +57,17 @@ class MnistPlan:
             for encoding in ENCODINGS
             for seed in range(self.seeds)
         ]  # fmt: skip
+        steps += [
+            Step(f"evolve-cppn-hidden{LARGER_CAP}-{seed}", (
+                "evolve", "--classifier", "lenet-mnist", "--encoding", "cppn", "--generations",
+                "200", "--population", "200", "--seed", str(seed), "--max-hidden", str(LARGER_CAP)))
+            for seed in range(self.seeds)
+        ]  # fmt: skip
         retrain = ["retrain", "--classifier", "lenet-mnist", "--iterations", str(self.iterations)]
         if self.quick:
             retrain += ["--quick", "--fooling-images", "1000", "--held-out", "200"]
         steps.append(Step("retrain", tuple(retrain)))
-        runs = tuple(f"{OUT}/runs/{step.name}" for step in steps if step.name.startswith("evolve"))
+        runs = tuple(f"{OUT}/runs/{name}" for name in self._evolve_names())
         steps.append(Step("transfer", ("transfer", *runs, "--to", "lenet-mnist-b")))
         steps += [
             Step(f"ablate-cppn-{seed}", ("ablate", f"{OUT}/runs/evolve-cppn-{seed}"))
@@ -74,6 +82,10 @@ class MnistPlan:
         steps.append(Step("cw", cw))
         steps.append(Step("figure1", ("figure1",)))
         return steps
+
+    def _evolve_names(self) -> tuple[str, ...]:
+        """The runs in the paper's setting, both encodings, every seed."""
+        return tuple(f"evolve-{e}-{seed}" for e in ENCODINGS for seed in range(self.seeds))
 
     @staticmethod
     def _attack(attack: str, eps: str, count: int) -> tuple[str, ...]:
@@ -113,7 +125,7 @@ class MnistPlan:
             e: [evolve_figures(out, f"evolve-{e}-{seed}") for seed in range(self.seeds)]
             for e in ENCODINGS
         }  # fmt: skip
-        evolve_steps = tuple(f"evolve-{e}-{s}" for e in ENCODINGS for s in range(self.seeds))
+        evolve_steps = self._evolve_names()
         setting = "LeNet, 200 generations × 200 images"
         rows = [
             Row(
@@ -127,6 +139,7 @@ class MnistPlan:
                 "99.99%", self._medians(runs), setting, setting, evolve_steps,
                 "Nguyen et al. 2015, §3.1",
             ),
+            self._cap_row(out),
             self._retrain_row(out),
             self._transfer_row(out),
             self._ablation_row(out),
@@ -154,6 +167,29 @@ class MnistPlan:
             parts.append(f"{encoding}: {percent(statistics.median(medians))} "
                          f"(runs {percent(low)}–{percent(high)})")  # fmt: skip
         return "; ".join(parts)
+
+    def _cap_row(self, out: Path) -> Row:
+        sizes = {}
+        for cap, prefix in ((8, "evolve-cppn"), (LARGER_CAP, f"evolve-cppn-hidden{LARGER_CAP}")):
+            names = [f"{prefix}-{seed}" for seed in range(self.seeds)]
+            used = [cppn_size(out, name) for name in names]
+            figures = [evolve_figures(out, name) for name in names]
+            reached = [run["all_at_0.9999"] for run in figures]
+            sizes[cap] = (
+                f"at most {cap} hidden nodes: {sum(u['at_cap'] for u in used)} of "
+                f"{sum(u['elites'] for u in used)} elites use them all (mean "
+                f"{statistics.fmean(u['mean_hidden'] for u in used):.1f}); "
+                f"{sum(g is not None and g <= 50 for g in reached)}/{len(reached)} runs at "
+                f"≥ 99.99% on every digit by generation 50"
+            )
+        return Row(
+            "CPPN size: does our cap on hidden nodes bind?", "no cap (the original code)",
+            f"{sizes[8]}. {sizes[LARGER_CAP]}", "CPPNs grow without a node limit",
+            f"at most 8 hidden nodes (default), and {LARGER_CAP}",
+            tuple(f"evolve-cppn{part}-{seed}" for part in ("", f"-hidden{LARGER_CAP}")
+                  for seed in range(self.seeds)),
+            "Sferes gen_dnn parameters",
+        )  # fmt: skip
 
     def _retrain_row(self, out: Path) -> Row:
         summary = summary_of(out, "retrain")
@@ -183,7 +219,8 @@ class MnistPlan:
         table = summary_of(out, "transfer")["table"]
         parts = []
         for encoding in ENCODINGS:
-            cells = [entry for entry in table if f"evolve-{encoding}-" in str(entry["run"])]
+            names = {f"evolve-{encoding}-{seed}" for seed in range(self.seeds)}
+            cells = [entry for entry in table if Path(entry["run"]).name in names]
             same = statistics.fmean(entry["same_top1"] for entry in cells)
             high = statistics.fmean(entry["at_0.99"] for entry in cells)
             parts.append(f"{encoding}: {percent(same, 0)} same top-1 ({percent(high, 0)} at ≥ 99%)")
@@ -279,11 +316,13 @@ class MnistPlan:
 
     # --------------------------------------------------------------- sections
     def sections(self) -> list[Section]:
-        evolve = tuple(f"evolve-{e}-{s}" for e in ENCODINGS for s in range(self.seeds))
+        evolve = self._evolve_names()
         ablate = tuple(f"ablate-cppn-{s}" for s in range(self.seeds))
         return [
             Section("Evolution (MAP-Elites), both encodings", evolve,
                     "Confidence over generations and each digit's best image."),
+            Section(f"CPPNs of up to {LARGER_CAP} hidden nodes", tuple(
+                f"evolve-cppn-hidden{LARGER_CAP}-{s}" for s in range(self.seeds))),
             Section("Retraining with a fooling class", ("retrain",)),
             Section("Transfer to lenet-mnist-b", ("transfer",)),
             Section("Removing repeated copies", ablate),

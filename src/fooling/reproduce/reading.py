@@ -68,3 +68,24 @@ def percent(value: float, digits: int = 2) -> str:
     """A probability as a percentage, cut (not rounded) so that 99.99% means ≥ 0.9999."""
     step = Decimal(1).scaleb(-digits)
     return f"{(Decimal(repr(float(value))) * 100).quantize(step, rounding=ROUND_DOWN)}%"
+
+
+def cppn_size(out: Path, name: str) -> dict[str, Any]:
+    """How many hidden nodes a CPPN run's elites use, against the most they may have.
+
+    Returns:
+        `max_hidden`, `elites`, `at_cap` (elites with every hidden slot in use) and
+        `mean_hidden`.
+    """
+    from fooling.search import load_run
+
+    run = load_run(run_folder(out, name))
+    encoding = run.make_encoding()
+    filled = run.confidences >= 0
+    hidden = run.genomes["alive"][filled][:, encoding.hidden].sum(dim=1)
+    return {
+        "max_hidden": encoding.max_hidden,
+        "elites": len(hidden),
+        "at_cap": int((hidden == encoding.max_hidden).sum()),
+        "mean_hidden": float(hidden.float().mean()) if len(hidden) else 0.0,
+    }

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from fooling.reproduce.steps import Step, StepRecord
+from fooling.reproduce.steps import OUT, Step, StepRecord
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,13 @@ class Section:
         title: the experiment.
         steps: the steps whose galleries and plots are shown.
         text: a paragraph on what to look for.
+        best: how many of each run's most confident images to show (0: none).
     """
 
     title: str
     steps: tuple[str, ...]
     text: str = ""
+    best: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class Report:
             "",
             self.headline,
             "",
+            "Commands below write under DIR, the report's folder.",
+            "",
             "| result | paper | ours | paper's setting | our setting | scaled down |",
             "|---|---|---|---|---|---|",
         ]
@@ -131,7 +135,8 @@ class Report:
         lines += ["", "| step | command | seconds |", "|---|---|---|"]
         for step in self.steps:
             record = self.records[step.name]
-            lines.append(f"| {step.name} | `{record.command}` | {record.seconds:.1f} |")
+            command = record.command.replace(OUT, "DIR")
+            lines.append(f"| {step.name} | `{command}` | {record.seconds:.1f} |")
         machine = ", ".join(f"{key} {value}" for key, value in self.machine.items())
         return "\n".join([*lines, "", f"Machine: {machine}.", ""])
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from fooling.report.study import StudyScore, score_answers
 from fooling.reproduce.report import Report
 from fooling.reproduce.steps import Step, StepRecord, run_steps
 from fooling.run_directory import RunDirectory
@@ -26,7 +28,14 @@ class Plan(Protocol):
         ...
 
 
-def run_plan(plan: Plan, out: str | Path, *, force: bool = False, quiet: bool = False) -> Report:
+def run_plan(
+    plan: Plan,
+    out: str | Path,
+    *,
+    force: bool = False,
+    quiet: bool = False,
+    answers: Sequence[str | Path] | None = None,
+) -> Report:
     """Run every step of `plan` not finished yet in `out`, then write `report.html`.
 
     A folder that holds a report of the same settings is continued: finished
@@ -37,21 +46,37 @@ def run_plan(plan: Plan, out: str | Path, *, force: bool = False, quiet: bool = 
         out: the report's folder.
         force: start again, replacing a run or report already in `out`.
         quiet: no progress bars.
+        answers: answers files of `fooling study` pages, scored on the page.
 
     Returns:
         The report, also written to `out/report.html` and `out/summary.json`.
 
     Raises:
         FoolingError: `out` holds another run (without `force`) or a report of other
-            settings, or a step failed.
+            settings, an answers file is bad, or a step failed.
     """
     from fooling.report.report_page import write_report_page
 
+    scores = score_answers(answers) if answers else []  # bad files stop before any work
     directory = RunDirectory(out)
     continuing = not force and (directory.path / "steps.json").is_file()
     with directory.reopen() if continuing else directory.claim(force=force):
         records = run_steps(directory, plan.steps(), quiet=quiet, settings=plan.settings())
         report = plan.report(directory.path, records)
+        if scores:
+            report.extra.append(study_table(scores))
         write_report_page(report, directory.path)
         directory.write_summary({"method": "report", **plan.settings(), **report.to_json()})
     return report
+
+
+def study_table(scores: list[StudyScore]) -> tuple[str, list[str], list[list[str]]]:
+    """The scores of `fooling study` answers as a table of the report."""
+    rows = [
+        [score.run or "all runs", score.method, score.encoding or "—",
+         f"{score.recognised}/{score.answered}", f"{score.share:.0%}",
+         f"{score.low:.0%}–{score.high:.0%}"]
+        for score in scores
+    ]  # fmt: skip
+    columns = ["run", "method", "encoding", "recognised", "share", "95% interval"]
+    return ("Can people see the class? (fooling study; chance: 25%)", columns, rows)

@@ -1,0 +1,261 @@
+"""`fooling audit`: how easily a model of the user's is fooled, on the report page.
+
+Each method runs as a step (a real `fooling` command): evolution with both
+encodings, gradient ascent, PGD at the ε values of `benchmarks/attack_rates.py`
+on real images, and transfer of the fooling images to a reference model when
+one is given. Methods that need gradients are marked "not applicable" for a
+black box (ONNX). The page's first line is the verdict, in numbers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fooling.classifiers import Classifier
+from fooling.report.progress import read_progress
+from fooling.reproduce.reading import adversarial_figures, percent, summary_of
+from fooling.reproduce.report import Report, Section, describe_machine
+from fooling.reproduce.steps import OUT, Step, StepRecord, run_folder
+
+PGD_EPSILONS = ("0.1", "0.15", "0.2", "0.3")  # those of benchmarks/attack_rates.py
+ENCODINGS = ("direct", "cppn")
+NOT_APPLICABLE = "not applicable"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much each method may spend.
+
+    Attributes:
+        generations: evolution's generations, per encoding.
+        population: images per generation.
+        ascent_steps: gradient ascent's most steps.
+        attack_images: real images attacked (MNIST test digits, for a 28 × 28 model).
+        attack_steps: PGD's steps.
+    """
+
+    generations: int
+    population: int
+    ascent_steps: int
+    attack_images: int
+    attack_steps: int
+
+
+BUDGETS = {
+    "quick": Budget(generations=50, population=100, ascent_steps=100, attack_images=200,
+                    attack_steps=20),
+    "standard": Budget(generations=200, population=200, ascent_steps=200, attack_images=1000,
+                       attack_steps=100),
+    "thorough": Budget(generations=1000, population=400, ascent_steps=1000, attack_images=1000,
+                       attack_steps=200),
+}  # fmt: skip
+"""`--budget`: standard is the paper's MNIST setting (200 generations × 200 images)."""
+
+
+class AuditPlan:
+    """The steps and page of `fooling audit`.
+
+    Args:
+        classifier: the model audited, already loaded (its kind decides the methods).
+        model_arguments: the command-line options that load it again in each step.
+        budget: a key of `BUDGETS`.
+        reference: a model to transfer the fooling images to (name or file), or None.
+        images: real images to attack, for a model that does not take MNIST digits.
+    """
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        model_arguments: list[str],
+        *,
+        budget: str = "standard",
+        reference: str | None = None,
+        images: list[Path] | None = None,
+    ) -> None:
+        self.classifier = classifier
+        self.model_arguments = tuple(model_arguments)
+        self.budget_name, self.budget = budget, BUDGETS[budget]
+        self.reference = reference
+        self.images = [str(path) for path in images or []]
+        self.mnist = tuple(classifier.input_shape) == (1, 28, 28)
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "audit": list(self.model_arguments), "budget": self.budget_name,
+            "reference": self.reference, "images": self.images,
+        }  # fmt: skip
+
+    # ------------------------------------------------------------------ what runs
+    def gradient_reason(self) -> str | None:
+        """Why the gradient methods cannot run, or None when they can."""
+        if not self.classifier.differentiable:
+            return f"{NOT_APPLICABLE}: a black box (ONNX) gives no gradients"
+        return None
+
+    def attack_reason(self) -> str | None:
+        """Why PGD cannot run, or None when it can."""
+        if self.gradient_reason():
+            return self.gradient_reason()
+        if not self.mnist and not self.images:
+            return f"{NOT_APPLICABLE}: no real images to attack (give --images)"
+        return None
+
+    def steps(self) -> list[Step]:
+        budget, model = self.budget, self.model_arguments
+        steps = [
+            Step(encoding, ("evolve", *model, "--encoding", encoding, "--generations",
+                            str(budget.generations), "--population", str(budget.population)))
+            for encoding in ENCODINGS
+        ]  # fmt: skip
+        if self.gradient_reason() is None:
+            steps.append(Step("ascend", ("ascend", *model, "--steps", str(budget.ascent_steps))))
+        if self.attack_reason() is None:
+            for eps in PGD_EPSILONS:
+                inputs = self.images or ["--count", str(budget.attack_images)]
+                steps.append(Step(f"pgd-{eps}", (
+                    "adversarial", *model, "--attack", "pgd", "--eps", eps,
+                    "--steps", str(budget.attack_steps), *inputs)))  # fmt: skip
+        if self.reference:
+            searches = [f"{OUT}/runs/{step.name}" for step in steps if step.name in self._searches]
+            options = self._reference_options()
+            steps.append(Step("transfer", ("transfer", *searches, "--to", self.reference,
+                                           *options)))  # fmt: skip
+        return steps
+
+    _searches = (*ENCODINGS, "ascend")
+
+    def _reference_options(self) -> list[str]:
+        """The audited model's file options, for a reference given as a file of the same kind."""
+        from fooling.classifiers import BUILT_IN
+
+        if self.reference in BUILT_IN:
+            return []
+        kept, arguments = [], list(self.model_arguments)
+        for option, count in (("--input-shape", 3), ("--labels", 1), ("--mean", None),
+                              ("--std", None)):  # fmt: skip
+            if option in arguments:
+                start = arguments.index(option)
+                end = start + 1 + (count or _values_after(arguments, start))
+                kept += arguments[start:end]
+        return kept
+
+    # ------------------------------------------------------------------ the page
+    def report(self, out: Path, records: dict[str, StepRecord]) -> Report:
+        table, searches = [], {}
+        for name in self._searches:
+            if name not in records:
+                table.append([_method(name), self.gradient_reason() or "", "", "", ""])
+                continue
+            figures = _search_figures(out, name)
+            searches[name] = figures
+            half = figures["half_fooled_after"]
+            table.append([
+                _method(name), f"{figures['fooled']}/{figures['classes']} "
+                f"({percent(figures['fooled'] / figures['classes'], 0)})",
+                percent(figures["median_confidence"]), "—" if half is None else f"{half:,}",
+                f"{figures['evaluations']:,} evaluations",
+            ])  # fmt: skip
+        for eps in PGD_EPSILONS:
+            name = f"pgd-{eps}"
+            if name not in records:
+                table.append([f"PGD, L∞ ε = {eps}", self.attack_reason() or "", "", "", ""])
+                continue
+            attack = adversarial_figures(out, name)
+            table.append([
+                f"PGD, L∞ ε = {eps}", f"{percent(attack['success_rate'], 1)} of "
+                f"{attack['images']} real images misclassified",
+                f"{percent(attack['mean_confidence'])} (in the wrong class)", "—",
+                f"mean L2 {attack['mean_l2']:.2f}",
+            ])  # fmt: skip
+        extra = [("Per method", ["method", "classes fooled at ≥ 99%", "median confidence",
+                                 "evaluations until half the classes were fooled", "spent"],
+                  table)]  # fmt: skip
+        if "transfer" in records:
+            extra.append(self._transfer_table(out))
+        name = self.classifier.name
+        return Report(
+            f"Audit of {name}", _verdict(searches, self.classifier), [], self._sections(records),
+            self.steps(), records, describe_machine(str(self.classifier.device)), [],
+            [f"Budget '{self.budget_name}': evolution {self.budget.generations} generations × "
+             f"{self.budget.population} images per encoding, ascent at most "
+             f"{self.budget.ascent_steps} steps, PGD {self.budget.attack_steps} steps. "
+             "A class counts as fooled when its best image reaches ≥ 99% (fp32 scores)."],
+            extra,
+        )  # fmt: skip
+
+    def _transfer_table(self, out: Path) -> tuple[str, list[str], list[list[str]]]:
+        rows = []
+        for entry in summary_of(out, "transfer")["table"]:
+            rows.append([
+                _method(Path(entry["run"]).name), str(entry["target"]),
+                percent(entry["same_top1"], 0), percent(entry["at_0.99"], 0),
+                percent(entry["mean_confidence"]),
+            ])  # fmt: skip
+        columns = ["fooling images of", "scored by", "same top-1 class", "at ≥ 99%",
+                   "mean confidence"]  # fmt: skip
+        return (f"Transfer to {self.reference}", columns, rows)
+
+    def _sections(self, records: dict[str, StepRecord]) -> list[Section]:
+        sections = [Section(_method(name), (name,), best=6) for name in self._searches
+                    if name in records]  # fmt: skip
+        attacks = tuple(name for name in records if name.startswith("pgd-"))
+        if attacks:
+            sections.append(Section("PGD (adversarial examples)", attacks))
+        if "transfer" in records:
+            sections.append(Section("Transfer", ("transfer",)))
+        return sections
+
+
+def _values_after(arguments: list[str], start: int) -> int:
+    """How many values follow the option at `start` (until the next option)."""
+    count = 0
+    for value in arguments[start + 1 :]:
+        if value.startswith("--"):
+            break
+        count += 1
+    return count
+
+
+def _method(name: str) -> str:
+    return {"direct": "evolution, direct encoding", "cppn": "evolution, CPPN encoding",
+            "ascend": "gradient ascent"}.get(name, name)  # fmt: skip
+
+
+def _search_figures(out: Path, name: str) -> dict[str, Any]:
+    """A search's fooled classes, median, and evaluations until half and all were fooled."""
+    summary = summary_of(out, name)
+    rows = read_progress(run_folder(out, name) / "progress.csv")
+    classes = len(summary["classes"])
+    fooled = summary["fooled_at_0.99"]
+    return {
+        "classes": classes,
+        "fooled": fooled,
+        "median_confidence": summary["median_confidence"],
+        "evaluations": summary["evaluations"],
+        "half_fooled_after": next(
+            (row.evaluations for row in rows if 2 * row.fooled >= classes), None
+        ),
+        "fooled_after": next(
+            (row.evaluations for row in rows if fooled and row.fooled >= fooled), None
+        ),
+        "confidences": [entry["confidence"] for entry in summary["classes"]],
+    }
+
+
+def _verdict(searches: dict[str, dict[str, Any]], classifier: Classifier) -> str:
+    """The page's first line: the method that fooled most classes, soonest, in numbers."""
+    name, best = max(
+        searches.items(),
+        key=lambda item: (item[1]["fooled"], -(item[1]["fooled_after"] or 0)),
+    )
+    classes = best["classes"]
+    if not best["fooled"]:
+        median = statistics.median(best["confidences"])
+        return (f"No class of {classifier.name} was fooled at ≥ 99% (best median confidence "
+                f"{percent(median)}, {_method(name)}).")  # fmt: skip
+    passes = "; each a forward and a backward pass" if name == "ascend" else ""
+    return (f"{best['fooled']}/{classes} classes of {classifier.name} fooled at ≥ 99% within "
+            f"{best['fooled_after']:,} evaluations ({_method(name)}{passes}).")  # fmt: skip

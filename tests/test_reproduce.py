@@ -1,0 +1,101 @@
+"""`fooling reproduce mnist --quick`: the paper re-made, its page opened in a real Chromium."""
+
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+from browser import browser_only, load_page
+from test_cli_errors import fails_with_one_line
+
+from fooling.cli import build_parser, main
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    """A whole quick MNIST report (about two minutes on two cores)."""
+    out = tmp_path_factory.mktemp("reproduce") / "mnist"
+    assert main(["reproduce", "mnist", "--quick", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def summary_of(folder: Path) -> dict:
+    return json.loads((folder / "summary.json").read_text())
+
+
+def test_every_paper_result_has_ours_beside_it_with_the_command_that_made_it(report):
+    summary = summary_of(report)
+    rows = {row["result"]: row for row in summary["rows"]}
+    assert len(rows) == 11
+    for row in rows.values():
+        assert row["paper"] and row["ours"] and row["paper_settings"] and row["our_settings"]
+        assert row["steps"] and row["source"]
+    steps = {step["name"]: step for step in summary["steps"]}
+    assert len(steps) == 29 and all(step["seconds"] > 0 for step in steps.values())
+    parser = build_parser()
+    for step in steps.values():  # each command is one a user can paste
+        argv = shlex.split(step["command"].replace("{out}", str(report)))
+        assert argv[0] == "fooling" and parser.parse_args(argv[1:]).command
+    retrain = rows["Retraining with fooling images as an extra class does not stop evolution"]
+    assert retrain["scale"].startswith("1 of 15 iterations")
+    assert rows["Median confidence after 200 generations"]["scale"] == ""  # the paper's setting
+    evolved = summary_of(report / "runs" / "evolve-cppn-0")
+    assert evolved["generations"] == 200 and evolved["population"] == 200
+    median = rows["Median confidence after 200 generations"]["ours"]
+    assert median.startswith("direct: 99.9") and "cppn: 99.9" in median
+    assert summary["machine"]["torch"] and summary["machine"]["cpu_count"]
+
+
+@browser_only
+def test_the_page_shows_every_row_and_image_without_errors(report):
+    page = load_page(report / "report.html")
+    assert page.errors == []
+    assert all(url.startswith(("file:", "data:")) for url in page.requests)
+    results = page.tables["results"]
+    assert len(results) == 11
+    for _result, paper, ours, _paper_setting, _our_setting, command in results:
+        assert paper.strip() and ours.strip() and command.startswith("fooling ")
+    assert "scaled down: 1 of 15 iterations" in page.text  # printed on the row, never hidden
+    assert len(page.images) > 40
+    broken = [image["src"] for image in page.images if not image["complete"] or not image["width"]]
+    assert broken == []
+    for link in page.links:  # galleries of the runs, linked
+        assert link.startswith("file:") and Path(link.removeprefix("file://")).is_file()
+    assert len(page.links) >= 20
+    assert {"results", "differences", "steps"} <= set(page.tables)
+
+
+def test_running_again_reuses_finished_steps_and_reruns_interrupted_ones(report, tmp_path):
+    again = tmp_path / "moved"  # a report folder moved elsewhere continues too
+    shutil.copytree(report, again)
+    (again / "runs" / "ascend" / "summary.json").unlink()  # as if stopped mid-step
+    shutil.rmtree(again / "runs" / "figure1")
+    assert main(["reproduce", "mnist", "--quick", "--out", str(again), "--quiet"]) == 0
+    steps = {step["name"]: step for step in summary_of(again)["steps"]}
+    rerun = {name for name, step in steps.items() if not step["reused"]}
+    assert rerun == {"ascend", "figure1"}
+    assert summary_of(again / "runs" / "ascend")["method"] == "ascend"
+
+
+def test_a_report_of_other_settings_is_refused_and_left_alone(report, capsys):
+    before = (report / "steps.json").read_bytes()
+    assert main(["reproduce", "mnist", "--out", str(report), "--quiet"]) == 2
+    assert "pass --force" in capsys.readouterr().err
+    assert (report / "steps.json").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["reproduce", "cifar"], "invalid choice"),
+        (["reproduce", "mnist", "--data", "x"], "--data is for imagenet"),
+        (["reproduce", "imagenet", "--retrain-iterations", "2"], "for mnist"),
+        (["reproduce", "mnist", "--retrain-iterations", "0"], "iterations"),
+        (["reproduce", "mnist", "--answers", "{tmp}/missing.json"], "missing.json"),
+    ],
+)
+def test_bad_input_is_one_line(argv, message, tmp_path, capsys):
+    argv = [part.format(tmp=tmp_path) for part in argv] + ["--out", str(tmp_path / "r")]
+    fails_with_one_line(capsys, argv, message)
+    assert not (tmp_path / "r" / "steps.json").exists()
