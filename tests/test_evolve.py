@@ -182,3 +182,19 @@ def test_progress_figures_on_the_device_match_those_on_the_host(cells):
     assert [on_device.best, on_device.median, on_device.mean, on_device.lowest] == pytest.approx(
         [on_host.best, on_host.median, on_host.mean, on_host.lowest]
     )
+
+
+def test_max_hidden_sets_the_cppn_size_and_progress_keeps_the_weakest_class(tmp_path, capsys):
+    out = tmp_path / "wide"
+    argv = ["evolve", "--encoding", "cppn", "--max-hidden", "12", "--generations", "30"]
+    assert main([*argv, "--population", "40", "--out", str(out), "--quiet"]) == 0
+    run = fooling.load_run(out)
+    assert run.make_encoding().max_hidden == 12 and run.genomes["alive"].shape[1] == 4 + 12 + 1
+    last = read_progress(out / "progress.csv")[-1]
+    assert last.lowest_confidence == pytest.approx(float(run.confidences.min()), abs=1e-6)
+    assert all(row.lowest_confidence <= row.median_confidence for row in run.history)
+    for extra, message in ((["--encoding", "direct"], "for --encoding cppn"),
+                           (["--resume"], "cannot change on --resume")):  # fmt: skip
+        argv = ["evolve", "--max-hidden", "4", *extra, "--out", str(out)]
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err

@@ -1,21 +1,15 @@
 """The gallery of a real run, opened in a real (headless) Chromium."""
 
-import shutil
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, FLAGS
 
 import fooling
 from fooling.cli import main
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
-
-FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 def test_every_elite_shows_with_its_label_and_confidence(tmp_path: Path):

@@ -98,12 +98,13 @@ WRITERS = [name for name in COMMANDS if name != "classify"]
 def test_every_command_that_writes_has_out_force_quiet_and_seed(command):
     required = {"train": ["lenet-mnist"], "adversarial": ["--attack", "pgd", "--eps", "0.1"],
                 "transfer": ["runs/evolve", "--to", "lenet-mnist-b"],
-                "ablate": ["runs/evolve"]}  # fmt: skip
+                "ablate": ["runs/evolve"], "reproduce": ["mnist"]}  # fmt: skip
     args = build_parser().parse_args([command, *required.get(command, [])])
     assert str(args.out) == f"runs/{command}"  # the same default everywhere
     for option in ("out", "force", "quiet"):
         assert hasattr(args, option), option
-    assert hasattr(args, "seed") == (command != "transfer")  # transfer draws nothing at random
+    # transfer draws nothing at random; reproduce runs the paper's seeds
+    assert hasattr(args, "seed") == (command not in ("transfer", "reproduce"))
     assert callable(args.run)
 
 

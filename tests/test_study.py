@@ -1,10 +1,10 @@
 """`fooling study`: a page of real runs answered in a real (headless) Chromium, then scored."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, FLAGS, browser_only
 from test_cli_errors import fails_with_one_line
 
 import fooling
@@ -12,12 +12,6 @@ from fooling.cli import main
 from fooling.report.study import score_answers, wilson_interval
 from fooling.report.study_page import make_study
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-browser_only = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
 LOADED = """() => {
   const image = document.getElementById("image");
   return image.complete && image.naturalWidth > 0

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--images", nargs="+", type=Path, metavar="IMAGE",
         help="real images for PGD (a 28 x 28 gray model is attacked on MNIST test digits)",
     )  # fmt: skip
-    add_output_arguments(parser, "audit", random=False)
+    add_output_arguments(parser, "audit")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         load_classifier(args.reference, args.device, precision="fp32", **file_options).trial()
     plan = AuditPlan(
         classifier, model_arguments(args), budget=args.budget, reference=args.reference,
-        images=[path.resolve() for path in args.images or []],
+        images=[path.resolve() for path in args.images or []], seed=args.seed,
     )  # fmt: skip
     report = run_plan(plan, args.out, force=args.force, quiet=args.quiet)
     print(report.headline)

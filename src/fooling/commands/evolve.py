@@ -71,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
         "encoding": args.encoding, "population": args.population, "seed": args.seed,
         "classes": split_classes(args.classes),
     }  # fmt: skip
-    if args.max_hidden is not None and (args.encoding or DEFAULTS["encoding"]) != "cppn":
-        raise FoolingError("--max-hidden is for --encoding cppn")
     if args.resume:
         if args.force:
             raise FoolingError("--resume and --force contradict each other; choose one")
@@ -86,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         settings = {key: DEFAULTS[key] if value is None else value
                     for key, value in given.items() if key != "classes"}  # fmt: skip
+        if args.max_hidden is not None and settings["encoding"] != "cppn":
+            raise FoolingError("--max-hidden is for --encoding cppn")
         classifier = classifier_from(args)
         if args.max_hidden is not None:
             settings["encoding"] = make_encoding(

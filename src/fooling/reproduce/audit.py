@@ -64,6 +64,7 @@ class AuditPlan:
         budget: a key of `BUDGETS`.
         reference: a model to transfer the fooling images to (name or file), or None.
         images: real images to attack, for a model that does not take MNIST digits.
+        seed: the random seed of every search and attack.
     """
 
     def __init__(
@@ -74,18 +75,20 @@ class AuditPlan:
         budget: str = "standard",
         reference: str | None = None,
         images: list[Path] | None = None,
+        seed: int = 0,
     ) -> None:
         self.classifier = classifier
         self.model_arguments = tuple(model_arguments)
         self.budget_name, self.budget = budget, BUDGETS[budget]
         self.reference = reference
         self.images = [str(path) for path in images or []]
+        self.seed = seed
         self.mnist = tuple(classifier.input_shape) == (1, 28, 28)
 
     def settings(self) -> dict[str, Any]:
         return {
             "audit": list(self.model_arguments), "budget": self.budget_name,
-            "reference": self.reference, "images": self.images,
+            "reference": self.reference, "images": self.images, "seed": self.seed,
         }  # fmt: skip
 
     # ------------------------------------------------------------------ what runs
@@ -104,7 +107,7 @@ class AuditPlan:
         return None
 
     def steps(self) -> list[Step]:
-        budget, model = self.budget, self.model_arguments
+        budget, model = self.budget, (*self.model_arguments, "--seed", str(self.seed))
         steps = [
             Step(encoding, ("evolve", *model, "--encoding", encoding, "--generations",
                             str(budget.generations), "--population", str(budget.population)))
