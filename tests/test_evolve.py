@@ -194,7 +194,7 @@ def test_max_hidden_sets_the_cppn_size_and_progress_keeps_the_weakest_class(tmp_
     assert last.lowest_confidence == pytest.approx(float(run.confidences.min()), abs=1e-6)
     assert all(row.lowest_confidence <= row.median_confidence for row in run.history)
     for extra, message in ((["--encoding", "direct"], "for --encoding cppn"),
-                           (["--resume"], "cannot change on --resume")):  # fmt: skip
+                           (["--resume"], "made with max_hidden 12, not 4")):  # fmt: skip
         argv = ["evolve", "--max-hidden", "4", *extra, "--out", str(out)]
         assert main(argv) == 2
         assert message in capsys.readouterr().err

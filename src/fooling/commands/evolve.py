@@ -74,12 +74,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.force:
             raise FoolingError("--resume and --force contradict each other; choose one")
-        if args.max_hidden is not None:
-            raise FoolingError("--max-hidden cannot change on --resume: the checkpoint has it")
         result = resume(
             args.out, generations=args.generations, classifier=args.classifier,
             device=args.device, progress=not args.quiet, checkpoint_every=args.checkpoint_every,
-            expect=given, **classifier_options(args),
+            expect={**given, "max_hidden": args.max_hidden}, **classifier_options(args),
         )  # fmt: skip
     else:
         settings = {key: DEFAULTS[key] if value is None else value

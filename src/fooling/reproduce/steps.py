@@ -29,6 +29,7 @@ from fooling.run_directory import RunDirectory
 OUT = "{out}"
 """Stands for the report's own folder in a step's arguments (e.g. `{out}/runs/cppn-0`)."""
 
+INTERRUPTED = 130  # the exit code of a step stopped by Ctrl-C
 RESUMABLE = ("evolve", "retrain")
 """Commands whose interrupted run continues with `--resume` rather than `--force`."""
 
@@ -127,6 +128,8 @@ def run_steps(
         args = parser.parse_args(argv)
         started = time.perf_counter()
         code = args.run(args)
+        if code == INTERRUPTED:  # the step saved what it had; running the report again resumes
+            raise KeyboardInterrupt
         if code != 0:
             raise FoolingError(f"step {step.name} stopped (exit code {code}): {step.command(out)}")
         records[step.name] = StepRecord(step.name, template, time.perf_counter() - started)

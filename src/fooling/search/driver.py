@@ -123,7 +123,8 @@ def resume(
         progress: show a progress bar.
         checkpoint_every: generations between checkpoints.
         expect: settings the caller expects of the saved run, any of `encoding` (a
-            name), `population`, `seed` and `classes`; a difference is an error.
+            name), `population`, `seed`, `classes` and `max_hidden` (CPPN); a difference
+            is an error.
         classifier_options: passed on to `load_classifier` (`weights`, `mean`, ...).
 
     Returns:
@@ -168,6 +169,7 @@ def _restore(
     saved = {
         "encoding": evolution.encoding.name, "population": evolution.population,
         "seed": evolution.seed, "classes": evolution.archive.classes.tolist(),
+        "max_hidden": getattr(evolution.encoding, "max_hidden", None),
     }  # fmt: skip
     for key, value in expect.items():
         if value is None:
