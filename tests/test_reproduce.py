@@ -10,6 +10,10 @@ from browser import browser_only, load_page
 from test_cli_errors import fails_with_one_line
 
 from fooling.cli import build_parser, main
+from fooling.errors import FoolingError
+from fooling.reproduce import run_plan
+from fooling.reproduce.report import Report, Row, describe_machine
+from fooling.reproduce.steps import Step
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +39,8 @@ def test_every_paper_result_has_ours_beside_it_with_the_command_that_made_it(rep
     assert len(steps) == 29 and all(step["seconds"] > 0 for step in steps.values())
     parser = build_parser()
     for step in steps.values():  # each command is one a user can paste
-        argv = shlex.split(step["command"].replace("{out}", str(report)))
+        argv = shlex.split(step["command"])
+        assert argv[-2:] == ["--out", f"DIR/runs/{step['name']}"]
         assert argv[0] == "fooling" and parser.parse_args(argv[1:]).command
     retrain = rows["Retraining with fooling images as an extra class does not stop evolution"]
     assert retrain["scale"].startswith("1 of 15 iterations")
@@ -99,3 +104,39 @@ def test_bad_input_is_one_line(argv, message, tmp_path, capsys):
     argv = [part.format(tmp=tmp_path) for part in argv] + ["--out", str(tmp_path / "r")]
     fails_with_one_line(capsys, argv, message)
     assert not (tmp_path / "r" / "steps.json").exists()
+
+
+class OneStep:
+    """The smallest plan: one short gradient ascent, one row."""
+
+    def settings(self):
+        return {"plan": "one step"}
+
+    def steps(self):
+        return [Step("ascend", ("ascend", "--classifier", "lenet-mnist", "--steps", "2",
+                                "--classes", "3"))]  # fmt: skip
+
+    def report(self, out, records):
+        summary = json.loads((out / "runs" / "ascend" / "summary.json").read_text())
+        row = Row("ascent | reaches", "99.99%", f"{summary['median_confidence']:.4f}", "paper",
+                  "ours", ("ascend",), "a source", "2 steps")  # fmt: skip
+        return Report("One step", "headline", [row], [], self.steps(), records,
+                      describe_machine())  # fmt: skip
+
+
+def test_a_plan_of_ones_own_makes_a_report_with_its_markdown(tmp_path):
+    report = run_plan(OneStep(), tmp_path / "one", quiet=True)
+    markdown = report.markdown()
+    assert "| ascent \\| reaches | 99.99% |" in markdown  # a | in a cell is escaped
+    assert "`fooling ascend --classifier lenet-mnist --steps 2 --classes 3 --out " in markdown
+    assert "DIR/runs/ascend`" in markdown
+    assert (tmp_path / "one" / "report.html").is_file()
+
+
+def test_a_damaged_steps_file_is_one_line(tmp_path, capsys):
+    run_plan(OneStep(), tmp_path / "one", quiet=True)
+    (tmp_path / "one" / "steps.json").write_text("[1, 2")
+    with pytest.raises(FoolingError, match=r"cannot read .*steps\.json"):
+        run_plan(OneStep(), tmp_path / "one", quiet=True)
+    report = run_plan(OneStep(), tmp_path / "one", quiet=True, force=True)  # starts afresh
+    assert not report.records["ascend"].reused

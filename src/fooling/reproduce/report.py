@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from fooling.reproduce.steps import OUT, Step, StepRecord
+from fooling.reproduce.steps import Step, StepRecord
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,7 @@ class Report:
         lines += ["", "| step | command | seconds |", "|---|---|---|"]
         for step in self.steps:
             record = self.records[step.name]
-            command = record.command.replace(OUT, "DIR")
-            lines.append(f"| {step.name} | `{command}` | {record.seconds:.1f} |")
+            lines.append(f"| {step.name} | `{record.command}` | {record.seconds:.1f} |")
         machine = ", ".join(f"{key} {value}" for key, value in self.machine.items())
         return "\n".join([*lines, "", f"Machine: {machine}.", ""])
 

@@ -28,6 +28,8 @@ from fooling.run_directory import RunDirectory
 
 OUT = "{out}"
 """Stands for the report's own folder in a step's arguments (e.g. `{out}/runs/cppn-0`)."""
+REPORT_DIR = "DIR"
+"""Stands for the report's own folder in the commands `steps.json` records."""
 
 INTERRUPTED = 130  # the exit code of a step stopped by Ctrl-C
 RESUMABLE = ("evolve", "retrain")
@@ -67,7 +69,7 @@ class StepRecord:
 
     Attributes:
         name: the step's name.
-        command: its command line, with `{out}` for the report's folder.
+        command: its command line, with `DIR` for the report's folder.
         seconds: wall time of the run that made it.
         reused: whether this invocation found it done and did not run it.
     """
@@ -116,7 +118,7 @@ def run_steps(
     }
     parser = build_parser()
     for step in steps:
-        template = shlex.join(["fooling", *step.argv(Path(OUT))])
+        template = shlex.join(["fooling", *step.argv(Path(REPORT_DIR))])
         record = records.get(step.name)
         if record is not None and record.command == template and _finished(out, step):
             continue
