@@ -140,3 +140,25 @@ def test_a_damaged_steps_file_is_one_line(tmp_path, capsys):
         run_plan(OneStep(), tmp_path / "one", quiet=True)
     report = run_plan(OneStep(), tmp_path / "one", quiet=True, force=True)  # starts afresh
     assert not report.records["ascend"].reused
+
+
+@browser_only
+def test_answers_of_a_study_are_scored_on_the_report(tmp_path):
+    answers = [
+        {"item": item, "run": "evolve-cppn-0", "method": "evolve", "encoding": "cppn",
+         "class": item, "label": str(item), "choice": str(item) if item < 3 else "9",
+         "options": [str(item), "9", "8", "7"] if item < 7 else [str(item), "9", "1", "2"],
+         "time": "2026-11-30T12:00:00.000Z"}
+        for item in range(6)
+    ]  # fmt: skip
+    path = tmp_path / "answers.json"
+    content = {"format": "fooling-study-answers", "version": 1, "study": "abc", "items": 6,
+               "answers": answers}  # fmt: skip
+    path.write_text(json.dumps(content))
+    report = run_plan(OneStep(), tmp_path / "one", quiet=True, answers=[path])
+    heading, _columns, rows = report.extra[-1]
+    assert heading.startswith("Can people see the class?")
+    assert rows[0][:5] == ["evolve-cppn-0", "evolve", "cppn", "3/6", "50%"]
+    page = load_page(tmp_path / "one" / "report.html")
+    assert page.errors == [] and "Can people see the class?" in page.text
+    assert page.tables["extra-0"][0][3] == "3/6"

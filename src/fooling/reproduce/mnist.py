@@ -27,6 +27,12 @@ PAPER_SEEDS = 5
 PAPER_ITERATIONS = 15
 ENCODINGS = ("direct", "cppn")
 PGD_EPSILONS = ("0.1", "0.2", "0.3")  # of benchmarks/attack_rates.py
+RETRAIN_FULL = {  # retraining's full setting (the paper's 6000 images), and what each is
+    "fooling_per_iteration": ("fooling images an iteration", 6000),
+    "gather_generations": ("generations per gathering search", 200),
+    "epochs": ("training epochs", 5),
+    "generations": ("generations evolved against each network", 200),
+}
 LARGER_CAP = 32  # hidden nodes of the CPPN runs that test whether the default cap binds
 
 
@@ -203,9 +209,12 @@ class MnistPlan:
         scale = []
         if self.iterations < PAPER_ITERATIONS:
             scale.append(f"{self.iterations} of {PAPER_ITERATIONS} iterations")
-        if self.quick:
-            scale.append("1000 fooling images an iteration (paper: 6000), 3 training epochs, "
-                         "100-generation searches")  # fmt: skip
+        settings = summary["settings"]
+        scale += [
+            f"{settings[key]} {words} (full: {full})"
+            for key, (words, full) in RETRAIN_FULL.items()
+            if settings[key] != full
+        ]
         return Row(
             "Retraining with fooling images as an extra class does not stop evolution",
             "99.99% images found at every one of 15 iterations",
