@@ -18,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", choices=("mnist", "imagenet"))
     parser.add_argument(
         "--quick", action="store_true",
-        help="scaled down to minutes (each scaled row says how); mnist: about 3 minutes, "
-        "imagenet: under 30 on two CPU cores",
+        help="scaled down (each scaled row says how); on two CPU cores mnist takes about 2 "
+        "minutes, imagenet about 15",
     )  # fmt: skip
     parser.add_argument(
         "--retrain-iterations", type=ITERATIONS.parse, metavar="N",
