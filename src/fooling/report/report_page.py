@@ -31,6 +31,7 @@ overflow-wrap:anywhere;user-select:all}
 .runs{display:flex;flex-wrap:wrap;gap:12px}
 .run{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px}
 .run img{display:block;max-width:420px;height:auto;margin-top:6px}
+details summary{cursor:pointer;color:#555;font-size:12px}
 .best{display:flex;flex-wrap:wrap;gap:6px}
 .best figure{margin:0;text-align:center;font-size:12px}
 .best img.px{width:112px;image-rendering:pixelated}
@@ -97,9 +98,12 @@ def _results_table(report: Report, out: Path) -> str:
         ours = escape(row.ours)
         if row.scale:
             ours += f"<br><span class=scaled>scaled down: {escape(row.scale)}</span>"
-        commands = "<br>".join(
-            f"<code>{escape(by_name[name].command(out))}</code>" for name in row.steps
-        )
+        commands = [f"<code>{escape(by_name[name].command(out))}</code>" for name in row.steps]
+        if len(commands) > 2:  # the rest folded, so that one row does not fill the screen
+            more = "<br>".join(commands[1:])
+            commands = [commands[0], f"<details><summary>and {len(commands) - 1} more "
+                        f"commands</summary>{more}</details>"]  # fmt: skip
+        commands = "<br>".join(commands)
         rows.append([result, escape(row.paper), ours, escape(row.paper_settings),
                      escape(row.our_settings), commands])  # fmt: skip
     columns = ["result", "paper", "ours", "paper's setting", "our setting", "command"]

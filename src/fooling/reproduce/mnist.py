@@ -190,7 +190,7 @@ class MnistPlan:
             )
         return Row(
             "CPPN size: does our cap on hidden nodes bind?", "no cap (the original code)",
-            f"{sizes[8]}. {sizes[LARGER_CAP]}", "CPPNs grow without a node limit",
+            f"{sizes[8]}. {sizes[LARGER_CAP].capitalize()}", "CPPNs grow without a node limit",
             f"at most 8 hidden nodes (default), and {LARGER_CAP}",
             tuple(f"evolve-cppn{part}-{seed}" for part in ("", f"-hidden{LARGER_CAP}")
                   for seed in range(self.seeds)),
