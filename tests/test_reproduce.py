@@ -138,6 +138,9 @@ def test_a_damaged_steps_file_is_one_line(tmp_path, capsys):
     (tmp_path / "one" / "steps.json").write_text("[1, 2")
     with pytest.raises(FoolingError, match=r"cannot read .*steps\.json"):
         run_plan(OneStep(), tmp_path / "one", quiet=True)
+    (tmp_path / "one" / "steps.json").write_text('{"steps": {"ascend": {"seconds": 1}}}')
+    with pytest.raises(FoolingError, match=r"steps\.json is not a report's list of steps"):
+        run_plan(OneStep(), tmp_path / "one", quiet=True)
     report = run_plan(OneStep(), tmp_path / "one", quiet=True, force=True)  # starts afresh
     assert not report.records["ascend"].reused
 

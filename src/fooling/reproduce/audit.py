@@ -241,8 +241,9 @@ def _search_figures(out: Path, name: str) -> dict[str, Any]:
         "half_fooled_after": next(
             (row.evaluations for row in rows if 2 * row.fooled >= classes), None
         ),
-        "fooled_after": next(
-            (row.evaluations for row in rows if fooled and row.fooled >= fooled), None
+        "fooled_after": next(  # (the search's own scores may end short of the fp32 count)
+            (row.evaluations for row in rows if fooled and row.fooled >= fooled),
+            summary["evaluations"],
         ),
         "confidences": [entry["confidence"] for entry in summary["classes"]],
     }

@@ -144,7 +144,7 @@ def read_manifest(out: Path) -> dict[str, Any]:
     """`steps.json` of the report folder `out`, or {} when there is none.
 
     Raises:
-        FoolingError: it is not a JSON object.
+        FoolingError: it is not JSON, or not a report's list of steps.
     """
     path = out / "steps.json"
     if not path.is_file():
@@ -153,7 +153,12 @@ def read_manifest(out: Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise FoolingError(f"cannot read {path}: {error}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("steps", {}), dict):
+    steps = manifest.get("steps", {}) if isinstance(manifest, dict) else None
+    if not isinstance(steps, dict) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("command"), str)
+        and isinstance(entry.get("seconds"), (int, float))
+        for entry in steps.values()
+    ):  # fmt: skip
         raise FoolingError(f"{path} is not a report's list of steps")
     return manifest
 
