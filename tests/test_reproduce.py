@@ -165,3 +165,25 @@ def test_answers_of_a_study_are_scored_on_the_report(tmp_path):
     page = load_page(tmp_path / "one" / "report.html")
     assert page.errors == [] and "Can people see the class?" in page.text
     assert page.tables["extra-0"][0][3] == "3/6"
+
+
+class OneSearch(OneStep):
+    """One short evolution, which checkpoints as it goes."""
+
+    def steps(self):
+        return [Step("ascend", ("evolve", "--generations", "6", "--population", "20",
+                                "--checkpoint-every", "2"))]  # fmt: skip
+
+
+def test_an_interrupted_search_resumes_from_its_checkpoint(tmp_path):
+    run_plan(OneSearch(), tmp_path / "one", quiet=True)
+    run = tmp_path / "one" / "runs" / "ascend"
+    progress = (run / "progress.csv").read_bytes()
+    (run / "summary.json").unlink()  # as if stopped after its last checkpoint, before its
+    steps = json.loads((tmp_path / "one" / "steps.json").read_text())  # record was written
+    steps["steps"].clear()
+    (tmp_path / "one" / "steps.json").write_text(json.dumps(steps))
+    report = run_plan(OneSearch(), tmp_path / "one", quiet=True)
+    assert not report.records["ascend"].reused
+    assert json.loads((run / "summary.json").read_text())["generations"] == 6
+    assert (run / "progress.csv").read_bytes() == progress  # continued, not started again
