@@ -44,6 +44,7 @@ def answer_all(page, items: dict, pick, reload_after: int | None = None) -> list
     steps = []
     for step in range(len(items)):
         if step == reload_after:
+            stored(page, step)
             page.reload()
         page.wait_for_function(LOADED)
         item = items[int(page.get_attribute("#image", "data-item"))]
@@ -52,6 +53,22 @@ def answer_all(page, items: dict, pick, reload_after: int | None = None) -> list
         steps.append((item["id"], page.inner_text("#count"), options, size))
         page.locator("#options button").nth(options.index(pick(item))).click()
     return steps
+
+
+def stored(page, count: int) -> None:
+    """Wait until the browser, not only this page, holds `count` answers in localStorage.
+
+    A page writes localStorage at once, but Chromium hands the write to the browser
+    process on its own time; a reload that comes first may read the older value.
+    Another page of the same origin reads what the browser process has.
+    """
+    other = page.context.new_page()
+    other.goto(page.url)
+    other.wait_for_function(
+        "n => Object.keys(localStorage).some(key => key.startsWith('fooling-study-')"
+        " && JSON.parse(localStorage.getItem(key)).length >= n)", arg=count,
+    )  # fmt: skip
+    other.close()
 
 
 def download_answers(page, study: str, path: Path) -> dict:
@@ -76,7 +93,7 @@ def test_people_answer_in_the_browser_and_the_scores_count_them(runs, tmp_path, 
 
     with sync.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(accept_downloads=True)
+        page = browser.new_context(accept_downloads=True).new_page()
         page.set_default_timeout(10_000)
         requests = []
         page.on("request", lambda request: requests.append(request.url))
@@ -144,7 +161,7 @@ def test_labels_are_shown_as_text_not_markup(lenet, tmp_path):
              for item in study.items}  # fmt: skip
     with sync.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(accept_downloads=True)
+        page = browser.new_context(accept_downloads=True).new_page()
         page.set_default_timeout(10_000)
         page.goto(study.page.as_uri())
         steps = answer_all(page, items, lambda item: item["label"])
