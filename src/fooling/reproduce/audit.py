@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from fooling.classifiers import Classifier
-from fooling.report.progress import read_progress
-from fooling.reproduce.reading import adversarial_figures, percent, summary_of
+from fooling.reproduce.reading import adversarial_figures, evolve_figures, percent, summary_of
 from fooling.reproduce.report import Report, Section, describe_machine
-from fooling.reproduce.steps import OUT, Step, StepRecord, run_folder
+from fooling.reproduce.steps import OUT, Step, StepRecord
 
 PGD_EPSILONS = ("0.1", "0.15", "0.2", "0.3")  # those of benchmarks/attack_rates.py
 ENCODINGS = ("direct", "cppn")
@@ -152,12 +151,12 @@ class AuditPlan:
             if name not in records:
                 table.append([_method(name), self.gradient_reason() or "", "", "", ""])
                 continue
-            figures = _search_figures(out, name)
+            figures = evolve_figures(out, name)
             searches[name] = figures
             half = figures["half_fooled_after"]
             table.append([
-                _method(name), f"{figures['fooled']}/{figures['classes']} "
-                f"({percent(figures['fooled'] / figures['classes'], 0)})",
+                _method(name), f"{figures['fooled_at_0.99']}/{figures['classes']} "
+                f"({percent(figures['fooled_at_0.99'] / figures['classes'], 0)})",
                 percent(figures["median_confidence"]), "—" if half is None else f"{half:,}",
                 f"{figures['evaluations']:,} evaluations",
             ])  # fmt: skip
@@ -227,39 +226,18 @@ def _method(name: str) -> str:
             "ascend": "gradient ascent"}.get(name, name)  # fmt: skip
 
 
-def _search_figures(out: Path, name: str) -> dict[str, Any]:
-    """A search's fooled classes, median, and evaluations until half and all were fooled."""
-    summary = summary_of(out, name)
-    rows = read_progress(run_folder(out, name) / "progress.csv")
-    classes = len(summary["classes"])
-    fooled = summary["fooled_at_0.99"]
-    return {
-        "classes": classes,
-        "fooled": fooled,
-        "median_confidence": summary["median_confidence"],
-        "evaluations": summary["evaluations"],
-        "half_fooled_after": next(
-            (row.evaluations for row in rows if 2 * row.fooled >= classes), None
-        ),
-        "fooled_after": next(  # (the search's own scores may end short of the fp32 count)
-            (row.evaluations for row in rows if fooled and row.fooled >= fooled),
-            summary["evaluations"],
-        ),
-        "confidences": [entry["confidence"] for entry in summary["classes"]],
-    }
-
-
 def _verdict(searches: dict[str, dict[str, Any]], classifier: Classifier) -> str:
     """The page's first line: the method that fooled most classes, soonest, in numbers."""
     name, best = max(
         searches.items(),
-        key=lambda item: (item[1]["fooled"], -(item[1]["fooled_after"] or 0)),
+        key=lambda item: (item[1]["fooled_at_0.99"], -item[1]["fooled_after"]),
     )
     classes = best["classes"]
-    if not best["fooled"]:
+    if not best["fooled_at_0.99"]:
         median = statistics.median(best["confidences"])
         return (f"No class of {classifier.name} was fooled at ≥ 99% (best median confidence "
                 f"{percent(median)}, {_method(name)}).")  # fmt: skip
     passes = "; each a forward and a backward pass" if name == "ascend" else ""
-    return (f"{best['fooled']}/{classes} classes of {classifier.name} fooled at ≥ 99% within "
+    fooled = best["fooled_at_0.99"]
+    return (f"{fooled}/{classes} classes of {classifier.name} fooled at ≥ 99% within "
             f"{best['fooled_after']:,} evaluations ({_method(name)}{passes}).")  # fmt: skip

@@ -25,28 +25,35 @@ def summary_of(out: Path, name: str) -> dict[str, Any]:
 
 
 def evolve_figures(out: Path, name: str) -> dict[str, Any]:
-    """An evolve (or ascend) run's median confidence, classes at ≥ 0.99, and when it got there.
+    """An evolve (or ascend) run's figures, and when it got there.
 
     Returns:
-        The summary's figures, plus `all_at_0.9999`: the first generation at which
-        every class's elite was at ≥ 99.99% by the search's own scores (None if none
-        was), and `fooled_by`: the first at which every class was at ≥ 0.99.
+        The summary's figures (`median_confidence`, `fooled_at_0.99`, `classes`,
+        `evaluations`, `confidences`), plus, by the search's own scores in
+        `progress.csv`: `all_at_0.9999`, the first generation at which every class's
+        elite was at ≥ 99.99% (None if none was); `half_fooled_after`, the evaluations
+        until half the classes were at ≥ 0.99 (None if never); and `fooled_after`,
+        those until the run's final count at ≥ 0.99 was reached (all its evaluations
+        where the search's own count ends short of the fp32 one).
     """
     summary = summary_of(out, name)
     rows = read_progress(run_folder(out, name) / "progress.csv")
-    classes = len(summary["classes"])
+    classes, fooled = len(summary["classes"]), summary["fooled_at_0.99"]
     return {
         "median_confidence": summary["median_confidence"],
-        "fooled_at_0.99": summary["fooled_at_0.99"],
+        "fooled_at_0.99": fooled,
         "classes": classes,
         "evaluations": summary["evaluations"],
-        "seconds": summary["seconds"],
+        "confidences": [entry["confidence"] for entry in summary["classes"]],
         "all_at_0.9999": next(
             (row.generation for row in rows if row.lowest_confidence >= PAPER_LEVEL), None
         ),
-        "fooled_by": next((row.generation for row in rows if row.fooled >= classes), None),
         "half_fooled_after": next(
             (row.evaluations for row in rows if row.fooled * 2 >= classes), None
+        ),
+        "fooled_after": next(
+            (row.evaluations for row in rows if fooled and row.fooled >= fooled),
+            summary["evaluations"],
         ),
     }
 
