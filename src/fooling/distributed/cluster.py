@@ -1,0 +1,66 @@
+"""Starting or joining the Ray cluster the islands run on.
+
+A local cluster binds to the loopback address only. Ray picks the machine's own
+non-loopback address for a node even when told 127.0.0.1 (`ray start
+--node-ip-address`, `ray.init(_node_ip_address=...)`); its switch for single-machine
+clusters, `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, makes every service of the local
+cluster listen on 127.0.0.1. Ray reads it when imported, so `connect` sets it in
+the environment (the cluster's processes inherit it) and in Ray's constants (for a
+`ray` this process imported already), then checks the node's address.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+from fooling.errors import FoolingError
+
+INSTALL = 'pip install "fooling[ray]"'
+LOOPBACK = "127.0.0.1"
+
+
+def connect(address: str | None = None, *, cpus: int | None = None) -> ModuleType:
+    """Ray, initialised: a new local cluster on 127.0.0.1, or the cluster at `address`.
+
+    Args:
+        address: None for a local cluster of this machine; `"auto"` or `HOST:PORT` to
+            join a running one (`ray start --head`).
+        cpus: CPUs of a local cluster (default: all).
+
+    Returns:
+        The `ray` module.
+
+    Raises:
+        FoolingError: Ray is not installed, or the cluster cannot be reached.
+    """
+    if address is None:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback only
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+    except ImportError:
+        raise FoolingError(f"--workers needs Ray: {INSTALL}") from None
+    if ray.is_initialized():
+        return ray
+    if address is None:
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        if address is None:
+            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)  # fmt: skip
+        else:
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise FoolingError(f"cannot start or join a Ray cluster: {error}") from None
+    if address is None and node_addresses(ray) != {LOOPBACK}:
+        ray.shutdown()
+        raise FoolingError(f"the local Ray cluster did not bind to {LOOPBACK}")
+    return ray
+
+
+def node_addresses(ray: ModuleType) -> set[str]:
+    """The addresses the cluster's nodes listen on, as Ray's own state says."""
+    return {node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")}
