@@ -14,7 +14,14 @@ from fooling.commands.arguments import (
 )
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError
-from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS, HIDDEN_NODES, POPULATION
+from fooling.limits import (
+    CHECKPOINT_INTERVAL,
+    GENERATIONS,
+    HIDDEN_NODES,
+    MIGRATE_EVERY,
+    POPULATION,
+    WORKERS,
+)
 from fooling.search import evolve, resume
 from fooling.search.driver import CHECKPOINT_EVERY
 
@@ -41,6 +48,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true",
         help="continue the run in --out; its settings come from its checkpoint",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=WORKERS.parse, default=1, metavar="N",
+        help="islands on Ray, one process each (needs: pip install \"fooling[ray]\")",
+    )  # fmt: skip
+    parser.add_argument(
+        "--address", metavar="ADDRESS",
+        help="with --workers, a running Ray cluster to join (auto: the one `ray start` began)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--migrate-every", type=MIGRATE_EVERY.parse, default=10, metavar="M",
+        help="with --workers, generations between merges of the islands' archives",
     )  # fmt: skip
     parser.add_argument(
         "--checkpoint-every", type=CHECKPOINT_INTERVAL.parse, default=CHECKPOINT_EVERY,
@@ -72,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         "classes": split_classes(args.classes),
     }  # fmt: skip
     if args.resume:
+        if args.workers > 1:
+            raise FoolingError("--resume of a run with --workers is not built yet")
         if args.force:
             raise FoolingError("--resume and --force contradict each other; choose one")
         result = resume(
@@ -92,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         result = evolve(
             classifier, **settings, classes=given["classes"],
             generations=args.generations, progress=not args.quiet, out=args.out,
-            force=args.force, checkpoint_every=args.checkpoint_every,
+            force=args.force, checkpoint_every=args.checkpoint_every, workers=args.workers,
+            address=args.address, migrate_every=args.migrate_every,
         )  # fmt: skip
     if result.generations < args.generations:
         print(

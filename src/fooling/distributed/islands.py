@@ -15,6 +15,7 @@ its restart, so the merged archive never loses an elite.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from fooling.archive import Archive
 from fooling.records import ProgressRow, Statistics
@@ -125,6 +127,7 @@ def evolve_islands(
     address: str | None = None,
     threads: int = 1,
     after_merge: Callable[[int, list[Any]], None] | None = None,
+    progress: bool = True,
 ) -> SearchResult:
     """Run `evolution` as `workers` islands on Ray, merging every `migrate_every` generations.
 
@@ -138,6 +141,7 @@ def evolve_islands(
         threads: torch threads per island.
         after_merge: called after each merge with the generation and the islands'
             actor handles.
+        progress: one progress bar over the whole run, moved at each merge.
 
     Returns:
         The merged result, its figures in fp32 as any run's.
@@ -153,6 +157,8 @@ def evolve_islands(
     islands = [actor.remote(template, index, threads) for index in range(workers)]
     run = IslandRun(per_island=[0] * workers)
     started = time.perf_counter()
+    bar = tqdm(total=generations + 1, unit="gen", disable=not progress, leave=False,
+               desc=f"evolve {evolution.encoding.name} x{workers}", dynamic_ncols=True)  # fmt: skip
     while run.generation < generations:
         last = min(run.generation + migrate_every, generations)
         merged = None if run.merged is None else ray.put(run.merged)
@@ -166,11 +172,14 @@ def evolve_islands(
         figures = Statistics.of(run.merged["confidence"])
         seconds = time.perf_counter() - started
         evolution.history.append(ProgressRow.at(last, run.evaluations, seconds, figures))
+        bar.update(last - bar.n + 1)
+        bar.set_postfix(median=f"{figures.median:.5f}", fooled=figures.fooled)
         if after_merge is not None:
             after_merge(last, islands)
     evolution.archive = Archive.from_state_dict(run.merged, evolution.classifier.device)
     evolution.generation, evolution.evaluations = run.generation, run.evaluations
     evolution.seconds = time.perf_counter() - started
+    bar.close()
     for island in islands:
         ray.kill(island)
-    return evolution.result()
+    return dataclasses.replace(evolution.result(), islands=run.per_island)

@@ -20,7 +20,7 @@ from fooling.classifiers import Classifier, load_classifier
 from fooling.encodings import Encoding, make_encoding
 from fooling.errors import FoolingError
 from fooling.interrupt import StopOnInterrupt
-from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS
+from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS, MIGRATE_EVERY, WORKERS
 from fooling.records import ProgressRow
 from fooling.report.progress import ProgressLog
 from fooling.run_directory import RunDirectory
@@ -46,6 +46,9 @@ def evolve(
     checkpoint_every: int = CHECKPOINT_EVERY,
     selection: Selection = uniform,
     evaluator: Evaluator | None = None,
+    workers: int = 1,
+    address: str | None = None,
+    migrate_every: int = 10,
 ) -> SearchResult:
     """Evolve fooling images for every target class of a classifier (MAP-Elites).
 
@@ -64,6 +67,10 @@ def evolve(
         checkpoint_every: generations between checkpoints in `out`.
         selection: picks parent cells; uniform over filled cells by default.
         evaluator: scores images instead of the classifier (see `Evolution`).
+        workers: islands on Ray (`fooling.distributed`); 1 runs in this process.
+        address: with `workers`, a Ray cluster to join (`"auto"`); None starts one
+            on this machine, bound to 127.0.0.1.
+        migrate_every: with `workers`, generations between merges of the islands.
 
     Returns:
         The per-class elites, their genomes, confidences and the run's history;
@@ -88,6 +95,9 @@ def evolve(
         classifier, encoding, population=population, seed=seed, classes=classes,
         selection=selection, evaluator=evaluator,
     )  # fmt: skip
+    if workers > 1:
+        return _evolve_islands(evolution, generations, workers, address, migrate_every,
+                               progress=progress, out=out, force=force)  # fmt: skip
     if out is None:
         return evolution.run(generations, progress=progress)
     classifier.trial()  # a model that cannot work must not cost the run already in `out`
@@ -181,6 +191,33 @@ def _restore(
                 f"not {wanted!r}; start a new run to change it"
             )
     return evolution
+
+
+def _evolve_islands(
+    evolution: Evolution,
+    generations: int,
+    workers: int,
+    address: str | None,
+    migrate_every: int,
+    *,
+    progress: bool,
+    out: str | Path | None,
+    force: bool,
+) -> SearchResult:
+    """`evolve` as islands on Ray, written to `out` (no checkpoints yet)."""
+    from fooling.distributed.islands import evolve_islands
+
+    WORKERS.check(workers)
+    MIGRATE_EVERY.check(migrate_every)
+    options = {"workers": workers, "migrate_every": migrate_every, "address": address,
+               "progress": progress}  # fmt: skip
+    if out is None:
+        return evolve_islands(evolution, generations, **options)
+    evolution.classifier.trial()
+    with RunDirectory(out).claim(force=force) as directory:
+        result = evolve_islands(evolution, generations, **options)
+        result.write_to(directory)
+    return result
 
 
 def run_in_directory(

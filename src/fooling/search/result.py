@@ -46,6 +46,8 @@ class SearchResult:
         encoding_settings: what rebuilds the encoding (`make_encoding`), for evolution.
         weights: the SHA-256 of the classifier's weights (`Classifier.identity`); None
             where it has none (a plain callable) or the run is older than the record.
+        islands: the evaluations of each island of a distributed run (`workers=`);
+            None for a run in one process.
     """
 
     classifier: str
@@ -65,6 +67,7 @@ class SearchResult:
     genomes: Genomes | None = None
     encoding_settings: dict[str, Any] | None = None
     weights: str | None = None
+    islands: list[int] | None = None
 
     @property
     def median_confidence(self) -> float:
@@ -118,6 +121,11 @@ class SearchResult:
             "generations": self.generations,
             "population": self.population,
             "evaluations": self.evaluations,
+            **(
+                {}
+                if self.islands is None
+                else {"workers": len(self.islands), "island_evaluations": self.islands}
+            ),
             "seconds": round(self.seconds, 3),
             "median_confidence": self.median_confidence,
             "fooled_at_0.99": self.fooled(),
@@ -208,6 +216,8 @@ class SearchResult:
                 confidences=confidences, images=images, found_at=found_at, history=history,
                 genomes=genomes, encoding_settings=settings,
                 weights=summary["weights"] if isinstance(summary.get("weights"), str) else None,
+                islands=None if summary.get("island_evaluations") is None
+                else [int(count) for count in summary["island_evaluations"]],
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise FoolingError(f"cannot read the run in {directory.path}: {error}") from None
