@@ -103,7 +103,9 @@ class Island:
             evolution.archive = Archive.from_state_dict(merged, evolution.classifier.device)
         evolution.generation, evolution.history = first - 1, []
         before, started = evolution.evaluations, time.perf_counter()
-        evolution.run(last, progress=False)
+        while evolution.generation < last:  # (not `run`: the driver reports, in fp32)
+            evolution.step()
+        evolution.progress()  # checks the scores; the rows are the driver's to report
         seconds = time.perf_counter() - started
         return evolution.archive.state_dict(), evolution.evaluations - before, seconds
 
