@@ -1,12 +1,17 @@
 """Island-model MAP-Elites on a real local Ray cluster (2 CPUs, bound to 127.0.0.1)."""
 
+import json
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
 import fooling
+from fooling.cli import main
 from fooling.encodings import make_encoding
 from fooling.search.evolution import Evolution
 
@@ -46,12 +51,11 @@ def test_the_same_seed_and_workers_give_the_same_result(cluster, classifier):
 
 
 def test_a_killed_island_is_restarted_and_the_run_completes(cluster, classifier):
-    pids, lowest = [], []
+    pids = []
 
-    def after_merge(generation, islands):
-        pids.append(ray.get(islands[0].pid.remote()))
-        lowest.append(None)
-        if generation == 9:
+    def after_merge(run):
+        pids.append(ray.get(run.islands[0].pid.remote()))
+        if run.evolution.generation == 9:
             os.kill(pids[-1], signal.SIGKILL)
 
     result = evolve_islands(make_run(classifier), 30, workers=2, migrate_every=5,
@@ -73,3 +77,28 @@ def test_merge_keeps_the_best_elite_per_class_and_ties_go_to_the_lower_island():
     assert merged["confidence"].tolist() == pytest.approx([0.7, 0.9, 0.2])
     assert merged["found_at"].tolist() == [1, 0, 0]
     assert merged["genomes"]["pixels"][:, 0].tolist() == [1.0, 0.0, 0.0]
+
+
+def test_a_distributed_run_resumes_after_its_driver_is_killed(tmp_path, cluster):
+    argv = ["evolve", "--encoding", "cppn", "--workers", "2", "--population", "60",
+            "--migrate-every", "5", "--checkpoint-every", "10", "--quiet"]  # fmt: skip
+    whole = tmp_path / "whole"
+    assert main([*argv, "--generations", "40", "--out", str(whole)]) == 0
+    cut = tmp_path / "cut"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "fooling", *argv, "--generations", "40", "--out", str(cut)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    checkpoint = cut / "checkpoint" / "state.safetensors"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    assert checkpoint.exists() and not (cut / "summary.json").exists()
+    assert main(["evolve", "--resume", "--generations", "40", "--out", str(cut), "--quiet"]) == 0
+    done, again = fooling.load_run(whole), fooling.load_run(cut)
+    assert torch.equal(done.confidences, again.confidences)
+    assert torch.equal(done.images, again.images)
+    summary = json.loads((cut / "summary.json").read_text())
+    assert summary["workers"] == 2 and sum(summary["island_evaluations"]) == done.evaluations

@@ -91,14 +91,13 @@ def run(args: argparse.Namespace) -> int:
         "classes": split_classes(args.classes),
     }  # fmt: skip
     if args.resume:
-        if args.workers > 1:
-            raise FoolingError("--resume of a run with --workers is not built yet")
         if args.force:
             raise FoolingError("--resume and --force contradict each other; choose one")
         result = resume(
             args.out, generations=args.generations, classifier=args.classifier,
             device=args.device, progress=not args.quiet, checkpoint_every=args.checkpoint_every,
             expect={**given, "max_hidden": args.max_hidden}, **classifier_options(args),
+            workers=args.workers if args.workers > 1 else None, address=args.address,
         )  # fmt: skip
     else:
         settings = {key: DEFAULTS[key] if value is None else value

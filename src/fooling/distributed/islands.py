@@ -74,15 +74,30 @@ class Island:
         evolution: the run to copy (not started); its classifier comes along.
         index: the island's number.
         threads: torch threads of the island's process.
+        random_state: the island's random state in a checkpoint, to continue from.
     """
 
-    def __init__(self, evolution: Evolution, index: int, threads: int = 1) -> None:
+    def __init__(
+        self,
+        evolution: Evolution,
+        index: int,
+        threads: int = 1,
+        random_state: torch.Tensor | None = None,
+    ) -> None:
         import ray
 
         torch.set_num_threads(threads)
-        restart = 1 if ray.get_runtime_context().was_current_actor_reconstructed else 0
+        restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.evolution = evolution
-        self.evolution.emitter.generator.manual_seed(island_seed(evolution.seed, index, restart))
+        generator = evolution.emitter.generator
+        if random_state is not None and not restarted:  # resumed from a checkpoint
+            generator.set_state(random_state)
+        else:
+            generator.manual_seed(island_seed(evolution.seed, index, int(restarted)))
+
+    def random_state(self) -> torch.Tensor:
+        """The island's random state (for a checkpoint)."""
+        return self.evolution.emitter.generator.get_state()
 
     def pid(self) -> int:
         """The island's process id (what a test kills)."""
@@ -112,12 +127,36 @@ class Island:
 
 @dataclass
 class IslandRun:
-    """What the driver keeps of a distributed run: the merged archive and the counters."""
+    """A distributed run between merges: where it stands and what each island has done.
 
-    merged: dict[str, Any] | None = None
-    generation: int = -1
-    evaluations: int = 0
-    per_island: list[int] | None = None
+    Attributes:
+        evolution: the run's settings, holding the merged archive and the counters
+            (generation, evaluations, seconds, one history row per merge).
+        workers: islands.
+        migrate_every: generations between merges.
+        per_island: each island's evaluations so far.
+        islands: the islands' actor handles, while the run goes on.
+    """
+
+    evolution: Evolution
+    workers: int
+    migrate_every: int
+    per_island: list[int]
+    islands: list[Any]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint: the merged run's `state_dict` and every island's random state."""
+        import ray
+
+        states = ray.get([island.random_state.remote() for island in self.islands])
+        return {
+            **self.evolution.state_dict(),
+            "islands": {
+                "workers": self.workers, "migrate_every": self.migrate_every,
+                "evaluations": torch.tensor(self.per_island, dtype=torch.long),
+                "random_states": {str(index): state for index, state in enumerate(states)},
+            },
+        }  # fmt: skip
 
 
 def evolve_islands(
@@ -128,22 +167,25 @@ def evolve_islands(
     migrate_every: int = MIGRATE_EVERY,
     address: str | None = None,
     threads: int = 1,
-    after_merge: Callable[[int, list[Any]], None] | None = None,
+    after_merge: Callable[[IslandRun], None] | None = None,
     progress: bool = True,
+    restore: dict[str, Any] | None = None,
 ) -> SearchResult:
     """Run `evolution` as `workers` islands on Ray, merging every `migrate_every` generations.
 
     Args:
         evolution: the run's settings (classifier, encoding, population, seed,
-            classes), not started; it ends holding the merged archive.
+            classes), not started, or restored from a checkpoint (`restore`); it
+            ends holding the merged archive.
         generations: the last generation.
         workers: islands.
         migrate_every: generations between merges.
         address: a running cluster to join (`"auto"`), or None for a local one.
         threads: torch threads per island.
-        after_merge: called after each merge with the generation and the islands'
-            actor handles.
+        after_merge: called after each merge (to write progress and checkpoints).
         progress: one progress bar over the whole run, moved at each merge.
+        restore: the `"islands"` part of a checkpoint (`IslandRun.state_dict`) to
+            continue from; `evolution` then holds the checkpoint's merged run.
 
     Returns:
         The merged result, its figures in fp32 as any run's.
@@ -156,31 +198,35 @@ def evolve_islands(
     ray = connect(address, cpus=None if address else workers * threads)
     actor = ray.remote(num_cpus=threads, max_restarts=-1, max_task_retries=-1)(Island)
     template = ray.put(evolution)  # kept until the end: a restarted island is built from it
-    islands = [actor.remote(template, index, threads) for index in range(workers)]
-    run = IslandRun(per_island=[0] * workers)
-    started = time.perf_counter()
-    bar = tqdm(total=generations + 1, unit="gen", disable=not progress, leave=False,
-               desc=f"evolve {evolution.encoding.name} x{workers}", dynamic_ncols=True)  # fmt: skip
-    while run.generation < generations:
-        last = min(run.generation + migrate_every, generations)
-        merged = None if run.merged is None else ray.put(run.merged)
+    saved = [None] * workers if restore is None else [
+        restore["random_states"][str(index)] for index in range(workers)]  # fmt: skip
+    islands = [actor.remote(template, index, threads, saved[index]) for index in range(workers)]
+    per_island = [0] * workers if restore is None else restore["evaluations"].tolist()
+    run = IslandRun(evolution, workers, migrate_every, per_island, islands)
+    merged = None if restore is None else evolution.archive.state_dict()
+    started = time.perf_counter() - evolution.seconds
+    bar = tqdm(total=generations + 1, initial=evolution.generation + 1, unit="gen",
+               disable=not progress, leave=False, dynamic_ncols=True,
+               desc=f"evolve {evolution.encoding.name} x{workers}")  # fmt: skip
+    while evolution.generation < generations:
+        last = min(evolution.generation + migrate_every, generations)
+        shared = None if merged is None else ray.put(merged)
         rounds = ray.get([
-            island.run_round.remote(merged, run.generation + 1, last) for island in islands
+            island.run_round.remote(shared, evolution.generation + 1, last) for island in islands
         ])  # fmt: skip
-        run.merged = merge([state for state, _, _ in rounds])
+        merged = merge([state for state, _, _ in rounds])
         for index, (_, evaluations, _) in enumerate(rounds):
             run.per_island[index] += evaluations
-        run.generation, run.evaluations = last, sum(run.per_island)
-        figures = Statistics.of(run.merged["confidence"])
-        seconds = time.perf_counter() - started
-        evolution.history.append(ProgressRow.at(last, run.evaluations, seconds, figures))
-        bar.update(last - bar.n + 1)
+        evolution.archive = Archive.from_state_dict(merged, evolution.classifier.device)
+        evolution.generation, evolution.evaluations = last, sum(run.per_island)
+        evolution.seconds = time.perf_counter() - started
+        figures = Statistics.of(evolution.archive.confidence)
+        row = ProgressRow.at(last, evolution.evaluations, evolution.seconds, figures)
+        evolution.history.append(row)
+        bar.update(last + 1 - bar.n)
         bar.set_postfix(median=f"{figures.median:.5f}", fooled=figures.fooled)
         if after_merge is not None:
-            after_merge(last, islands)
-    evolution.archive = Archive.from_state_dict(run.merged, evolution.classifier.device)
-    evolution.generation, evolution.evaluations = run.generation, run.evaluations
-    evolution.seconds = time.perf_counter() - started
+            after_merge(run)
     bar.close()
     for island in islands:
         ray.kill(island)

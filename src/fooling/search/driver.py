@@ -24,9 +24,16 @@ from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS, MIGRATE_EVERY, WORK
 from fooling.records import ProgressRow
 from fooling.report.progress import ProgressLog
 from fooling.run_directory import RunDirectory
-from fooling.search.evolution import Evaluator, Evolution, read_checkpoint
+from fooling.search.evolution import (
+    CHECKPOINT_FILE,
+    CHECKPOINT_FORMAT,
+    Evaluator,
+    Evolution,
+    read_checkpoint,
+)
 from fooling.search.result import SearchResult
 from fooling.search.selection import Selection, uniform
+from fooling.state_file import save_state
 
 CHECKPOINT_EVERY = 50
 
@@ -97,7 +104,8 @@ def evolve(
     )  # fmt: skip
     if workers > 1:
         return _evolve_islands(evolution, generations, workers, address, migrate_every,
-                               progress=progress, out=out, force=force)  # fmt: skip
+                               progress=progress, out=out, force=force,
+                               checkpoint_every=checkpoint_every)  # fmt: skip
     if out is None:
         return evolution.run(generations, progress=progress)
     classifier.trial()  # a model that cannot work must not cost the run already in `out`
@@ -117,6 +125,8 @@ def resume(
     progress: bool = True,
     checkpoint_every: int = CHECKPOINT_EVERY,
     expect: dict[str, Any] | None = None,
+    workers: int | None = None,
+    address: str | None = None,
     **classifier_options: Any,
 ) -> SearchResult:
     """Continue the run in `out` from its checkpoint to generation `generations`.
@@ -135,6 +145,8 @@ def resume(
         expect: settings the caller expects of the saved run, any of `encoding` (a
             name), `population`, `seed`, `classes` and `max_hidden` (CPPN); a difference
             is an error.
+        workers: the islands a distributed run had (a check; None takes the checkpoint's).
+        address: a Ray cluster to continue a distributed run on (None: a local one).
         classifier_options: passed on to `load_classifier` (`weights`, `mean`, ...).
 
     Returns:
@@ -148,6 +160,20 @@ def resume(
     CHECKPOINT_INTERVAL.check(checkpoint_every)
     with RunDirectory(out).resumable() as directory:
         evolution = _restore(directory, classifier, device, expect or {}, classifier_options)
+        islands = read_checkpoint(directory.checkpoint).get("islands")
+        if islands is not None:  # a distributed run: the same islands continue
+            WORKERS.check(int(islands["workers"]))
+            if workers is not None and workers != int(islands["workers"]):
+                raise FoolingError(f"the run in {out} has {islands['workers']} workers, "
+                                   f"not {workers}: resume it with as many")  # fmt: skip
+            return islands_in_directory(
+                evolution, directory, generations, fresh=False,
+                checkpoint_every=checkpoint_every, restore=islands,
+                workers=int(islands["workers"]), migrate_every=int(islands["migrate_every"]),
+                address=address, progress=progress,
+            )  # fmt: skip
+        if workers is not None and workers > 1:
+            raise FoolingError(f"the run in {out} ran in one process: resume it without --workers")
         return run_in_directory(
             evolution, directory, generations, fresh=False, progress=progress,
             checkpoint_every=checkpoint_every,
@@ -203,8 +229,9 @@ def _evolve_islands(
     progress: bool,
     out: str | Path | None,
     force: bool,
+    checkpoint_every: int,
 ) -> SearchResult:
-    """`evolve` as islands on Ray, written to `out` (no checkpoints yet)."""
+    """`evolve` as islands on Ray, written to `out` with checkpoints."""
     from fooling.distributed.islands import evolve_islands
 
     WORKERS.check(workers)
@@ -215,8 +242,47 @@ def _evolve_islands(
         return evolve_islands(evolution, generations, **options)
     evolution.classifier.trial()
     with RunDirectory(out).claim(force=force) as directory:
-        result = evolve_islands(evolution, generations, **options)
-        result.write_to(directory)
+        return islands_in_directory(evolution, directory, generations, fresh=True,
+                                    checkpoint_every=checkpoint_every, **options)  # fmt: skip
+
+
+def islands_in_directory(
+    evolution: Evolution,
+    directory: RunDirectory,
+    generations: int,
+    *,
+    fresh: bool,
+    checkpoint_every: int,
+    restore: dict[str, Any] | None = None,
+    **options: Any,
+) -> SearchResult:
+    """`evolve_islands` inside a claimed `directory`: a progress row per merge, checkpoints.
+
+    A checkpoint is written at the first merge past every `checkpoint_every`
+    generations and at the end: the merged run and every island's random state.
+    """
+    from fooling.distributed.islands import IslandRun, evolve_islands
+
+    with ProgressLog(directory.progress) as log:
+        log.start(fresh=fresh)
+        if not fresh:
+            log.truncate_after(evolution.generation)
+        saved = evolution.generation
+
+        def after_merge(run: IslandRun) -> None:
+            nonlocal saved
+            log.append(run.evolution.history[-1])
+            generation = run.evolution.generation
+            if generation // checkpoint_every > saved // checkpoint_every or (
+                generation >= generations
+            ):
+                save_state(directory.checkpoint / CHECKPOINT_FILE, run.state_dict(),
+                           kind=CHECKPOINT_FORMAT)  # fmt: skip
+                saved = generation
+
+        result = evolve_islands(evolution, generations, after_merge=after_merge,
+                                restore=restore, **options)  # fmt: skip
+    result.write_to(directory)
     return result
 
 
