@@ -13,3 +13,13 @@ def lenet():
 @pytest.fixture(scope="session")
 def efficientnet():
     return load_classifier("efficientnet-lite0", "cpu")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A real local Ray cluster of 2 CPUs, bound to 127.0.0.1, for one test module."""
+    ray = pytest.importorskip("ray")
+    from fooling.distributed.cluster import connect
+
+    yield connect(cpus=2)
+    ray.shutdown()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import pickle
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -125,6 +128,28 @@ def test_a_compiled_classifier_pickles():
     images = torch.rand(20, 1, 28, 28)
     assert copied.backend == "openvino"
     assert torch.equal(copied(images), classifier(images))
+
+
+def test_a_compiled_classifier_unpickles_on_a_machine_without_its_cache(tmp_path):
+    """As on a Ray worker of another node: the export is made again there."""
+    classifier = lenet_on("openvino")
+    (tmp_path / "classifier.pickle").write_bytes(pickle.dumps(classifier))
+    images = torch.rand(20, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    torch.save(classifier(images), tmp_path / "expected.pt")
+    code = (
+        "import pickle, sys, torch; from pathlib import Path; folder = Path(sys.argv[1]); "
+        "copied = pickle.loads((folder / 'classifier.pickle').read_bytes()); "
+        "assert copied.backend == 'openvino', copied.backend; "
+        "images = torch.rand(20, 1, 28, 28, generator=torch.Generator().manual_seed(0)); "
+        "torch.save(copied(images), folder / 'found.pt')"
+    )
+    elsewhere = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "empty-cache")}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=elsewhere,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert any((tmp_path / "empty-cache" / "fooling" / "backends").iterdir())  # exported there
+    found = torch.load(tmp_path / "found.pt", weights_only=True)
+    assert torch.equal(found, torch.load(tmp_path / "expected.pt", weights_only=True))
 
 
 @pytest.mark.skipif(not backends.cpu_has_bf16(), reason="this CPU has no fast bf16")

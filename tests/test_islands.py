@@ -1,29 +1,32 @@
 """Island-model MAP-Elites on a real local Ray cluster (2 CPUs, bound to 127.0.0.1)."""
 
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 import torch
 
 import fooling
+from fooling.archive import Archive
 from fooling.cli import main
+from fooling.distributed import default_migrate_every
 from fooling.encodings import make_encoding
 from fooling.search.evolution import Evolution
 
 ray = pytest.importorskip("ray")
-from fooling.distributed.cluster import LOOPBACK, connect, node_addresses  # noqa: E402
+from fooling.distributed.cluster import LOOPBACK, node_addresses  # noqa: E402
 from fooling.distributed.islands import evolve_islands, merge  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    yield connect(cpus=2)
-    ray.shutdown()
+def cluster(ray_cluster):
+    return ray_cluster
 
 
 def make_run(lenet_classifier, seed=0) -> Evolution:
@@ -51,32 +54,50 @@ def test_the_same_seed_and_workers_give_the_same_result(cluster, classifier):
 
 
 def test_a_killed_island_is_restarted_and_the_run_completes(cluster, classifier):
-    pids = []
+    pids, merged = [], []
 
     def after_merge(run):
         pids.append(ray.get(run.islands[0].pid.remote()))
-        if run.evolution.generation == 9:
-            os.kill(pids[-1], signal.SIGKILL)
+        merged.append(run.evolution.archive.confidence.clone())
+        if run.evolution.generation == 19:  # SIGKILL island 0 while it runs the next round
+            threading.Timer(0.05, os.kill, (pids[-1], signal.SIGKILL)).start()
 
-    result = evolve_islands(make_run(classifier), 30, workers=2, migrate_every=5,
+    result = evolve_islands(make_run(classifier), 80, workers=2, migrate_every=20,
                             after_merge=after_merge)  # fmt: skip
     assert len(set(pids)) == 2  # island 0 ran on a new process after the kill
     assert bool((result.confidences >= 0).all())  # every class filled
-    floors = [row.lowest_confidence for row in result.history]
-    assert floors == sorted(floors)  # no merge lost an elite
+    for before, after in itertools.pairwise(merged):
+        assert bool((after >= before).all())  # no class fell below its last merge
+    assert result.evaluations == 2 * 81 * 60  # the round was run again, and counted once
 
 
-def test_merge_keeps_the_best_elite_per_class_and_ties_go_to_the_lower_island():
-    def state(confidence, tag):
-        confidence = torch.tensor(confidence)
-        return {"classes": torch.arange(3), "confidence": confidence,
-                "found_at": torch.full((3,), tag), "images": torch.full((3, 1, 2, 2), tag),
-                "genomes": {"pixels": torch.full((3, 4), float(tag))}}  # fmt: skip
+def test_merge_keeps_the_best_change_per_class_and_ties_go_to_the_lower_island():
+    def change(cells, confidence, tag):
+        size = len(cells)
+        return {"cells": torch.tensor(cells), "confidence": torch.tensor(confidence),
+                "found_at": torch.full((size,), tag), "images": torch.full((size, 1, 2, 2), tag),
+                "genomes": {"pixels": torch.full((size, 4), float(tag))}}  # fmt: skip
 
-    merged = merge([state([0.5, 0.9, 0.2], 0), state([0.7, 0.9, -1.0], 1)])
-    assert merged["confidence"].tolist() == pytest.approx([0.7, 0.9, 0.2])
-    assert merged["found_at"].tolist() == [1, 0, 0]
-    assert merged["genomes"]["pixels"][:, 0].tolist() == [1.0, 0.0, 0.0]
+    before = torch.tensor([0.1, 0.3, 0.2, 0.6])
+    merged = merge(before, [change([0, 1], [0.5, 0.9], 0), change([0, 1, 3], [0.7, 0.9, 0.4], 1)])
+    won = dict(zip(merged["cells"].tolist(), merged["confidence"].tolist(), strict=True))
+    assert won == pytest.approx({0: 0.7, 1: 0.9})  # cell 2 unchanged; 0.4 does not beat 0.6
+    source = dict(zip(merged["cells"].tolist(), merged["found_at"].tolist(), strict=True))
+    assert source == {0: 1, 1: 0}  # the tie at 0.9 goes to island 0
+    pixels = dict(zip(merged["cells"].tolist(), merged["genomes"]["pixels"][:, 0].tolist(),
+                      strict=True))  # fmt: skip
+    assert pixels == {0: 1.0, 1: 0.0}
+    assert merged["images"].shape == (2, 1, 2, 2)
+
+
+def test_an_archive_rebuilt_from_its_rows_is_the_same(classifier):
+    run = make_run(classifier)
+    run.run(3, progress=False)
+    copy = Archive(run.archive.classes.tolist())
+    copy.put(run.archive.rows(torch.arange(len(run.archive))))
+    for name, tensor in run.archive.state_dict().items():
+        if name != "genomes":
+            assert torch.equal(copy.state_dict()[name], tensor)
 
 
 def test_a_distributed_run_resumes_after_its_driver_is_killed(tmp_path, cluster):
@@ -102,3 +123,11 @@ def test_a_distributed_run_resumes_after_its_driver_is_killed(tmp_path, cluster)
     assert torch.equal(done.images, again.images)
     summary = json.loads((cut / "summary.json").read_text())
     assert summary["workers"] == 2 and sum(summary["island_evaluations"]) == done.evaluations
+    assert summary["migrate_every"] == 5
+
+
+def test_merges_are_every_generation_only_where_a_cpu_generation_is_costly():
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert default_migrate_every(cpu, 200, (1, 28, 28)) == 10  # LeNet: milliseconds
+    assert default_migrate_every(cpu, 50, (3, 224, 224)) == 1  # Lite0: 0.2 s a generation
+    assert default_migrate_every(gpu, 400, (3, 224, 224)) == 10

@@ -316,3 +316,14 @@ def make_digit_folder(root: Path) -> Path:
         for k in range(2):
             Image.new("L", (28, 28), 40 * k + int(digit)).save(root / digit / f"{k}.png")
     return root
+
+
+def test_gathering_on_ray_workers_gathers_the_same_images(straight, tmp_path, ray_cluster):
+    out = tmp_path / "run"
+    fooling.retrain(out=out, settings=dataclasses.replace(TINY, iterations=1), progress=False,
+                    workers=2)  # fmt: skip
+    name = Path("iterations") / "01" / "fooling.safetensors"
+    spread = load_state(out / name, kind=IMAGES_FORMAT)
+    here = load_state(straight[0] / name, kind=IMAGES_FORMAT)
+    assert torch.equal(spread["trained"], here["trained"])
+    assert torch.equal(spread["held_out"], here["held_out"])

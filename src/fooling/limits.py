@@ -103,7 +103,7 @@ EPS = Limit("eps", 0, 1000, low_open=True)
 COUNT = whole("count", 1, 10_000)  # the MNIST test set's size
 SHOW = whole("show", 1, 10_000)
 WORKERS = whole("workers", 1, 4096)  # islands of a distributed run
-MIGRATE_EVERY = whole("migrate_every", 1, 10**9)
+MIGRATION_INTERVAL = whole("migrate_every", 1, 10**9)
 HIDDEN_NODES = whole("max_hidden", 0, 1000)  # CPPN slots; a genome's weights grow as its square
 CONTROLS = whole("controls", 1, 100)  # ablate: random draws per control curve
 MAX_ABLATION_STEPS = whole("max_steps", 1, 1000)

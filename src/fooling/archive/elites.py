@@ -110,6 +110,37 @@ class Archive:
             "genomes": {key: value.clone() for key, value in self.genomes.items()},
         }
 
+    def rows(self, cells: torch.Tensor, device: str | torch.device | None = None) -> dict[str, Any]:
+        """Copies of some cells of a filled archive, on `device` (default: the archive's).
+
+        Returns:
+            The cells' positions under `"cells"`, then their tensors as `state_dict`
+            names them: what `put` takes.
+        """
+        if self.genomes is None or self.images is None:
+            raise RuntimeError("an empty archive has no rows")
+        device = self.device if device is None else device
+        return {
+            "cells": cells.to(device, copy=True),
+            "confidence": self.confidence[cells].to(device),
+            "found_at": self.found_at[cells].to(device),
+            "images": self.images[cells].to(device),
+            "genomes": {key: value[cells].to(device) for key, value in self.genomes.items()},
+        }
+
+    @torch.inference_mode()
+    def put(self, rows: dict[str, Any]) -> None:
+        """Overwrite cells with `rows` (from `rows()` of an archive of the same classes)."""
+        if self.genomes is None:
+            self._allocate(rows["genomes"], rows["images"])
+        assert self.genomes is not None and self.images is not None
+        cells = rows["cells"].to(self.device)
+        self.confidence[cells] = rows["confidence"].to(self.device)
+        self.found_at[cells] = rows["found_at"].to(self.device)
+        self.images[cells] = rows["images"].to(self.device)
+        for key, value in rows["genomes"].items():
+            self.genomes[key][cells] = value.to(self.device)
+
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], device: str | torch.device) -> Archive:
         """The archive that `state_dict()` saved, on `device` (copied: `state` stays apart).

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -391,6 +392,21 @@ class Classifier:
                 f"expected [{len(inputs)}, {self.num_classes}]"
             )
         return scores.float()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its compiled forward pass, whose exported file lives in this
+        machine's cache: unpickling compiles it again from the torch model, on whatever
+        machine that is (a Ray worker of another node), from that machine's cache."""
+        return {**vars(self), "_compiled": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        if self.backend != "torch":
+            self._compiled = self._compile(self.backend, self.precision)
+            if self._compiled is None:  # it failed or disagrees there: torch (one warning)
+                self.backend, self.precision = "torch", "fp32"
+            else:
+                self.precision = self._compiled.precision
 
     def _compile(self, backend: str, precision: str) -> Compiled | None:
         """The model compiled for the CPU by `backend`, or None for the torch path."""

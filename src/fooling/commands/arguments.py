@@ -14,7 +14,9 @@ from typing import Any
 
 from fooling.classifiers import Classifier, load_classifier
 from fooling.classifiers.backends import BACKENDS
-from fooling.limits import IMAGE_SIDE, MEAN, SEED, STD
+from fooling.distributed.cluster import INSTALL
+from fooling.errors import FoolingError
+from fooling.limits import IMAGE_SIDE, MEAN, SEED, STD, WORKERS
 
 DEFAULT_CLASSIFIER = "lenet-mnist"
 DEVICE_HELP = "cpu, cuda or cuda:N (default: CUDA if present)"
@@ -47,6 +49,36 @@ def add_output_arguments(
         parser.add_argument(
             "--seed", type=SEED.parse, default=seed, help="random seed (default: 0)"
         )
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--workers` and `--address`: run the command's units of work on Ray.
+
+    Args:
+        parser: the command's parser.
+        what: the unit of work, for the help (e.g. "islands").
+    """
+    parser.add_argument(
+        "--workers", type=WORKERS.parse, default=1, metavar="N",
+        help=f"{what} at once, each a Ray worker process of its own (default: 1, no Ray; "
+        f'more needs: {INSTALL})',
+    )  # fmt: skip
+    parser.add_argument(
+        "--address", metavar="ADDRESS",
+        help="with --workers, the Ray cluster to join: auto (the one `ray start` began on "
+        "this machine) or HOST:PORT (default: a cluster of this machine only, on 127.0.0.1)",
+    )  # fmt: skip
+
+
+def worker_options(args: argparse.Namespace) -> dict[str, Any]:
+    """`workers` and `address` from the arguments of `add_worker_arguments`.
+
+    Raises:
+        FoolingError: `--address` without `--workers` N > 1.
+    """
+    if args.address is not None and args.workers == 1:
+        raise FoolingError("--address is the Ray cluster of --workers N > 1: give --workers too")
+    return {"workers": args.workers, "address": args.address}
 
 
 def add_scoring_arguments(parser: argparse.ArgumentParser, what: str) -> None:

@@ -8,9 +8,11 @@ import sys
 from fooling.commands.arguments import (
     add_classifier_arguments,
     add_output_arguments,
+    add_worker_arguments,
     classifier_from,
     classifier_options,
     split_classes,
+    worker_options,
 )
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError
@@ -18,9 +20,8 @@ from fooling.limits import (
     CHECKPOINT_INTERVAL,
     GENERATIONS,
     HIDDEN_NODES,
-    MIGRATE_EVERY,
+    MIGRATION_INTERVAL,
     POPULATION,
-    WORKERS,
 )
 from fooling.search import evolve, resume
 from fooling.search.driver import CHECKPOINT_EVERY
@@ -49,17 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true",
         help="continue the run in --out; its settings come from its checkpoint",
     )  # fmt: skip
+    add_worker_arguments(parser, "islands (MAP-Elites archives, merged every --migrate-every)")
     parser.add_argument(
-        "--workers", type=WORKERS.parse, default=1, metavar="N",
-        help="islands on Ray, one process each (needs: pip install \"fooling[ray]\")",
-    )  # fmt: skip
-    parser.add_argument(
-        "--address", metavar="ADDRESS",
-        help="with --workers, a running Ray cluster to join (auto: the one `ray start` began)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--migrate-every", type=MIGRATE_EVERY.parse, default=10, metavar="M",
-        help="with --workers, generations between merges of the islands' archives",
+        "--migrate-every", type=MIGRATION_INTERVAL.parse, metavar="M",
+        help="with --workers, generations between merges of the islands' archives (default: 1 "
+        "where a CPU generation is costly, as for ImageNet models; else 10)",
     )  # fmt: skip
     parser.add_argument(
         "--checkpoint-every", type=CHECKPOINT_INTERVAL.parse, default=CHECKPOINT_EVERY,
@@ -79,7 +74,7 @@ def add_search_arguments(
     parser.add_argument("--generations", type=GENERATIONS.parse, default=200)
     parser.add_argument(
         "--population", type=POPULATION.parse, default=None if resumable else 200,
-        help="images per generation (default: 200)",
+        help="images per generation, each island's with --workers (default: 200)",
     )  # fmt: skip
     add_output_arguments(parser, command, seed=None if resumable else 0)
 
@@ -93,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.force:
             raise FoolingError("--resume and --force contradict each other; choose one")
+        if args.migrate_every is not None:
+            raise FoolingError("--migrate-every of a resumed run comes from its checkpoint")
         result = resume(
             args.out, generations=args.generations, classifier=args.classifier,
             device=args.device, progress=not args.quiet, checkpoint_every=args.checkpoint_every,
@@ -100,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers if args.workers > 1 else None, address=args.address,
         )  # fmt: skip
     else:
+        workers = worker_options(args)
+        if args.migrate_every is not None and args.workers == 1:
+            raise FoolingError("--migrate-every is for the islands of --workers N > 1")
         settings = {key: DEFAULTS[key] if value is None else value
                     for key, value in given.items() if key != "classes"}  # fmt: skip
         if args.max_hidden is not None and settings["encoding"] != "cppn":
@@ -112,8 +112,8 @@ def run(args: argparse.Namespace) -> int:
         result = evolve(
             classifier, **settings, classes=given["classes"],
             generations=args.generations, progress=not args.quiet, out=args.out,
-            force=args.force, checkpoint_every=args.checkpoint_every, workers=args.workers,
-            address=args.address, migrate_every=args.migrate_every,
+            force=args.force, checkpoint_every=args.checkpoint_every, **workers,
+            migrate_every=args.migrate_every,
         )  # fmt: skip
     if result.generations < args.generations:
         print(

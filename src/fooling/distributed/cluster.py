@@ -11,13 +11,16 @@ the environment (the cluster's processes inherit it) and in Ray's constants (for
 
 from __future__ import annotations
 
+import logging
 import os
 from types import ModuleType
+from typing import Any
 
 from fooling.errors import FoolingError
 
 INSTALL = 'pip install "fooling[ray]"'
 LOOPBACK = "127.0.0.1"
+AUTH_SETUP = "ray._private.authentication.authentication_token_setup"
 
 
 def connect(address: str | None = None, *, cpus: int | None = None) -> ModuleType:
@@ -48,7 +51,8 @@ def connect(address: str | None = None, *, cpus: int | None = None) -> ModuleTyp
 
         ray_constants.ENABLE_RAY_CLUSTER = False
     try:
-        if address is None:
+        if address is None:  # (Ray's note that it enabled token auth, its default, is not shown)
+            logging.getLogger(AUTH_SETUP).setLevel(logging.ERROR)
             ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
                      configure_logging=False)  # fmt: skip
         else:
@@ -64,3 +68,34 @@ def connect(address: str | None = None, *, cpus: int | None = None) -> ModuleTyp
 def node_addresses(ray: ModuleType) -> set[str]:
     """The addresses the cluster's nodes listen on, as Ray's own state says."""
     return {node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")}
+
+
+def check_room(ray: ModuleType, *, workers: int, threads: int, gpu: bool) -> None:
+    """Refuse workers the cluster cannot run all at once (the run would wait for ever).
+
+    Raises:
+        FoolingError: the cluster has fewer CPUs than `workers * threads`, or, with
+            `gpu`, fewer GPUs than `workers`.
+    """
+    have = ray.cluster_resources()
+    needs = {"CPU": workers * threads, "GPU": workers if gpu else 0}
+    for resource, count in needs.items():
+        if count > have.get(resource, 0):
+            raise FoolingError(
+                f"{workers} workers need {count} {resource}s and the Ray cluster has "
+                f"{have.get(resource, 0):g}: ask for fewer --workers"
+                + (" or run on --device cpu" if resource == "GPU" else "")
+            )
+
+
+def restartable(ray: ModuleType, kind: type, *, workers: int, threads: int, gpu: bool) -> Any:
+    """`kind` as a Ray actor class that Ray restarts when its process dies, retrying its calls.
+
+    Each of the `workers` actors takes `threads` CPUs and, with `gpu`, one GPU.
+
+    Raises:
+        FoolingError: as `check_room`.
+    """
+    check_room(ray, workers=workers, threads=threads, gpu=gpu)
+    return ray.remote(num_cpus=threads, num_gpus=1 if gpu else 0, max_restarts=-1,
+                      max_task_retries=-1)(kind)  # fmt: skip

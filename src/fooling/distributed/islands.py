@@ -2,15 +2,19 @@
 
 Each island is a Ray actor holding its own copy of the run (classifier, encoding,
 archive, random stream). A round runs every island from the same merged archive
-to the same generation; the driver then merges their archives (per class, the best
-elite wins; a tie goes to the lower island) and the next round starts from that.
-Merges happen only at round boundaries and each island's random stream is its
-own, so the same seed and worker count give the same result.
+to the same generation; the driver then merges what they changed (per class, the
+best elite wins; a tie goes to the lower island) and the next round starts from
+that. Only changed cells travel: each island sends the cells it improved, and the
+driver sends back the cells the merge changed, so a round of a 1000-class archive
+costs what its few new elites weigh, not the whole archive. Merges happen only at
+round boundaries and each island's random stream is its own, so the same seed and
+worker count give the same result.
 
 An island that dies is restarted by Ray (`max_restarts`), and the round it was in
-is retried on the new process (`max_task_retries`) with the same arguments: the
-last merged archive. Its random stream is then drawn afresh from its seed and
-its restart, so the merged archive never loses an elite.
+is retried on the new process (`max_task_retries`). The new process holds no
+archive, so it asks for the whole merged one and runs the round from there; its
+random stream is drawn afresh from its seed and its restart. The merged archive
+never loses an elite.
 """
 
 from __future__ import annotations
@@ -30,9 +34,6 @@ from fooling.records import ProgressRow, Statistics
 from fooling.search.evolution import Evolution
 from fooling.search.result import SearchResult
 
-MIGRATE_EVERY = 10
-"""Generations between merges, by default."""
-
 
 def island_seed(seed: int, island: int, restart: int = 0) -> int:
     """The random seed of one island (and of its `restart`-th new process)."""
@@ -40,64 +41,102 @@ def island_seed(seed: int, island: int, restart: int = 0) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def merge(states: list[dict[str, Any]]) -> dict[str, Any]:
-    """One archive from several of the same classes: per class, the best elite.
+def shipped(tensors: dict[str, Any]) -> dict[str, Any]:
+    """`Archive.rows` or a `state_dict` as numpy arrays, for Ray to send.
+
+    Ray sends numpy arrays without pickling them; torch tensors are pickled one
+    by one, which made a round trip of an MNIST archive's changes 15x slower.
+    """
+    return {key: shipped(value) if isinstance(value, dict) else value.cpu().numpy()
+            for key, value in tensors.items()}  # fmt: skip
+
+
+def received(arrays: dict[str, Any]) -> dict[str, Any]:
+    """What `shipped` sent, as tensors again (copied: Ray's arrays are read-only)."""
+    return {key: received(value) if isinstance(value, dict) else torch.from_numpy(value.copy())
+            for key, value in arrays.items()}  # fmt: skip
+
+
+def merge(confidence: torch.Tensor, changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The cells that the islands' changes win, as `Archive.rows`.
 
     Args:
-        states: `Archive.state_dict()`s, in island order.
+        confidence: `[K]` the merged archive's confidences before the round.
+        changes: each island's improved cells (`Archive.rows`), in island order.
 
     Returns:
-        The merged `state_dict`; a tie goes to the lower island.
+        Per class, the best change that beats `confidence`; a tie goes to the lower island.
     """
-    confidence = torch.stack([state["confidence"] for state in states])  # [N, K]
-    winner = confidence.argmax(dim=0)  # the first of equal maxima: the lower island
-    cells = torch.arange(confidence.shape[1])
+    best = confidence.clone()
+    island = torch.full_like(best, -1, dtype=torch.long)
+    row = torch.full_like(best, -1, dtype=torch.long)
+    for index, change in enumerate(changes):
+        better = change["confidence"] > best[change["cells"]]  # strictly: ties stay lower
+        cells = change["cells"][better]
+        best[cells] = change["confidence"][better]
+        island[cells], row[cells] = index, better.nonzero().squeeze(1)
+    cells = (island >= 0).nonzero().squeeze(1)
+    parts = [(change, row[cells][island[cells] == index])
+             for index, change in enumerate(changes)]  # fmt: skip
+    order = torch.cat([cells[island[cells] == index] for index in range(len(changes))])
 
     def pick(tensors: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack(tensors)[winner, cells]
+        return torch.cat([tensor[rows] for tensor, (_, rows) in zip(tensors, parts, strict=True)])
 
+    genomes = changes[0]["genomes"]
     return {
-        "classes": states[0]["classes"].clone(),
-        "confidence": pick([state["confidence"] for state in states]),
-        "found_at": pick([state["found_at"] for state in states]),
-        "images": pick([state["images"] for state in states]),
-        "genomes": {
-            key: pick([state["genomes"][key] for state in states]) for key in states[0]["genomes"]
-        },
+        "cells": order,
+        "confidence": pick([change["confidence"] for change, _ in parts]),
+        "found_at": pick([change["found_at"] for change, _ in parts]),
+        "images": pick([change["images"] for change, _ in parts]),
+        "genomes": {key: pick([change["genomes"][key] for change, _ in parts]) for key in genomes},
     }
 
 
 class Island:
     """One island: a copy of the run that evolves a round at a time (a Ray actor's class).
 
+    The run itself reaches the island with its first round (`run_round`), as a
+    reference to the object store: a restarted island is built again from small
+    arguments alone and reads the run from that reference when its round is retried.
+
     Args:
-        evolution: the run to copy (not started); its classifier comes along.
+        seed: the run's seed.
         index: the island's number.
         threads: torch threads of the island's process.
         random_state: the island's random state in a checkpoint, to continue from.
     """
 
     def __init__(
-        self,
-        evolution: Evolution,
-        index: int,
-        threads: int = 1,
-        random_state: torch.Tensor | None = None,
+        self, seed: int, index: int, threads: int = 1, random_state: torch.Tensor | None = None
     ) -> None:
         import ray
 
         torch.set_num_threads(threads)
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
-        self.evolution = evolution
-        generator = evolution.emitter.generator
-        if random_state is not None and not restarted:  # resumed from a checkpoint
-            generator.set_state(random_state)
-        else:
-            generator.manual_seed(island_seed(evolution.seed, index, int(restarted)))
+        self.evolution: Evolution | None = None
+        self.reached = -2  # the last generation this process ran to
+        self.seed = island_seed(seed, index, int(restarted))
+        self.saved = None if restarted else random_state  # a checkpoint's, when resumed
 
-    def random_state(self) -> torch.Tensor:
-        """The island's random state (for a checkpoint)."""
-        return self.evolution.emitter.generator.get_state()
+    def _load(self, template: list[Any]) -> Evolution:
+        """The run, read from the object store the first time."""
+        if self.evolution is None:
+            import ray
+
+            evolution = ray.get(template[0])
+            generator = evolution.emitter.generator
+            if self.saved is not None:
+                generator.set_state(self.saved)
+            else:
+                generator.manual_seed(self.seed)
+            self.evolution = evolution
+        return self.evolution
+
+    def random_state(self, template: list[Any]) -> torch.Tensor:
+        """The island's random state, for a checkpoint (that of a new process, restarted
+        since its last round, is the fresh one it will start from)."""
+        return self._load(template).emitter.generator.get_state()
 
     def pid(self) -> int:
         """The island's process id (what a test kills)."""
@@ -106,23 +145,49 @@ class Island:
         return os.getpid()
 
     def run_round(
-        self, merged: dict[str, Any] | None, first: int, last: int
-    ) -> tuple[dict[str, Any], int, float]:
-        """Evolve generations `first` to `last`, from the merged archive (None: from scratch).
+        self,
+        template: list[Any],
+        merged: dict[str, Any] | None,
+        changes: dict[str, Any] | None,
+        first: int,
+        last: int,
+    ) -> tuple[dict[str, Any], int, float] | None:
+        """Evolve generations `first` to `last` from the merged archive.
+
+        Args:
+            template: `[ObjectRef]` of the run (in a list, so that Ray hands the
+                reference over instead of the run itself at every round).
+            merged: the whole merged archive (`state_dict`, `shipped`) to start from, or None.
+            changes: the cells the last merge changed (`Archive.rows`, `shipped`), or None.
+            first: the round's first generation.
+            last: its last generation.
 
         Returns:
-            The island's archive, its evaluations in this round, and its seconds.
+            The cells the island improved (`Archive.rows`, `shipped`), its evaluations in this
+            round and its seconds; None, having run nothing, when it was given only
+            `changes` but holds no archive to apply them to (a restarted island):
+            it then needs `merged`.
         """
-        evolution = self.evolution
+        evolution = self._load(template)
         if merged is not None:
-            evolution.archive = Archive.from_state_dict(merged, evolution.classifier.device)
+            evolution.archive = Archive.from_state_dict(
+                received(merged), evolution.classifier.device
+            )
+        elif changes is not None:
+            if self.reached != first - 1:
+                return None
+            evolution.archive.put(received(changes))
         evolution.generation, evolution.history = first - 1, []
         before, started = evolution.evaluations, time.perf_counter()
+        start = evolution.archive.confidence.clone()
         while evolution.generation < last:  # (not `run`: the driver reports, in fp32)
             evolution.step()
         evolution.progress()  # checks the scores; the rows are the driver's to report
+        self.reached = last
+        improved = (evolution.archive.confidence > start).nonzero().squeeze(1)
         seconds = time.perf_counter() - started
-        return evolution.archive.state_dict(), evolution.evaluations - before, seconds
+        rows = shipped(evolution.archive.rows(improved, "cpu"))
+        return rows, evolution.evaluations - before, seconds
 
 
 @dataclass
@@ -136,6 +201,7 @@ class IslandRun:
         migrate_every: generations between merges.
         per_island: each island's evaluations so far.
         islands: the islands' actor handles, while the run goes on.
+        template: `[ObjectRef]` of the run the islands were built from.
     """
 
     evolution: Evolution
@@ -143,12 +209,13 @@ class IslandRun:
     migrate_every: int
     per_island: list[int]
     islands: list[Any]
+    template: list[Any]
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint: the merged run's `state_dict` and every island's random state."""
         import ray
 
-        states = ray.get([island.random_state.remote() for island in self.islands])
+        states = ray.get([island.random_state.remote(self.template) for island in self.islands])
         return {
             **self.evolution.state_dict(),
             "islands": {
@@ -164,10 +231,11 @@ def evolve_islands(
     generations: int,
     *,
     workers: int,
-    migrate_every: int = MIGRATE_EVERY,
+    migrate_every: int = 10,
     address: str | None = None,
     threads: int = 1,
     after_merge: Callable[[IslandRun], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     progress: bool = True,
     restore: dict[str, Any] | None = None,
 ) -> SearchResult:
@@ -183,51 +251,70 @@ def evolve_islands(
         address: a running cluster to join (`"auto"`), or None for a local one.
         threads: torch threads per island.
         after_merge: called after each merge (to write progress and checkpoints).
+        should_stop: asked after each merge; True ends the run there (Ctrl-C).
         progress: one progress bar over the whole run, moved at each merge.
         restore: the `"islands"` part of a checkpoint (`IslandRun.state_dict`) to
             continue from; `evolution` then holds the checkpoint's merged run.
 
     Returns:
-        The merged result, its figures in fp32 as any run's.
+        The merged result, its figures in fp32 as any run's; short of `generations`
+        when `should_stop` ended it.
 
     Raises:
-        FoolingError: Ray is missing or its cluster cannot be reached.
+        FoolingError: Ray is missing, its cluster cannot be reached or has too few
+            CPUs (GPUs, for a classifier on CUDA) for the islands.
     """
-    from fooling.distributed.cluster import connect
+    from fooling.distributed.cluster import connect, restartable
 
     ray = connect(address, cpus=None if address else workers * threads)
-    actor = ray.remote(num_cpus=threads, max_restarts=-1, max_task_retries=-1)(Island)
-    template = ray.put(evolution)  # kept until the end: a restarted island is built from it
+    actor = restartable(ray, Island, workers=workers, threads=threads,
+                        gpu=evolution.classifier.device.type == "cuda")  # fmt: skip
+    template = [ray.put(evolution)]  # kept until the end: a restarted island reads it again
     saved = [None] * workers if restore is None else [
         restore["random_states"][str(index)] for index in range(workers)]  # fmt: skip
-    islands = [actor.remote(template, index, threads, saved[index]) for index in range(workers)]
+    islands = [actor.remote(evolution.seed, index, threads, saved[index])
+               for index in range(workers)]  # fmt: skip
     per_island = [0] * workers if restore is None else restore["evaluations"].tolist()
-    run = IslandRun(evolution, workers, migrate_every, per_island, islands)
-    merged = None if restore is None else evolution.archive.state_dict()
+    run = IslandRun(evolution, workers, migrate_every, per_island, islands, template)
+    whole = None if restore is None else ray.put(shipped(evolution.archive.state_dict()))
+    changes = None
     started = time.perf_counter() - evolution.seconds
     bar = tqdm(total=generations + 1, initial=evolution.generation + 1, unit="gen",
                disable=not progress, leave=False, dynamic_ncols=True,
                desc=f"evolve {evolution.encoding.name} x{workers}")  # fmt: skip
-    while evolution.generation < generations:
-        last = min(evolution.generation + migrate_every, generations)
-        shared = None if merged is None else ray.put(merged)
-        rounds = ray.get([
-            island.run_round.remote(shared, evolution.generation + 1, last) for island in islands
-        ])  # fmt: skip
-        merged = merge([state for state, _, _ in rounds])
-        for index, (_, evaluations, _) in enumerate(rounds):
-            run.per_island[index] += evaluations
-        evolution.archive = Archive.from_state_dict(merged, evolution.classifier.device)
-        evolution.generation, evolution.evaluations = last, sum(run.per_island)
-        evolution.seconds = time.perf_counter() - started
-        figures = Statistics.of(evolution.archive.confidence)
-        row = ProgressRow.at(last, evolution.evaluations, evolution.seconds, figures)
-        evolution.history.append(row)
-        bar.update(last + 1 - bar.n)
-        bar.set_postfix(median=f"{figures.median:.5f}", fooled=figures.fooled)
-        if after_merge is not None:
-            after_merge(run)
-    bar.close()
-    for island in islands:
-        ray.kill(island)
-    return dataclasses.replace(evolution.result(), islands=run.per_island)
+    try:
+        while evolution.generation < generations:
+            first, last = evolution.generation + 1, min(evolution.generation + migrate_every,
+                                                        generations)  # fmt: skip
+            rounds = ray.get([island.run_round.remote(template, whole, changes, first, last)
+                              for island in islands])  # fmt: skip
+            for index, done in enumerate(rounds):
+                if done is None:  # a restarted island, holding no archive: give it the whole
+                    whole = ray.put(shipped(evolution.archive.state_dict()))
+                    call = islands[index].run_round.remote(template, whole, None, first, last)
+                    rounds[index] = ray.get(call)
+            merged = merge(
+                evolution.archive.confidence.cpu(), [received(done[0]) for done in rounds]
+            )
+            evolution.archive.put(merged)
+            whole, changes = None, ray.put(shipped(merged))
+            for index, (_, evaluations, _) in enumerate(rounds):
+                run.per_island[index] += evaluations
+            evolution.generation, evolution.evaluations = last, sum(run.per_island)
+            evolution.seconds = time.perf_counter() - started
+            figures = Statistics.of(evolution.archive.confidence)
+            row = ProgressRow.at(last, evolution.evaluations, evolution.seconds, figures)
+            evolution.history.append(row)
+            bar.update(last + 1 - bar.n)
+            bar.set_postfix(median=f"{figures.median:.5f}", fooled=figures.fooled)
+            if after_merge is not None:
+                after_merge(run)
+            if should_stop is not None and should_stop():
+                break
+    finally:
+        bar.close()
+        for island in islands:
+            ray.kill(island)
+    return dataclasses.replace(
+        evolution.result(), islands=run.per_island, migrate_every=migrate_every
+    )

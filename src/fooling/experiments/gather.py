@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 
 from fooling.archive import Archive
 from fooling.classifiers import Classifier
+from fooling.distributed.pool import ordered_map
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError
 from fooling.records import FOOLED_AT
@@ -51,6 +53,43 @@ class Gathered:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Searches:
+    """What every gathering search shares (sent once to each worker).
+
+    Attributes:
+        classifier: the network to fool.
+        classes: the target classes.
+        encodings: the encodings the searches take in turn.
+        population: each search's images per generation.
+        seed: search `k` uses seed `seed + k`.
+        threshold: the confidence an image must reach.
+        stops: the generations at which each search's archive is read.
+    """
+
+    classifier: Classifier
+    classes: Sequence[int]
+    encodings: Sequence[str]
+    population: int
+    seed: int
+    threshold: float
+    stops: list[int]
+
+
+def search(searches: Searches, number: int) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], int]:
+    """Run search `number`; its elites at the threshold at each stop, and its evaluations."""
+    classifier = searches.classifier
+    name = searches.encodings[number % len(searches.encodings)]
+    encoding = make_encoding(name, classifier.input_shape, classifier.device)
+    evolution = Evolution(classifier, encoding, population=searches.population,
+                          seed=searches.seed + number, classes=searches.classes)  # fmt: skip
+    found = []
+    for stop in searches.stops:
+        evolution.run(stop, progress=False)
+        found.append(_at_threshold(classifier, evolution.archive, searches.threshold))
+    return found, evolution.evaluations
+
+
 def gather(
     classifier: Classifier,
     count: int,
@@ -64,6 +103,8 @@ def gather(
     snapshots: int = SNAPSHOTS,
     max_searches: int = 100_000,
     progress: bool = True,
+    workers: int = 1,
+    address: str | None = None,
 ) -> Gathered:
     """Collect `count` distinct images the classifier puts in one of `classes` at `threshold`.
 
@@ -79,33 +120,31 @@ def gather(
         snapshots: times each search's archive is read, evenly spaced.
         max_searches: give up after this many searches.
         progress: show a progress bar.
+        workers: searches at once on Ray (`fooling.distributed.pool`); 1 runs them
+            here. The images are the same either way: searches are read in order.
+        address: with `workers`, a Ray cluster to join (`"auto"`).
 
     Returns:
         The images (exactly `count`) with their classes and costs.
 
     Raises:
-        FoolingError: `max_searches` searches found fewer than `count` images.
+        FoolingError: `max_searches` searches found fewer than `count` images, or Ray
+            is missing or unreachable with `workers` > 1.
     """
     started = time.perf_counter()
     found: list[torch.Tensor] = []
     found_classes: list[int] = []
     seen: set[bytes] = set()
     stops = sorted({max(1, generations * (k + 1) // snapshots) for k in range(snapshots)})
+    shared = Searches(classifier, list(classes), list(encodings), population, seed, threshold,
+                      stops)  # fmt: skip
     searches = evaluations = 0
-    with tqdm(total=count, desc="gather", unit="img", disable=not progress, leave=False) as bar:
-        while len(found) < count:
-            if searches >= max_searches:
-                raise FoolingError(
-                    f"{searches} searches found only {len(found)} of {count} images at "
-                    f">= {threshold} against {classifier.name}"
-                )
-            name = encodings[searches % len(encodings)]
-            encoding = make_encoding(name, classifier.input_shape, classifier.device)
-            evolution = Evolution(classifier, encoding, population=population,
-                                  seed=seed + searches, classes=classes)  # fmt: skip
-            for stop in stops:
-                evolution.run(stop, progress=False)
-                images, fooled = _at_threshold(classifier, evolution.archive, threshold)
+    results = ordered_map(search, shared, range(max_searches), workers=workers, address=address,
+                          gpu=classifier.device.type == "cuda")  # fmt: skip
+    bar = tqdm(total=count, desc="gather", unit="img", disable=not progress, leave=False)
+    with closing(results), bar:  # closing ends the workers of searches not needed
+        for snapshots_found, spent in results:
+            for images, fooled in snapshots_found:
                 for image, value in zip(images, fooled.tolist(), strict=True):
                     key = hashlib.sha256(image.numpy().tobytes()).digest()
                     if key not in seen and len(found) < count:
@@ -114,7 +153,14 @@ def gather(
                         found_classes.append(value)
                         bar.update(1)
             searches += 1
-            evaluations += evolution.evaluations
+            evaluations += spent
+            if len(found) >= count:
+                break
+    if len(found) < count:
+        raise FoolingError(
+            f"{searches} searches found only {len(found)} of {count} images at "
+            f">= {threshold} against {classifier.name}"
+        )
     return Gathered(
         images=torch.stack(found), classes=torch.tensor(found_classes), searches=searches,
         evaluations=evaluations, seconds=time.perf_counter() - started,

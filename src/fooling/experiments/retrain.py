@@ -48,7 +48,7 @@ from fooling.experiments.retrain_networks import (
     LeNetsOnMnist,
     Networks,
 )
-from fooling.limits import EPOCHS, GENERATIONS, MAX_STEPS, POPULATION, SEED, Limit, whole
+from fooling.limits import EPOCHS, GENERATIONS, MAX_STEPS, POPULATION, SEED, WORKERS, Limit, whole
 from fooling.records import FOOLED_AT, Statistics
 from fooling.report.images import save_png
 from fooling.run_directory import RunDirectory
@@ -191,6 +191,8 @@ def retrain(
     device: str | torch.device | None = None,
     progress: bool = True,
     settings: RetrainSettings | None = None,
+    workers: int = 1,
+    address: str | None = None,
 ) -> RetrainResult:
     """Retrain a classifier with a class of fooling images, `iterations` times.
 
@@ -230,6 +232,9 @@ def retrain(
         progress: show progress bars.
         settings: every size at once, in place of `iterations`, `quick`, `encoding`
             and `seed` (for experiments of one's own, and tests).
+        workers: gathering searches at once, on Ray (see `gather`); the images
+            gathered are the same for any number.
+        address: with `workers`, a Ray cluster to join (`"auto"`).
 
     Returns:
         Every finished iteration's figures.
@@ -237,7 +242,8 @@ def retrain(
     Raises:
         FoolingError: a classifier with no built-in dataset and no `data`, one that
             cannot be given another class, unreadable data, a bad number or encoding,
-            MNIST not found, `out` holding a run without `force`, or nothing to resume.
+            MNIST not found, `out` holding a run without `force`, nothing to resume,
+            or Ray missing or unreachable with `workers` > 1.
     """
     if encoding not in ENCODINGS:
         raise FoolingError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
@@ -246,6 +252,7 @@ def retrain(
             quick=quick, iterations=iterations, encodings=ENCODINGS[encoding], seed=seed
         )
     settings.check()
+    WORKERS.check(workers)
     if isinstance(classifier, Classifier):
         if weights is not None:
             raise FoolingError("weights are for a classifier given by name")
@@ -256,9 +263,15 @@ def retrain(
     networks = _networks(first, data, full, mnist_root, settings.seed)
     settings = settings.sized(networks.class_size)
     settings.check()
+    if workers > 1:  # Ray, and room for the workers, before `out` is touched
+        from fooling.distributed.cluster import check_room, connect
+
+        ray = connect(address, cpus=None if address else workers)
+        check_room(ray, workers=workers, threads=1, gpu=first.device.type == "cuda")
     directory = RunDirectory(out)
     with directory.resumable() if resume else directory.claim(force=force):
-        return _Retraining(directory, settings, networks, progress).run(resume=resume)
+        gathering = {"workers": workers, "address": address}
+        return _Retraining(directory, settings, networks, progress, gathering).run(resume=resume)
 
 
 def _networks(
@@ -299,8 +312,10 @@ class _Retraining:
         settings: RetrainSettings,
         networks: Networks,
         progress: bool,
+        gathering: dict[str, Any],
     ) -> None:
         self.directory = directory
+        self.gathering = gathering  # where the searches run: workers, address
         self.settings = settings
         self.networks = networks
         self.first = networks.first
@@ -344,7 +359,7 @@ class _Retraining:
             "classes": self.networks.classes, "encodings": settings.encodings,
             "generations": settings.gather_generations,
             "population": settings.gather_population, "threshold": settings.threshold,
-            "progress": self.progress,
+            "progress": self.progress, **self.gathering,
         }  # fmt: skip
         seed = settings.seed + number * 2 * HOLDOUT_SEEDS
         trained = gather(previous, settings.fooling_per_iteration, seed=seed, **options)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,9 @@ import torch
 from tqdm.auto import tqdm
 
 from fooling.classifiers import Classifier, load_classifier
+from fooling.distributed.pool import ordered_map
 from fooling.errors import FoolingError
-from fooling.limits import SHOW
+from fooling.limits import SHOW, WORKERS
 from fooling.records import FOOLED_AT
 from fooling.report.images import image_filename
 from fooling.run_directory import RunDirectory
@@ -214,6 +216,8 @@ def transfer(
     backend: str = "auto",
     show: int | None = 100,
     progress: bool = True,
+    workers: int = 1,
+    address: str | None = None,
 ) -> TransferResult:
     """Score every elite of each run with each target classifier (the paper's generality test).
 
@@ -231,6 +235,9 @@ def transfer(
         show: the most elites per (run, target) the gallery shows, those the source
             was most confident in; all when None.
         progress: show a progress bar.
+        workers: targets scored at once, each on a Ray worker of its own
+            (`fooling.distributed.pool`); 1 scores them here.
+        address: with `workers`, a Ray cluster to join (`"auto"`).
 
     Returns:
         The figures of every (run, target) and each elite's scores.
@@ -238,7 +245,8 @@ def transfer(
     Raises:
         FoolingError: a run directory holds no finished search, a target is unknown or
             cannot fit a run (a label it lacks, another channel count), `show` is out of
-            range, `out` is one of the runs, or `out` holds a run and `force` is False.
+            range, `out` is one of the runs, `out` holds a run and `force` is False, or
+            Ray is missing or unreachable with `workers` > 1.
     """
     runs = [runs] if isinstance(runs, str | Path) else list(runs)
     targets = [targets] if isinstance(targets, str | Path | Classifier) else list(targets)
@@ -246,6 +254,7 @@ def transfer(
         raise FoolingError("transfer needs at least one run and one target")
     if show is not None:
         SHOW.check(show)
+    WORKERS.check(workers)
     if out is not None and any(_same_folder(out, run) for run in runs):
         raise FoolingError(f"--out {out} is one of the runs to transfer: choose another --out")
     sources = [read_source_run(run) for run in runs]
@@ -257,11 +266,15 @@ def transfer(
     matches = [[match_classes(source, target) for target in classifiers] for source in sources]
     started = time.perf_counter()
     total = sum(len(source.classes) for source in sources) * len(classifiers)
-    pairs = []
     with tqdm(total=total, desc="transfer", unit="img", disable=not progress) as bar:
-        for source, matched in zip(sources, matches, strict=True):
-            for target, target_classes in zip(classifiers, matched, strict=True):
-                pairs.append(score_pair(source, target, target_classes, bar))
+        if workers > 1:
+            pairs = _score_on_workers(sources, classifiers, matches, bar, workers, address)
+        else:
+            pairs = [
+                score_pair(source, target, target_classes, bar)
+                for source, matched in zip(sources, matches, strict=True)
+                for target, target_classes in zip(classifiers, matched, strict=True)
+            ]  # fmt: skip
     result = TransferResult(sources, [target.name for target in classifiers], pairs,
                             time.perf_counter() - started)  # fmt: skip
     if out is not None:
@@ -358,6 +371,43 @@ def score_pair(
         target_confidences=torch.cat(mine), target_top1=torch.cat(top1),
         target_labels=target.labels,
     )  # fmt: skip
+
+
+def score_target(
+    sources: list[SourceRun], target: tuple[Classifier, list[torch.Tensor]]
+) -> list[TransferPair]:
+    """Every run scored by one target: `target` is the classifier and each run's
+    matched classes (a worker's unit of work)."""
+    classifier, matched = target
+    return [
+        score_pair(source, classifier, classes)
+        for source, classes in zip(sources, matched, strict=True)
+    ]  # fmt: skip
+
+
+def _score_on_workers(
+    sources: list[SourceRun],
+    classifiers: list[Classifier],
+    matches: list[list[torch.Tensor]],
+    bar: tqdm,
+    workers: int,
+    address: str | None,
+) -> list[TransferPair]:
+    """`score_target` for each target on Ray workers; the pairs in (run, target) order."""
+    targets = [
+        (classifier, [matched[index] for matched in matches])
+        for index, classifier in enumerate(classifiers)
+    ]  # fmt: skip
+    gpu = any(classifier.device.type == "cuda" for classifier in classifiers)
+    by_target = []
+    scored = ordered_map(score_target, sources, targets, workers=min(workers, len(targets)),
+                         address=address, gpu=gpu)  # fmt: skip
+    with closing(scored):
+        for pairs in scored:
+            by_target.append(pairs)
+            bar.update(sum(len(pair.classes) for pair in pairs))
+    return [by_target[target][run] for run in range(len(sources))
+            for target in range(len(classifiers))]  # fmt: skip
 
 
 def _same_folder(first: str | Path, second: str | Path) -> bool:

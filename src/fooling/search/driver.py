@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from fooling.classifiers import Classifier, load_classifier
+from fooling.distributed import default_migrate_every
 from fooling.encodings import Encoding, make_encoding
 from fooling.errors import FoolingError
 from fooling.interrupt import StopOnInterrupt
-from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS, MIGRATE_EVERY, WORKERS
+from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS, MIGRATION_INTERVAL, WORKERS
 from fooling.records import ProgressRow
 from fooling.report.progress import ProgressLog
 from fooling.run_directory import RunDirectory
@@ -55,7 +56,7 @@ def evolve(
     evaluator: Evaluator | None = None,
     workers: int = 1,
     address: str | None = None,
-    migrate_every: int = 10,
+    migrate_every: int | None = None,
 ) -> SearchResult:
     """Evolve fooling images for every target class of a classifier (MAP-Elites).
 
@@ -77,7 +78,8 @@ def evolve(
         workers: islands on Ray (`fooling.distributed`); 1 runs in this process.
         address: with `workers`, a Ray cluster to join (`"auto"`); None starts one
             on this machine, bound to 127.0.0.1.
-        migrate_every: with `workers`, generations between merges of the islands.
+        migrate_every: with `workers`, generations between merges of the islands
+            (default: `fooling.distributed.default_migrate_every`).
 
     Returns:
         The per-class elites, their genomes, confidences and the run's history;
@@ -103,6 +105,9 @@ def evolve(
         selection=selection, evaluator=evaluator,
     )  # fmt: skip
     if workers > 1:
+        if migrate_every is None:
+            migrate_every = default_migrate_every(classifier.device, evolution.population,
+                                                  classifier.input_shape)  # fmt: skip
         return _evolve_islands(evolution, generations, workers, address, migrate_every,
                                progress=progress, out=out, force=force,
                                checkpoint_every=checkpoint_every)  # fmt: skip
@@ -160,16 +165,15 @@ def resume(
     CHECKPOINT_INTERVAL.check(checkpoint_every)
     with RunDirectory(out).resumable() as directory:
         evolution = _restore(directory, classifier, device, expect or {}, classifier_options)
-        islands = read_checkpoint(directory.checkpoint).get("islands")
+        islands = _islands(read_checkpoint(directory.checkpoint), out)
         if islands is not None:  # a distributed run: the same islands continue
-            WORKERS.check(int(islands["workers"]))
-            if workers is not None and workers != int(islands["workers"]):
+            if workers is not None and workers != islands["workers"]:
                 raise FoolingError(f"the run in {out} has {islands['workers']} workers, "
                                    f"not {workers}: resume it with as many")  # fmt: skip
             return islands_in_directory(
                 evolution, directory, generations, fresh=False,
                 checkpoint_every=checkpoint_every, restore=islands,
-                workers=int(islands["workers"]), migrate_every=int(islands["migrate_every"]),
+                workers=islands["workers"], migrate_every=islands["migrate_every"],
                 address=address, progress=progress,
             )  # fmt: skip
         if workers is not None and workers > 1:
@@ -219,6 +223,30 @@ def _restore(
     return evolution
 
 
+def _islands(checkpoint: dict[str, Any], out: str | Path) -> dict[str, Any] | None:
+    """The islands' part of a distributed run's checkpoint, checked; None for one process.
+
+    Raises:
+        FoolingError: the part is malformed.
+    """
+    islands = checkpoint.get("islands")
+    if islands is None:
+        return None
+    try:
+        workers = WORKERS.check(int(islands["workers"]))
+        migrate_every = MIGRATION_INTERVAL.check(int(islands["migrate_every"]))
+        states = [islands["random_states"][str(index)] for index in range(workers)]
+        evaluations = islands["evaluations"]
+        if not all(isinstance(state, torch.Tensor) for state in states):
+            raise ValueError("a random state is not a tensor")
+        if evaluations.shape != (workers,):
+            raise ValueError("not one evaluation count per island")
+    except (KeyError, TypeError, ValueError, AttributeError, FoolingError) as error:
+        raise FoolingError(f"the checkpoint in {out} has damaged island state: {error}") from None
+    return {"workers": workers, "migrate_every": migrate_every,
+            "random_states": islands["random_states"], "evaluations": evaluations}  # fmt: skip
+
+
 def _evolve_islands(
     evolution: Evolution,
     generations: int,
@@ -232,15 +260,18 @@ def _evolve_islands(
     checkpoint_every: int,
 ) -> SearchResult:
     """`evolve` as islands on Ray, written to `out` with checkpoints."""
+    from fooling.distributed.cluster import check_room, connect
     from fooling.distributed.islands import evolve_islands
 
     WORKERS.check(workers)
-    MIGRATE_EVERY.check(migrate_every)
+    MIGRATION_INTERVAL.check(migrate_every)
     options = {"workers": workers, "migrate_every": migrate_every, "address": address,
                "progress": progress}  # fmt: skip
     if out is None:
         return evolve_islands(evolution, generations, **options)
     evolution.classifier.trial()
+    ray = connect(address, cpus=None if address else workers)  # before `out` is touched
+    check_room(ray, workers=workers, threads=1, gpu=evolution.classifier.device.type == "cuda")
     with RunDirectory(out).claim(force=force) as directory:
         return islands_in_directory(evolution, directory, generations, fresh=True,
                                     checkpoint_every=checkpoint_every, **options)  # fmt: skip
@@ -260,29 +291,33 @@ def islands_in_directory(
 
     A checkpoint is written at the first merge past every `checkpoint_every`
     generations and at the end: the merged run and every island's random state.
+    Ctrl-C stops the run at the next merge, checkpointed there (as `run_in_directory`).
     """
     from fooling.distributed.islands import IslandRun, evolve_islands
 
-    with ProgressLog(directory.progress) as log:
+    with ProgressLog(directory.progress) as log, StopOnInterrupt() as interrupted:
         log.start(fresh=fresh)
         if not fresh:
             log.truncate_after(evolution.generation)
         saved = evolution.generation
 
-        def after_merge(run: IslandRun) -> None:
+        def save(run: IslandRun) -> None:
             nonlocal saved
+            save_state(directory.checkpoint / CHECKPOINT_FILE, run.state_dict(),
+                       kind=CHECKPOINT_FORMAT)  # fmt: skip
+            saved = run.evolution.generation
+
+        def after_merge(run: IslandRun) -> None:
             log.append(run.evolution.history[-1])
             generation = run.evolution.generation
-            if generation // checkpoint_every > saved // checkpoint_every or (
-                generation >= generations
-            ):
-                save_state(directory.checkpoint / CHECKPOINT_FILE, run.state_dict(),
-                           kind=CHECKPOINT_FORMAT)  # fmt: skip
-                saved = generation
+            crossed = generation // checkpoint_every > saved // checkpoint_every
+            if crossed or generation >= generations or interrupted():
+                save(run)
 
         result = evolve_islands(evolution, generations, after_merge=after_merge,
-                                restore=restore, **options)  # fmt: skip
-    result.write_to(directory)
+                                should_stop=interrupted, restore=restore, **options)  # fmt: skip
+    if result.generations >= generations:
+        result.write_to(directory)
     return result
 
 

@@ -48,6 +48,7 @@ class SearchResult:
             where it has none (a plain callable) or the run is older than the record.
         islands: the evaluations of each island of a distributed run (`workers=`);
             None for a run in one process.
+        migrate_every: the generations between a distributed run's merges.
     """
 
     classifier: str
@@ -68,6 +69,7 @@ class SearchResult:
     encoding_settings: dict[str, Any] | None = None
     weights: str | None = None
     islands: list[int] | None = None
+    migrate_every: int | None = None
 
     @property
     def median_confidence(self) -> float:
@@ -124,7 +126,11 @@ class SearchResult:
             **(
                 {}
                 if self.islands is None
-                else {"workers": len(self.islands), "island_evaluations": self.islands}
+                else {
+                    "workers": len(self.islands),
+                    "island_evaluations": self.islands,
+                    "migrate_every": self.migrate_every,
+                }
             ),
             "seconds": round(self.seconds, 3),
             "median_confidence": self.median_confidence,
@@ -218,6 +224,8 @@ class SearchResult:
                 weights=summary["weights"] if isinstance(summary.get("weights"), str) else None,
                 islands=None if summary.get("island_evaluations") is None
                 else [int(count) for count in summary["island_evaluations"]],
+                migrate_every=None if summary.get("migrate_every") is None
+                else int(summary["migrate_every"]),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise FoolingError(f"cannot read the run in {directory.path}: {error}") from None

@@ -1,0 +1,108 @@
+"""One function over many items, on a few Ray actors, results in the items' order.
+
+The experiments' unit of work: `retrain` runs its gathering searches one seed per
+item, `transfer` scores one target per item. Each actor receives the shared
+`context` (a classifier, the runs to score) once; the items stream through a
+`ray.util.ActorPool`, `workers` at a time, and their results come back in the
+order of the items, so a caller that stops early (it has enough) sees exactly
+what a run in one process would have seen. An actor that dies is restarted by
+Ray and its item retried. With one worker the items run in this process, and
+Ray is not needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any, TypeVar
+
+import torch
+
+Context = TypeVar("Context")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Worker:
+    """An actor's class: holds the context and applies the function to one item at a time.
+
+    The context reaches it in a list (as `Island`'s run does), read from the object
+    store on the first call, so a restarted worker is built from small arguments.
+    """
+
+    def __init__(self, threads: int) -> None:
+        torch.set_num_threads(threads)
+        self.context: Any = None
+        self.loaded = False
+
+    def call(self, function: Callable[[Any, Any], Any], context: list[Any], item: Any) -> Any:
+        if not self.loaded:
+            import ray
+
+            self.context, self.loaded = ray.get(context[0]), True
+        return function(self.context, item)
+
+
+def ordered_map(
+    function: Callable[[Context, Item], Result],
+    context: Context,
+    items: Iterable[Item],
+    *,
+    workers: int = 1,
+    address: str | None = None,
+    threads: int = 1,
+    gpu: bool = False,
+) -> Iterator[Result]:
+    """`function(context, item)` for each item, yielded in the items' order.
+
+    Items are taken from `items` only as workers become free, so it may be
+    endless. Closing the iterator early lets the items in hand finish, unread, and
+    ends the workers; an error (Ctrl-C) ends them at once.
+
+    Args:
+        function: a module-level function (it is pickled to the workers).
+        context: what every call shares; sent once to each worker.
+        items: the work, one call each.
+        workers: Ray actors working at once; 1 runs everything in this process.
+        address: a running Ray cluster to join (`"auto"`), or None for a local one.
+        threads: torch threads (and Ray CPUs) of each worker.
+        gpu: give each worker one GPU.
+
+    Yields:
+        Each item's result, in order.
+
+    Raises:
+        FoolingError: Ray is missing, or its cluster cannot be reached or has too few
+            CPUs or GPUs for the workers.
+    """
+    if workers <= 1:
+        for item in items:
+            yield function(context, item)
+        return
+    from ray.util import ActorPool
+
+    from fooling.distributed.cluster import connect, restartable
+
+    ray = connect(address, cpus=None if address else workers * threads)
+    actor = restartable(ray, Worker, workers=workers, threads=threads, gpu=gpu)
+    shared = [ray.put(context)]  # kept until the end: a restarted worker reads it again
+    actors = [actor.remote(threads) for _ in range(workers)]
+    pool = ActorPool(actors)
+
+    def submit(item: Item) -> None:
+        pool.submit(lambda worker, value: worker.call.remote(function, shared, value), item)
+
+    pending = iter(items)
+    try:
+        for item in islice(pending, workers):
+            submit(item)
+        while pool.has_next():
+            result = pool.get_next()
+            for item in islice(pending, 1):
+                submit(item)
+            yield result
+    except BaseException as error:
+        if not isinstance(error, GeneratorExit):  # (closed early: the handles go out of scope,
+            for worker in actors:  # and Ray ends each worker when its item in hand is done)
+                ray.kill(worker)
+        raise
