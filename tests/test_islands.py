@@ -131,3 +131,28 @@ def test_merges_are_every_generation_only_where_a_cpu_generation_is_costly():
     assert default_migrate_every(cpu, 200, (1, 28, 28)) == 10  # LeNet: milliseconds
     assert default_migrate_every(cpu, 50, (3, 224, 224)) == 1  # Lite0: 0.2 s a generation
     assert default_migrate_every(gpu, 400, (3, 224, 224)) == 10
+
+
+def test_ctrl_c_stops_a_distributed_run_at_a_merge_and_it_resumes(tmp_path):
+    out = tmp_path / "run"
+    argv = ["evolve", "--encoding", "cppn", "--workers", "2", "--population", "60",
+            "--migrate-every", "5", "--generations", "100000", "--out", str(out)]  # fmt: skip
+    command = [sys.executable, "-m", "fooling", *argv, "--quiet"]
+    driver = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    progress = out / "progress.csv"
+    deadline = time.monotonic() + 120
+    while (
+        time.monotonic() < deadline
+        and driver.poll() is None
+        and (not progress.exists() or len(progress.read_text().splitlines()) < 4)
+    ):
+        time.sleep(0.05)
+    os.killpg(driver.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130, err
+    assert "interrupted after generation" in err and "Traceback" not in err
+    stopped = int(err.split("interrupted after generation ")[1].split()[0])
+    assert stopped % 5 == 4  # at a merge
+    resumed = ["evolve", "--resume", "--generations", str(stopped + 10), "--out", str(out)]
+    assert main([*resumed, "--quiet"]) == 0
+    assert json.loads((out / "summary.json").read_text())["generations"] == stopped + 10

@@ -1,6 +1,8 @@
 """Models of the user's own: the real LeNet as TorchScript, torch.export and ONNX files, fooled."""
 
 import json
+import pickle
+import shutil
 import warnings
 
 import pytest
@@ -113,3 +115,19 @@ def test_a_missing_model_library_is_named(monkeypatch, hub):
     monkeypatch.setattr(user_models_module.importlib, "import_module", without_hub)
     with pytest.raises(FoolingError, match=f"pip install {hub}"):
         load_classifier(f"{hub}:resnet18", "cpu")
+
+
+@pytest.mark.parametrize("kind", ["torchscript", "export"])
+def test_a_model_file_classifier_pickles_as_the_file_it_came_from(exported, kind, tmp_path):
+    file = tmp_path / exported[kind].name
+    shutil.copy(exported[kind], file)
+    classifier = load_classifier(str(file), "cpu", input_shape=(1, 28, 28), backend="torch")
+    data = pickle.dumps(classifier)  # what Ray sends a worker on another machine
+    file.unlink()  # which has no such file
+    copied = pickle.loads(data)
+    images = torch.rand(8, 1, 28, 28)
+    assert torch.equal(copied(images), classifier(images))
+    assert copied.identity() == classifier.identity()
+    file.write_bytes(exported[kind].read_bytes()[:-1])
+    with pytest.raises(FoolingError, match="changed after"):
+        pickle.dumps(classifier)

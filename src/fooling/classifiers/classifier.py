@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,9 @@ class Classifier:
             default one is computed from the module's weights when first needed.
         backend: on the CPU, `"torch"`, `"openvino"`, `"onnxruntime"` or `"auto"` (see
             `fooling.classifiers.backends`); the forward pass only, gradients stay torch.
+        model_file: the TorchScript or torch.export file `model` was loaded from.
+            Such modules do not pickle, so the classifier pickles as that file's
+            bytes (checked against `fingerprint`) and loads them again, safely.
 
     Raises:
         FoolingError: inconsistent shapes, labels or options.
@@ -84,6 +89,7 @@ class Classifier:
         name: str = "custom",
         fingerprint: str | None = None,
         backend: str = "torch",
+        model_file: Path | None = None,
     ) -> None:
         input_shape = check_input_shape(input_shape)
         if outputs not in ("logits", "probabilities"):
@@ -108,6 +114,7 @@ class Classifier:
         self.dataset_mean = None if dataset_mean is None else tuple(dataset_mean)
         self._bad_seen: torch.Tensor | None = None
         self._fingerprint = fingerprint
+        self.model_file = model_file
         channels = self.input_shape[0]
         self._mean = _per_channel(mean, channels, MEAN, self.device)
         self._std = _per_channel(std, channels, STD, self.device)
@@ -396,10 +403,27 @@ class Classifier:
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without its compiled forward pass, whose exported file lives in this
         machine's cache: unpickling compiles it again from the torch model, on whatever
-        machine that is (a Ray worker of another node), from that machine's cache."""
-        return {**vars(self), "_compiled": None}
+        machine that is (a Ray worker of another node), from that machine's cache. A
+        model from a TorchScript or torch.export file travels as that file's bytes.
+
+        Raises:
+            FoolingError: the model file is gone or changed since the model was loaded.
+        """
+        state = {**vars(self), "_compiled": None}
+        if self.model_file is not None:
+            try:
+                data = self.model_file.read_bytes()
+            except OSError as error:
+                raise FoolingError(f"{self.name} cannot be copied to another process: its "
+                                   f"model file is unreadable now ({error})") from None  # fmt: skip
+            if hashlib.sha256(data).hexdigest() != self._fingerprint:
+                raise FoolingError(f"{self.model_file} changed after {self.name} was loaded")
+            state["model"] = ModelBytes(self.model_file.suffix, data)
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state["model"], ModelBytes):
+            state["model"] = state["model"].load(state["device"], state["memory_format"])
         vars(self).update(state)
         if self.backend != "torch":
             self._compiled = self._compile(self.backend, self.precision)
@@ -496,3 +520,25 @@ def _convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     if have == 1 and channels == 3:
         return images.expand(-1, 3, -1, -1)
     raise FoolingError(f"images have {have} channels, the classifier expects {channels}")
+
+
+@dataclass(frozen=True)
+class ModelBytes:
+    """A TorchScript or torch.export model file's bytes, as a pickled `Classifier` holds them."""
+
+    suffix: str
+    data: bytes
+
+    def load(self, device: torch.device, memory_format: torch.memory_format) -> nn.Module:
+        """The model, loaded as `load_model_file` loads a file (no pickle runs), on `device`."""
+        from fooling.user_files import load_model_file
+
+        with tempfile.TemporaryDirectory(prefix="fooling-model-") as folder:
+            path = Path(folder) / f"model{self.suffix}"
+            path.write_bytes(self.data)
+            model = load_model_file(path, torch.device("cpu"))
+        assert isinstance(model, nn.Module)
+        model = model.to(device, memory_format=memory_format)
+        with contextlib.suppress(NotImplementedError):  # torch.export: mode is baked in
+            model.eval()
+        return model

@@ -61,7 +61,7 @@ def load_user_classifier(
         FoolingError: the file or library is missing or unusable, or an option does not fit.
     """
     hub, _, hub_name = spec.partition(":")
-    fingerprint = None  # a hub model's comes from its weights
+    fingerprint = model_file = None  # a hub model's comes from its weights
     if hub in HUBS and hub_name:
         with no_unpickling(spec):
             model, defaults = _hub_model(hub, hub_name)
@@ -74,6 +74,7 @@ def load_user_classifier(
             raise FoolingError(f"no model file at {spec}")
         model = load_model_file(path, device)
         fingerprint = file_digest(path)
+        model_file = None if isinstance(model, OnnxModel) else path.resolve()
         if input_shape is None and isinstance(model, OnnxModel):
             input_shape = model.input_shape
         name = path.name
@@ -89,6 +90,7 @@ def load_user_classifier(
     return Classifier(
         model, input_shape=input_shape, labels=names, mean=mean, std=std, outputs=outputs,
         device=device, precision=precision, name=name, fingerprint=fingerprint, backend=backend,
+        model_file=model_file,
     )  # fmt: skip
 
 

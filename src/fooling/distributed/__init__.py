@@ -18,8 +18,8 @@ merge after every one: an ImageNet-sized population of 7 or more, never an MNIST
 def default_migrate_every(device: torch.device, population: int, input_shape: Sequence[int]) -> int:
     """Generations between merges when none is asked for: 1 for costly CPU generations, else 10.
 
-    A merge costs a few milliseconds (8 ms measured on 2 cores). Where a generation
-    costs far more (EfficientNet-Lite0 on a CPU: 0.2 s for 50 images) merging after
+    A merge costs a few milliseconds (6-9 ms measured on 2 cores). Where a generation
+    costs far more (EfficientNet-Lite0 on one CPU thread: 0.25 s for 50 images) merging after
     each one is free and keeps the islands as close to one search as they can be;
     merging every 10 generations made the median confidence of short runs lower
     (`benchmarks/ray_quality.py`). Where a generation costs milliseconds (LeNet, or

@@ -16,7 +16,7 @@ import os
 from types import ModuleType
 from typing import Any
 
-from fooling.errors import FoolingError
+from fooling.errors import FoolingError, first_line
 
 INSTALL = 'pip install "fooling[ray]"'
 LOOPBACK = "127.0.0.1"
@@ -68,6 +68,20 @@ def connect(address: str | None = None, *, cpus: int | None = None) -> ModuleTyp
 def node_addresses(ray: ModuleType) -> set[str]:
     """The addresses the cluster's nodes listen on, as Ray's own state says."""
     return {node["NodeManagerAddress"] for node in ray.nodes() if node.get("Alive")}
+
+
+def share(ray: ModuleType, value: Any, what: str) -> Any:
+    """`ray.put(value)`: a reference every worker can read.
+
+    Raises:
+        FoolingError: `value` cannot be pickled (a model that cannot travel).
+    """
+    try:
+        return ray.put(value)
+    except FoolingError:
+        raise
+    except Exception as error:  # pickling fails with many kinds of error
+        raise FoolingError(f"{what} cannot be sent to Ray workers: {first_line(error)}") from None
 
 
 def check_room(ray: ModuleType, *, workers: int, threads: int, gpu: bool) -> None:

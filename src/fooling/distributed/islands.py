@@ -264,12 +264,13 @@ def evolve_islands(
         FoolingError: Ray is missing, its cluster cannot be reached or has too few
             CPUs (GPUs, for a classifier on CUDA) for the islands.
     """
-    from fooling.distributed.cluster import connect, restartable
+    from fooling.distributed.cluster import connect, restartable, share
 
     ray = connect(address, cpus=None if address else workers * threads)
     actor = restartable(ray, Island, workers=workers, threads=threads,
                         gpu=evolution.classifier.device.type == "cuda")  # fmt: skip
-    template = [ray.put(evolution)]  # kept until the end: a restarted island reads it again
+    # kept until the end: a restarted island reads it again
+    template = [share(ray, evolution, f"the run against {evolution.classifier.name}")]
     saved = [None] * workers if restore is None else [
         restore["random_states"][str(index)] for index in range(workers)]  # fmt: skip
     islands = [actor.remote(evolution.seed, index, threads, saved[index])

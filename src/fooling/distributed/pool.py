@@ -81,11 +81,11 @@ def ordered_map(
         return
     from ray.util import ActorPool
 
-    from fooling.distributed.cluster import connect, restartable
+    from fooling.distributed.cluster import connect, restartable, share
 
     ray = connect(address, cpus=None if address else workers * threads)
     actor = restartable(ray, Worker, workers=workers, threads=threads, gpu=gpu)
-    shared = [ray.put(context)]  # kept until the end: a restarted worker reads it again
+    shared = [share(ray, context, "the work")]  # kept to the end: a restarted worker reads it
     actors = [actor.remote(threads) for _ in range(workers)]
     pool = ActorPool(actors)
 
