@@ -197,7 +197,6 @@ class IslandRun:
     Attributes:
         evolution: the run's settings, holding the merged archive and the counters
             (generation, evaluations, seconds, one history row per merge).
-        workers: islands.
         migrate_every: generations between merges.
         per_island: each island's evaluations so far.
         islands: the islands' actor handles, while the run goes on.
@@ -205,11 +204,15 @@ class IslandRun:
     """
 
     evolution: Evolution
-    workers: int
     migrate_every: int
     per_island: list[int]
     islands: list[Any]
     template: list[Any]
+
+    @property
+    def workers(self) -> int:
+        """Islands."""
+        return len(self.islands)
 
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint: the merged run's `state_dict` and every island's random state."""
@@ -276,7 +279,7 @@ def evolve_islands(
     islands = [actor.remote(evolution.seed, index, threads, saved[index])
                for index in range(workers)]  # fmt: skip
     per_island = [0] * workers if restore is None else restore["evaluations"].tolist()
-    run = IslandRun(evolution, workers, migrate_every, per_island, islands, template)
+    run = IslandRun(evolution, migrate_every, per_island, islands, template)
     whole = None if restore is None else ray.put(shipped(evolution.archive.state_dict()))
     changes = None
     started = time.perf_counter() - evolution.seconds
