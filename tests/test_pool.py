@@ -15,6 +15,8 @@ import fooling
 from fooling.cli import main
 from fooling.errors import FoolingError
 from fooling.experiments.gather import gather
+from fooling.search.evolution import CHECKPOINT_FILE, CHECKPOINT_FORMAT
+from fooling.state_file import load_state, save_state
 
 ray = pytest.importorskip("ray")
 from fooling.distributed.islands import evolve_islands  # noqa: E402
@@ -87,6 +89,8 @@ def test_without_ray_more_workers_is_one_line_saying_how_to_install_it(tmp_path)
         (["evolve", "--workers", "0"], "--workers: must be"),
         (["evolve", "--workers", "2", "--migrate-every", "0"], "--migrate-every: must be"),
         (["evolve", "--address", "auto"], "--address is the Ray cluster of --workers N > 1"),
+        (["evolve", "--workers", "2", "--address", "127.0.0.1:1"], "no Ray cluster answers"),
+        (["evolve", "--workers", "2", "--address", "nowhere"], "must be auto or HOST:PORT"),
         (["evolve", "--migrate-every", "5"], "--migrate-every is for the islands of --workers"),
         (["retrain", "--address", "auto", "--quick"], "--address is the Ray cluster"),
         (["transfer", "RUN", "--to", "lenet-mnist-b", "--workers", "-1"], "--workers: must be"),
@@ -106,6 +110,12 @@ def test_a_resumed_run_keeps_its_workers(ray_cluster, tmp_path, capsys):
     resume = ["evolve", "--resume", "--generations", "9", "--out", str(out), "--quiet"]
     fails_with_one_line(capsys, [*resume, "--workers", "3"], "has 2 workers, not 3")
     fails_with_one_line(capsys, [*resume, "--migrate-every", "2"], "comes from its checkpoint")
+    assert (out / "summary.json").read_bytes() == before
+    checkpoint = out / "checkpoint" / CHECKPOINT_FILE
+    state = load_state(checkpoint, kind=CHECKPOINT_FORMAT)
+    state["islands"]["evaluations"] = torch.zeros(3, dtype=torch.long)  # 2 islands, 3 counts
+    save_state(checkpoint, state, kind=CHECKPOINT_FORMAT)
+    fails_with_one_line(capsys, resume, "damaged island state: not one evaluation count")
     assert (out / "summary.json").read_bytes() == before
     single = tmp_path / "single"
     assert main(["evolve", "--population", "20", "--generations", "6", "--quiet", "--out",

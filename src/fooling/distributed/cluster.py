@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from types import ModuleType
 from typing import Any
 
@@ -20,6 +21,7 @@ from fooling.errors import FoolingError, first_line
 
 INSTALL = 'pip install "fooling[ray]"'
 LOOPBACK = "127.0.0.1"
+LOOPBACK_NAMES = (LOOPBACK, "localhost")
 AUTH_SETUP = "ray._private.authentication.authentication_token_setup"
 
 
@@ -37,7 +39,8 @@ def connect(address: str | None = None, *, cpus: int | None = None) -> ModuleTyp
     Raises:
         FoolingError: Ray is not installed, or the cluster cannot be reached.
     """
-    if address is None:
+    host = None if address in (None, "auto") else _reachable(address)
+    if address is None or host in LOOPBACK_NAMES:  # (Ray would reach 127.0.0.1 by another name)
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback only
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
@@ -63,6 +66,22 @@ def connect(address: str | None = None, *, cpus: int | None = None) -> ModuleTyp
         ray.shutdown()
         raise FoolingError(f"the local Ray cluster did not bind to {LOOPBACK}")
     return ray
+
+
+def _reachable(address: str) -> str:
+    """The host of a `HOST:PORT` address that accepts a connection (Ray would wait minutes).
+
+    Raises:
+        FoolingError: the address is malformed, or nothing answers there within 5 s.
+    """
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise FoolingError(f"--address must be auto or HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise FoolingError(f"no Ray cluster answers at {address} ({error})") from None
+    return host
 
 
 def node_addresses(ray: ModuleType) -> set[str]:
