@@ -18,6 +18,7 @@ from fooling.cli import main
 from fooling.distributed import default_migrate_every
 from fooling.encodings import make_encoding
 from fooling.search.evolution import Evolution
+from fooling.search.refine import Refinement
 
 ray = pytest.importorskip("ray")
 from fooling.distributed.cluster import LOOPBACK, node_addresses  # noqa: E402
@@ -156,3 +157,11 @@ def test_ctrl_c_stops_a_distributed_run_at_a_merge_and_it_resumes(tmp_path):
     resumed = ["evolve", "--resume", "--generations", str(stopped + 10), "--out", str(out)]
     assert main([*resumed, "--quiet"]) == 0
     assert json.loads((out / "summary.json").read_text())["generations"] == stopped + 10
+
+
+def test_islands_refine_by_gradient_and_the_driver_counts_it(cluster, classifier):
+    encoding = make_encoding("cppn", classifier.input_shape)
+    run = Evolution(classifier, encoding, population=10, seed=0, refinement=Refinement(steps=1))
+    result = evolve_islands(run, 6, workers=2, migrate_every=3)
+    assert result.refined == 2 * 6 * 10  # generations 1..6 of both islands
+    assert result.summary()["backward_passes"] == 120

@@ -25,6 +25,7 @@ from fooling.limits import (
 )
 from fooling.search import evolve, resume
 from fooling.search.driver import CHECKPOINT_EVERY
+from fooling.search.refine import REFINE_EVERY, REFINE_STEPS, Refinement
 
 HELP = "Evolve fooling images with MAP-Elites (direct or CPPN encoding)."
 EXAMPLE = (
@@ -55,6 +56,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--migrate-every", type=MIGRATION_INTERVAL.parse, metavar="M",
         help="with --workers, generations between merges of the islands' archives (default: 1 "
         "where a CPU generation is costly, as for ImageNet models; else 10)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--refine-steps", type=REFINE_STEPS.parse, metavar="K",
+        help="with --encoding cppn: K Adam steps on the weights of each offspring, toward its "
+        "parent's class, through the classifier, before it is scored (default: 0, plain "
+        "evolution); the network's shape stays as evolution made it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--refine-every", type=REFINE_EVERY.parse, metavar="G",
+        help="with --refine-steps: refine the offspring of every G-th generation (default: 1)",
     )  # fmt: skip
     parser.add_argument(
         "--checkpoint-every", type=CHECKPOINT_INTERVAL.parse, default=CHECKPOINT_EVERY,
@@ -88,8 +99,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.force:
             raise FoolingError("--resume and --force contradict each other; choose one")
-        if args.migrate_every is not None:
-            raise FoolingError("--migrate-every of a resumed run comes from its checkpoint")
+        for option in ("migrate_every", "refine_steps", "refine_every"):
+            if getattr(args, option) is not None:
+                flag = "--" + option.replace("_", "-")
+                raise FoolingError(f"{flag} of a resumed run comes from its checkpoint")
         result = resume(
             args.out, generations=args.generations, classifier=args.classifier,
             device=args.device, progress=not args.quiet, checkpoint_every=args.checkpoint_every,
@@ -104,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
                     for key, value in given.items() if key != "classes"}  # fmt: skip
         if args.max_hidden is not None and settings["encoding"] != "cppn":
             raise FoolingError("--max-hidden is for --encoding cppn")
+        refinement = refinement_from(args, settings["encoding"])
         classifier = classifier_from(args)
         if args.max_hidden is not None:
             settings["encoding"] = make_encoding(
@@ -113,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
             classifier, **settings, classes=given["classes"],
             generations=args.generations, progress=not args.quiet, out=args.out,
             force=args.force, checkpoint_every=args.checkpoint_every, **workers,
-            migrate_every=args.migrate_every,
+            migrate_every=args.migrate_every, refinement=refinement,
         )  # fmt: skip
     if result.generations < args.generations:
         print(
@@ -124,3 +138,19 @@ def run(args: argparse.Namespace) -> int:
         return INTERRUPTED
     print(f"gallery: {args.out / 'gallery.html'}  ({result.headline()})")
     return 0
+
+
+def refinement_from(args: argparse.Namespace, encoding: str) -> Refinement | None:
+    """The gradient refinement `--refine-steps` and `--refine-every` ask for, if any.
+
+    Raises:
+        FoolingError: refinement for another encoding than CPPN, or `--refine-every`
+            without `--refine-steps`.
+    """
+    if args.refine_steps is None:
+        if args.refine_every is not None:
+            raise FoolingError("--refine-every is for --refine-steps K")
+        return None
+    if encoding != "cppn":
+        raise FoolingError("--refine-steps refines CPPN weights: it is for --encoding cppn")
+    return Refinement(steps=args.refine_steps, every=args.refine_every or 1)

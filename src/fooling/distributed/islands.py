@@ -151,7 +151,7 @@ class Island:
         changes: dict[str, Any] | None,
         first: int,
         last: int,
-    ) -> tuple[dict[str, Any], int, float] | None:
+    ) -> tuple[dict[str, Any], int, int, float] | None:
         """Evolve generations `first` to `last` from the merged archive.
 
         Args:
@@ -163,10 +163,10 @@ class Island:
             last: its last generation.
 
         Returns:
-            The cells the island improved (`Archive.rows`, `shipped`), its evaluations in this
-            round and its seconds; None, having run nothing, when it was given only
-            `changes` but holds no archive to apply them to (a restarted island):
-            it then needs `merged`.
+            The cells the island improved (`Archive.rows`, `shipped`), its evaluations and
+            refinement steps (`Evolution.refined`) in this round, and its seconds. None,
+            having run nothing, when it was given only `changes` but holds no archive to
+            apply them to (a restarted island): it then needs `merged`.
         """
         evolution = self._load(template)
         if merged is not None:
@@ -178,7 +178,7 @@ class Island:
                 return None
             evolution.archive.put(received(changes))
         evolution.generation, evolution.history = first - 1, []
-        before, started = evolution.evaluations, time.perf_counter()
+        before, refined, started = evolution.evaluations, evolution.refined, time.perf_counter()
         start = evolution.archive.confidence.clone()
         while evolution.generation < last:  # (not `run`: the driver reports, in fp32)
             evolution.step()
@@ -187,7 +187,7 @@ class Island:
         improved = (evolution.archive.confidence > start).nonzero().squeeze(1)
         seconds = time.perf_counter() - started
         rows = shipped(evolution.archive.rows(improved, "cpu"))
-        return rows, evolution.evaluations - before, seconds
+        return rows, evolution.evaluations - before, evolution.refined - refined, seconds
 
 
 @dataclass
@@ -302,8 +302,9 @@ def evolve_islands(
             )
             evolution.archive.put(merged)
             whole, changes = None, ray.put(shipped(merged))
-            for index, (_, evaluations, _) in enumerate(rounds):
+            for index, (_, evaluations, refined, _) in enumerate(rounds):
                 run.per_island[index] += evaluations
+                evolution.refined += refined
             evolution.generation, evolution.evaluations = last, sum(run.per_island)
             evolution.seconds = time.perf_counter() - started
             figures = Statistics.of(evolution.archive.confidence)

@@ -32,3 +32,14 @@ def hsv_to_rgb(hsv: torch.Tensor, *, levels: bool = False) -> torch.Tensor:
         shade = ramp.mul_(saturation).neg_().add_(1).mul_(value)
         rgb[:, channel] = quantize_(shade) if levels else shade
     return rgb
+
+
+def hsv_to_rgb_differentiable(hsv: torch.Tensor) -> torch.Tensor:
+    """`hsv_to_rgb` without in-place steps, so that gradients flow back to `hsv`."""
+    hue, saturation, value = hsv.unbind(dim=1)
+    channels = []
+    for k in (5.0, 3.0, 1.0):
+        t = torch.remainder(hue * 6 + k, 6)
+        ramp = torch.minimum(t, 4 - t).clamp(0, 1)
+        channels.append(value * (1 - saturation * ramp))
+    return torch.stack(channels, dim=1)

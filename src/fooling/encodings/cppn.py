@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from fooling.encodings.base import Genomes, check_number, check_settings, check_values
-from fooling.encodings.color import hsv_to_rgb
+from fooling.encodings.color import hsv_to_rgb, hsv_to_rgb_differentiable
 from fooling.encodings.cppn_native import (
     MAX_NODES,
     STRUCTURE_DRAWS,
@@ -345,6 +345,17 @@ class CPPNEncoding:
             return images.view(-1, *self.image_shape)
         values = render_outputs(genomes, self.inputs, self.output_slots)
         return _to_images(values, self.image_shape, levels)
+
+    def render_differentiable(self, genomes: Genomes) -> torch.Tensor:
+        """`render`'s images, not rounded, with gradients back to `genomes["weight"]`.
+
+        The network's shape (connections, activation functions, node order) is
+        fixed; only the weights (biases included) carry gradients. Slower than
+        `render`: it is for refining weights by gradient (`fooling.search.refine`).
+        """
+        values = render_dense(genomes, self.inputs, self.image_shape[0])
+        images = values.view(-1, *self.image_shape)
+        return hsv_to_rgb_differentiable(images) if self.image_shape[0] == 3 else images
 
     def check(self, genomes: Genomes) -> None:
         check_values("weight", genomes["weight"], -self.weight_range, self.weight_range)

@@ -32,6 +32,7 @@ from fooling.search.evolution import (
     Evolution,
     read_checkpoint,
 )
+from fooling.search.refine import Refinement
 from fooling.search.result import SearchResult
 from fooling.search.selection import Selection, uniform
 from fooling.state_file import save_state
@@ -54,6 +55,7 @@ def evolve(
     checkpoint_every: int = CHECKPOINT_EVERY,
     selection: Selection = uniform,
     evaluator: Evaluator | None = None,
+    refinement: Refinement | None = None,
     workers: int = 1,
     address: str | None = None,
     migrate_every: int | None = None,
@@ -75,6 +77,7 @@ def evolve(
         checkpoint_every: generations between checkpoints in `out`.
         selection: picks parent cells; uniform over filled cells by default.
         evaluator: scores images instead of the classifier (see `Evolution`).
+        refinement: gradient steps on CPPN offspring's weights (see `Evolution`).
         workers: islands on Ray (`fooling.distributed`); 1 runs in this process.
         address: with `workers`, a Ray cluster to join (`"auto"`); None starts one
             on this machine, bound to 127.0.0.1.
@@ -102,7 +105,7 @@ def evolve(
         encoding = make_encoding(encoding, classifier.input_shape, classifier.device)
     evolution = Evolution(
         classifier, encoding, population=population, seed=seed, classes=classes,
-        selection=selection, evaluator=evaluator,
+        selection=selection, evaluator=evaluator, refinement=refinement,
     )  # fmt: skip
     if workers > 1:
         if migrate_every is None:

@@ -20,11 +20,14 @@ class Offspring:
         genomes: `B` genomes.
         images: their images `float32 [B, C, H, W]`, already rounded to the 8-bit
             levels they will be saved with, so that they score as saved.
+        cells: `long [B]` the archive cell each one's parent came from (None at
+            generation 0, which has no parents).
     """
 
     generation: int
     genomes: Genomes
     images: torch.Tensor
+    cells: torch.Tensor | None = None
 
 
 class Emitter:
@@ -68,6 +71,7 @@ class Emitter:
         Raises:
             RuntimeError: a generation after 0 with an empty archive.
         """
+        cells = None
         if generation == 0:
             genomes = self.encoding.random(self.population, self.generator)
         else:
@@ -75,4 +79,4 @@ class Emitter:
             assert archive.genomes is not None  # (the selection checked)
             parents = select(archive.genomes, cells)
             genomes = self.encoding.mutate(parents, generation, self.generator)
-        return Offspring(generation, genomes, self.encoding.render(genomes, levels=True))
+        return Offspring(generation, genomes, self.encoding.render(genomes, levels=True), cells)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from fooling.errors import FoolingError
 from fooling.limits import GENERATIONS, POPULATION, SEED, check_memory
 from fooling.records import MAX_PROBABILITY, ProgressRow, Statistics
 from fooling.search.emitter import Emitter, Offspring
+from fooling.search.refine import Refinement, refine_weights
 from fooling.search.result import SearchResult
 from fooling.search.selection import Selection, uniform
 from fooling.state_file import State, load_state, save_state
@@ -59,6 +61,9 @@ class Evolution:
         evaluator: scores images instead of the classifier (an ensemble, a transfer
             target, a remote worker): `[B, C, H, W]` -> `[B, num_classes]` in `[0, 1]`.
         archive: an archive to continue filling, instead of a new one.
+        refinement: gradient steps on the weights of CPPN offspring, each toward
+            its parent's class, before they are scored (`fooling.search.refine`);
+            None (or 0 steps) for plain evolution.
 
     Raises:
         FoolingError: a population or seed out of range, a population too big for
@@ -76,6 +81,7 @@ class Evolution:
         selection: Selection = uniform,
         evaluator: Evaluator | None = None,
         archive: Archive | None = None,
+        refinement: Refinement | None = None,
     ) -> None:
         POPULATION.check(population)
         SEED.check(seed)
@@ -90,6 +96,10 @@ class Evolution:
         self.classifier = classifier
         self.emitter = Emitter(encoding, population=population, seed=seed, selection=selection)
         self.evaluate: Evaluator = classifier if evaluator is None else evaluator
+        self.refinement = refinement if refinement is not None and refinement.steps else None
+        if self.refinement is not None and not classifier.differentiable:
+            raise FoolingError(f"{classifier.name} is a black box: it cannot refine by gradient")
+        self.refined = 0  # genome-steps of refinement: each one forward and one backward pass
         self.archive = archive
         self.generation = -1  # the last completed generation
         self.evaluations = 0
@@ -115,7 +125,18 @@ class Evolution:
     def ask(self) -> Offspring:
         """The next generation's offspring, to be scored and handed to `tell`."""
         self._asked_at = time.perf_counter()
-        return self.emitter.ask(self.archive, self.generation + 1)
+        offspring = self.emitter.ask(self.archive, self.generation + 1)
+        refinement = self.refinement
+        if refinement is None or not refinement.due(offspring.generation):
+            return offspring
+        assert offspring.cells is not None
+        genomes = refine_weights(self.encoding, self.classifier, offspring.genomes,
+                                 self.archive.classes[offspring.cells], steps=refinement.steps,
+                                 learning_rate=refinement.learning_rate)  # fmt: skip
+        self.refined += refinement.steps * len(offspring.cells)
+        with torch.inference_mode():
+            images = self.encoding.render(genomes, levels=True)
+        return dataclasses.replace(offspring, genomes=genomes, images=images)
 
     def tell(self, offspring: Offspring, probabilities: torch.Tensor) -> torch.Tensor:
         """Offer scored offspring to the archive and count the generation as done.
@@ -237,7 +258,7 @@ class Evolution:
             found_at=archive.found_at.cpu(), history=list(self.history),
             genomes={key: value.cpu() for key, value in archive.genomes.items()},
             encoding_settings=self.encoding.settings(),
-            weights=self.classifier.identity()["weights"],
+            weights=self.classifier.identity()["weights"], refined=self.refined,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ state
@@ -252,7 +273,9 @@ class Evolution:
             "seed": self.seed,
             "classes": self.archive.classes.tolist(),
             "encoding": self.encoding.settings(),
-        }
+            **({} if self.refinement is None else
+               {"refinement": dataclasses.asdict(self.refinement)}),
+        }  # fmt: skip
 
     def state_dict(self) -> State:
         """Everything needed to continue this run exactly (waits for the device).
@@ -266,6 +289,7 @@ class Evolution:
             "settings": self.settings(),
             "generation": self.generation,
             "evaluations": self.evaluations,
+            "refined": self.refined,
             "seconds": self.seconds,
             "random_state": self.emitter.generator.get_state(),
             "archive": None if self.archive.genomes is None else self.archive.state_dict(),
@@ -280,7 +304,10 @@ class Evolution:
                 weights or preprocessing), or is malformed or out of range.
         """
         saved = state.get("settings", {}) if isinstance(state, dict) else {}
-        for key, value in self.settings().items():
+        settings = self.settings()
+        if "refinement" in saved and "refinement" not in settings:
+            settings["refinement"] = None  # (a refined run's state, into a plain run: refused)
+        for key, value in settings.items():
             if key == "model":
                 _check_same_model(saved.get(key), value)
             elif saved.get(key) != value:
@@ -289,8 +316,9 @@ class Evolution:
                 )
         try:
             generation, evaluations = int(state["generation"]), int(state["evaluations"])
+            refined = int(state.get("refined", 0))  # (none before refinement existed)
             seconds = float(state["seconds"])
-            if generation < -1 or evaluations < 0 or not 0 <= seconds < math.inf:
+            if min(generation + 1, evaluations, refined) < 0 or not 0 <= seconds < math.inf:
                 raise ValueError("its counters are out of range")
             if state["archive"] is None:
                 archive = Archive(self.archive.classes.tolist(), self.classifier.device)
@@ -303,6 +331,7 @@ class Evolution:
             raise FoolingError(f"unreadable saved run: {error}") from None
         self.archive, self.history, self._unread = archive, history, []
         self.generation, self.evaluations, self.seconds = generation, evaluations, seconds
+        self.refined = refined
 
     @classmethod
     def from_state_dict(
@@ -336,12 +365,16 @@ class Evolution:
         try:
             population, seed = int(settings["population"]), int(settings["seed"])
             classes = [int(index) for index in settings["classes"]]
+            saved = settings.get("refinement")
+            refinement = None if saved is None else Refinement(
+                steps=int(saved["steps"]), every=int(saved["every"]),
+                learning_rate=float(saved["learning_rate"]))  # fmt: skip
         except (KeyError, TypeError, ValueError) as error:
             raise FoolingError(f"unreadable saved run: {error}") from None
         encoding = encoding_from_settings(settings.get("encoding"), classifier.device)
         evolution = cls(
             classifier, encoding, population=population, seed=seed, classes=classes,
-            selection=selection, evaluator=evaluator,
+            selection=selection, evaluator=evaluator, refinement=refinement,
         )  # fmt: skip
         evolution.load_state_dict(state)
         return evolution

@@ -49,6 +49,8 @@ class SearchResult:
         islands: the evaluations of each island of a distributed run (`workers=`);
             None for a run in one process.
         migrate_every: the generations between a distributed run's merges.
+        refined: genome-steps of gradient refinement (`fooling.search.refine`), each
+            one forward and one backward pass beside the `evaluations`.
     """
 
     classifier: str
@@ -70,6 +72,7 @@ class SearchResult:
     weights: str | None = None
     islands: list[int] | None = None
     migrate_every: int | None = None
+    refined: int = 0
 
     @property
     def median_confidence(self) -> float:
@@ -130,6 +133,15 @@ class SearchResult:
                     "workers": len(self.islands),
                     "island_evaluations": self.islands,
                     "migrate_every": self.migrate_every,
+                }
+            ),
+            **(
+                {}
+                if not self.refined
+                else {
+                    "forward_passes": self.evaluations + self.refined,
+                    "backward_passes": self.refined,
+                    "forward_equivalents": self.evaluations + 3 * self.refined,
                 }
             ),
             "seconds": round(self.seconds, 3),
@@ -226,6 +238,7 @@ class SearchResult:
                 else [int(count) for count in summary["island_evaluations"]],
                 migrate_every=None if summary.get("migrate_every") is None
                 else int(summary["migrate_every"]),
+                refined=int(summary.get("backward_passes", 0)),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise FoolingError(f"cannot read the run in {directory.path}: {error}") from None

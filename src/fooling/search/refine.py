@@ -1,0 +1,133 @@
+"""Gradients through the CPPN: a few Adam steps on a genome's weights, toward its class.
+
+Evolution finds a CPPN's shape (its nodes, connections and activation functions)
+slowly, a mutation at a time; once the shape is there, the best weights for it are
+a smooth problem that gradients solve in a few steps. `refine_weights` takes a
+batch of CPPN genomes with a target class each, keeps every shape fixed, and
+climbs the log-odds of the class (log p - log(1 - p), which keeps pulling when p is
+near 1, where log p stops moving) through the differentiable renderer and the
+classifier. The refined genomes are still CPPNs within the encoding's weight bounds,
+so their images stay CPPN images, and they enter the archive as any offspring does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from fooling.classifiers import Classifier
+from fooling.encodings.base import Genomes
+from fooling.encodings.cppn import CPPNEncoding
+from fooling.errors import FoolingError
+from fooling.limits import whole
+
+REFINE_STEPS = whole("refine_steps", 0, 10_000)
+REFINE_EVERY = whole("refine_every", 1, 10**9)
+LEARNING_RATE = 0.1
+"""Adam's step on weights that lie in [-10, 10] (the CPPN encoding's default range)."""
+CHUNK = 32
+"""Genomes refined at once (a backward pass through an ImageNet model holds a lot)."""
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """When and how much a search refines its offspring by gradient.
+
+    Attributes:
+        steps: Adam steps per refinement (0: never).
+        every: refine the offspring of every `every`-th generation (never generation 0).
+        learning_rate: Adam's learning rate.
+    """
+
+    steps: int = 0
+    every: int = 1
+    learning_rate: float = LEARNING_RATE
+
+    def __post_init__(self) -> None:
+        REFINE_STEPS.check(self.steps)
+        REFINE_EVERY.check(self.every)
+        if not 0 < self.learning_rate <= 10:
+            raise FoolingError(f"learning_rate must be in (0, 10], got {self.learning_rate}")
+
+    def due(self, generation: int) -> bool:
+        """Whether the offspring of `generation` are refined."""
+        return self.steps > 0 and generation > 0 and generation % self.every == 0
+
+
+def log_odds(log_probabilities: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """`[B]` log p - log(1 - p) of each row's class, from `[B, K]` log-probabilities.
+
+    1 - p is the sum of the other classes' probabilities, taken in log space, so
+    the figure stays finite and keeps its gradient even when p rounds to 1.
+    """
+    target = log_probabilities.gather(1, classes[:, None]).squeeze(1)
+    others = log_probabilities.scatter(1, classes[:, None], float("-inf"))
+    return target - others.logsumexp(dim=1)
+
+
+def refine_weights(
+    encoding: CPPNEncoding,
+    classifier: Classifier,
+    genomes: Genomes,
+    classes: torch.Tensor,
+    *,
+    steps: int,
+    learning_rate: float = LEARNING_RATE,
+    chunk: int = CHUNK,
+) -> Genomes:
+    """`steps` Adam steps on each genome's weights, up the log-odds of its class.
+
+    Each genome's weights are their own problem (the loss is a sum over genomes, and
+    Adam works weight by weight), so the batch is refined `chunk` genomes at a time,
+    with the same result, to bound the memory a backward pass takes. The genomes may
+    be inference tensors (as `Emitter.ask` makes them): each chunk is copied first.
+
+    Args:
+        encoding: the CPPN encoding the genomes belong to.
+        classifier: a differentiable classifier (`Classifier.log_probabilities`).
+        genomes: `B` CPPN genomes; left unchanged.
+        classes: `long [B]` each genome's target class (an index into the outputs).
+        steps: Adam steps; each costs one forward and one backward pass per genome.
+        learning_rate: Adam's learning rate.
+        chunk: genomes refined at once.
+
+    Returns:
+        The genomes with refined weights, clipped to the encoding's range;
+        everything else the same tensors.
+
+    Raises:
+        FoolingError: the encoding is not a CPPN, or the classifier is a black box.
+    """
+    if not isinstance(encoding, CPPNEncoding):
+        raise FoolingError(f"only CPPN genomes have weights to refine, not {encoding.name}'s")
+    weights = [
+        _refine_chunk(encoding, classifier, {key: value[start : start + chunk].clone()
+                                             for key, value in genomes.items()},
+                      classes[start : start + chunk].clone(), steps, learning_rate)
+        for start in range(0, len(classes), chunk)
+    ]  # fmt: skip
+    return {**genomes, "weight": torch.cat(weights)}
+
+
+def _refine_chunk(
+    encoding: CPPNEncoding,
+    classifier: Classifier,
+    genomes: Genomes,
+    classes: torch.Tensor,
+    steps: int,
+    learning_rate: float,
+) -> torch.Tensor:
+    """The refined weights of a few genomes."""
+    weight = genomes["weight"].detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([weight], lr=learning_rate)
+    with torch.enable_grad():
+        for _ in range(steps):
+            images = encoding.render_differentiable({**genomes, "weight": weight})
+            loss = -log_odds(classifier.log_probabilities(images), classes).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                weight.clamp_(-encoding.weight_range, encoding.weight_range)
+    return weight.detach()
