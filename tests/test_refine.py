@@ -12,7 +12,8 @@ from fooling.encodings import make_encoding
 from fooling.encodings.cppn import CPPNEncoding
 from fooling.errors import FoolingError
 from fooling.search import Evolution
-from fooling.search.refine import Refinement, log_odds, refine_weights
+from fooling.search.ascent import log_odds
+from fooling.search.refine import Refinement, refine_weights
 
 
 def grown(encoding: CPPNEncoding, count: int, generations: int = 20):

@@ -110,6 +110,9 @@ MAX_ABLATION_STEPS = whole("max_steps", 1, 1000)
 TOP = whole("top", 1, 10**6)
 EPOCHS = whole("epochs", 1, 10_000)
 MAX_STEPS = whole("max_steps", 1, 10**9)
+JITTER = whole("jitter", 0, 10_000)  # pixels
+ZOOM = Limit("scale", 0, 100, low_open=True)
+ROTATE = Limit("rotate", 0, 180)  # degrees either way
 BATCH_SIZE = whole("batch_size", 1, 10**6)
 MOMENTUM = Limit("momentum", 0, 1, high_open=True)
 WEIGHT_DECAY = Limit("weight_decay", 0, 1)

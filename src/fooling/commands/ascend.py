@@ -10,8 +10,20 @@ from fooling.commands.arguments import (
     classifier_from,
     split_classes,
 )
-from fooling.limits import BLUR_EVERY, BLUR_SIGMA, L2, LEARNING_RATE, STEPS, THRESHOLD
+from fooling.errors import FoolingError
+from fooling.limits import (
+    BLUR_EVERY,
+    BLUR_SIGMA,
+    JITTER,
+    L2,
+    LEARNING_RATE,
+    ROTATE,
+    STEPS,
+    THRESHOLD,
+    ZOOM,
+)
 from fooling.search.ascent import STARTS, ascend
+from fooling.search.priors import PARAMETERISATIONS, Transforms
 
 HELP = "Fooling images by gradient ascent on the pixels, all classes at once."
 EXAMPLE = "fooling ascend --classifier lenet-mnist --steps 200 --seed 0 --out runs/ascend"
@@ -37,6 +49,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold", type=THRESHOLD.parse, default=0.9999, help="a class stops here"
     )
+    parser.add_argument(
+        "--param", choices=PARAMETERISATIONS, default="pixel",
+        help="what is optimised: pixel (the pixels), fft (a Fourier spectrum scaled by "
+        "1/frequency, colours decorrelated: natural-image statistics), cppn (the weights "
+        "of a fixed random CPPN per image) (default: pixel)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--jitter", type=JITTER.parse, default=0, metavar="P",
+        help="before each step, shift each image by up to P pixels at random (default: 0)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scale", type=ZOOM.parse, nargs=2, default=(1.0, 1.0), metavar=("LOW", "HIGH"),
+        help="before each step, zoom each image by a random factor in [LOW, HIGH] (default: 1 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rotate", type=ROTATE.parse, default=0.0, metavar="DEGREES",
+        help="before each step, turn each image by up to this many degrees either way",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +75,20 @@ def run(args: argparse.Namespace) -> int:
         classifier_from(args), steps=args.steps, classes=split_classes(args.classes),
         seed=args.seed, start=args.start, learning_rate=args.lr, l2=args.l2,
         blur_every=args.blur_every, blur_sigma=args.blur_sigma, threshold=args.threshold,
-        progress=not args.quiet, out=args.out, force=args.force,
+        progress=not args.quiet, out=args.out, force=args.force, param=args.param,
+        transforms=transforms_from(args),
     )  # fmt: skip
     print(f"gallery: {args.out / 'gallery.html'}  ({result.headline()})")
     return 0
+
+
+def transforms_from(args: argparse.Namespace) -> Transforms:
+    """The random transforms `--jitter`, `--scale` and `--rotate` ask for.
+
+    Raises:
+        FoolingError: a `--scale` range whose low end is above its high end.
+    """
+    low, high = args.scale
+    if low > high:
+        raise FoolingError(f"--scale LOW HIGH needs LOW <= HIGH, got {low:g} {high:g}")
+    return Transforms(jitter=args.jitter, scale=(low, high), rotate=args.rotate)

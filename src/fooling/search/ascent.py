@@ -35,6 +35,7 @@ from fooling.limits import (
 )
 from fooling.records import ProgressRow, Statistics, quantize
 from fooling.run_directory import RunDirectory
+from fooling.search.priors import PARAMETERISATIONS, Parameterisation, Transforms
 from fooling.search.result import SearchResult
 
 STARTS = ("noise", "zeros", "mean")
@@ -55,6 +56,8 @@ def ascend(
     progress: bool = True,
     out: str | Path | None = None,
     force: bool = False,
+    param: str = "pixel",
+    transforms: Transforms | None = None,
 ) -> SearchResult:
     """Fooling images by gradient ascent, one per target class.
 
@@ -73,6 +76,11 @@ def ascend(
         progress: show a progress bar on stderr.
         out: a run directory to write the result into (claimed before ascending).
         force: replace a run already in `out`.
+        param: what is optimised (`fooling.search.priors`): `"pixel"`, `"fft"` (a
+            Fourier spectrum scaled by 1/frequency, colours decorrelated) or `"cppn"`
+            (the weights of a fixed random CPPN per image).
+        transforms: random jitter, scale and rotation applied before each step's
+            gradient (the images saved and scored are untransformed).
 
     Returns:
         The per-class images and their confidences (`method` "ascend"; a
@@ -95,6 +103,14 @@ def ascend(
         limit.check(value)
     if start not in STARTS:
         raise FoolingError(f"unknown start {start!r}; choose one of: {', '.join(STARTS)}")
+    if param not in PARAMETERISATIONS:
+        raise FoolingError(
+            f"unknown parameterisation {param!r}; choose one of: {', '.join(PARAMETERISATIONS)}"
+        )
+    if param != "pixel" and (l2 or blur_every or start != "noise"):
+        raise FoolingError("l2, blur and start act on pixels: they are for --param pixel")
+    if param == "cppn" and classifier.input_shape[0] not in (1, 3):
+        raise FoolingError(f"a CPPN draws 1 or 3 channels, not {classifier.input_shape[0]}")
     side = min(classifier.input_shape[1:])
     if blur_every and blur_radius(blur_sigma) >= side:
         raise FoolingError(
@@ -107,7 +123,8 @@ def ascend(
     claimed = contextlib.nullcontext() if out is None else RunDirectory(out).claim(force=force)
     with claimed as directory:
         result = _climb(classifier, classes, steps, seed, start, learning_rate, l2, blur_every,
-                        blur_sigma, threshold, progress)  # fmt: skip
+                        blur_sigma, threshold, progress, param,
+                        transforms or Transforms())  # fmt: skip
         if directory is not None:
             result.write_to(directory)
     return result
@@ -125,6 +142,8 @@ def _climb(
     blur_sigma: float,
     threshold: float,
     progress: bool,
+    param: str,
+    transforms: Transforms,
 ) -> SearchResult:
     """The ascent itself, its arguments checked (see `ascend`)."""
     device = classifier.device
@@ -133,50 +152,57 @@ def _climb(
     generator = torch.Generator(device=device).manual_seed(seed)
     shape = (len(classes), *classifier.input_shape)
     if start == "noise":
-        images = torch.rand(shape, generator=generator, device=device)
+        begin = torch.rand(shape, generator=generator, device=device)
     else:
-        images = (torch.zeros(shape, device=device) + (mean if start == "mean" else 0)).clamp(0, 1)
-    images.requires_grad_(True)
-    optimiser = torch.optim.Adam([images], lr=learning_rate)
+        begin = (torch.zeros(shape, device=device) + (mean if start == "mean" else 0)).clamp(0, 1)
+    parameterisation = Parameterisation(param, shape, generator, begin)
+    (values,) = parameterisation.parameters()
+    optimiser = torch.optim.Adam([values], lr=learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimiser, T_max=steps, eta_min=learning_rate / 10
     )
     archive = Archive(classes, device)
     history: list[ProgressRow] = []
     done = torch.zeros(len(classes), dtype=torch.bool, device=device)
+    held = done.view(-1, *[1] * (values.dim() - 1))  # a finished image's parameters stay
+    forwards = 0
     started = time.perf_counter()
     for step in tqdm(
         range(steps + 1), desc="ascend", unit="step", disable=not progress, leave=False
     ):
+        images = parameterisation.images()
         rounded = images + (quantize(images.detach()) - images).detach()  # straight through
-        log_probabilities = classifier.log_probabilities(rounded)
+        if transforms.any:  # the gradient from transformed copies; the score from the image
+            with torch.no_grad():
+                probabilities = classifier.log_probabilities(rounded).exp()
+            log_probabilities = classifier.log_probabilities(transforms(rounded, generator))
+            forwards += 2 * len(classes)
+        else:
+            log_probabilities = classifier.log_probabilities(rounded)
+            probabilities = log_probabilities.detach().exp()
+            forwards += len(classes)
         with torch.no_grad():
-            probabilities = log_probabilities.exp()
             archive.add({"pixels": rounded.detach()}, rounded.detach(), probabilities, step)
             reached = probabilities.gather(1, targets[:, None]).squeeze(1) >= threshold
             done |= reached
         elapsed = time.perf_counter() - started
-        history.append(
-            ProgressRow.at(
-                step, (step + 1) * len(classes), elapsed, Statistics.of(archive.confidence)
-            )
-        )
+        history.append(ProgressRow.at(step, forwards, elapsed, Statistics.of(archive.confidence)))
         if bool(done.all()) or step == steps:
             break
         objective = log_odds(log_probabilities, targets).sum()
-        (gradient,) = torch.autograd.grad(objective, images)
+        (gradient,) = torch.autograd.grad(objective, values)
         optimiser.zero_grad(set_to_none=True)
-        images.grad = -gradient.masked_fill(done.view(-1, 1, 1, 1), 0)  # Adam minimises
-        frozen = images.detach().clone()
+        values.grad = -gradient.masked_fill(held, 0)  # Adam minimises
+        frozen = values.detach().clone()
         optimiser.step()
         schedule.step()
         with torch.no_grad():
             if l2:
-                images.sub_(l2 * (images - mean))
+                values.sub_(l2 * (values - mean))
             if blur_every and (step + 1) % blur_every == 0:
-                images.copy_(gaussian_blur(images, blur_sigma))
-            images.clamp_(0, 1)
-            images.copy_(torch.where(done.view(-1, 1, 1, 1), frozen, images))
+                values.copy_(gaussian_blur(values, blur_sigma))
+            parameterisation.after_step()
+            values.copy_(torch.where(held, frozen, values))
     assert archive.images is not None and archive.genomes is not None
     result = SearchResult(
         classifier=classifier.name, method="ascend", encoding=None, seed=seed,

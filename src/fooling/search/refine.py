@@ -21,6 +21,7 @@ from fooling.encodings.base import Genomes
 from fooling.encodings.cppn import CPPNEncoding
 from fooling.errors import FoolingError
 from fooling.limits import whole
+from fooling.search.ascent import log_odds
 
 REFINE_STEPS = whole("refine_steps", 0, 10_000)
 REFINE_EVERY = whole("refine_every", 1, 10**9)
@@ -53,17 +54,6 @@ class Refinement:
     def due(self, generation: int) -> bool:
         """Whether the offspring of `generation` are refined."""
         return self.steps > 0 and generation > 0 and generation % self.every == 0
-
-
-def log_odds(log_probabilities: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-    """`[B]` log p - log(1 - p) of each row's class, from `[B, K]` log-probabilities.
-
-    1 - p is the sum of the other classes' probabilities, taken in log space, so
-    the figure stays finite and keeps its gradient even when p rounds to 1.
-    """
-    target = log_probabilities.gather(1, classes[:, None]).squeeze(1)
-    others = log_probabilities.scatter(1, classes[:, None], float("-inf"))
-    return target - others.logsumexp(dim=1)
 
 
 def refine_weights(
