@@ -59,13 +59,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--refine-steps", type=REFINE_STEPS.parse, metavar="K",
-        help="with --encoding cppn: K Adam steps on the weights of each offspring, toward its "
-        "parent's class, through the classifier, before it is scored (default: 0, plain "
-        "evolution); the network's shape stays as evolution made it",
+        help="with --encoding cppn: every --refine-every generations, in place of mutants, "
+        "every elite takes K Adam steps on its weights toward its class, through the "
+        "classifier, and is scored again (default: 0, plain evolution); the network's "
+        "shape stays as evolution made it",
     )  # fmt: skip
     parser.add_argument(
         "--refine-every", type=REFINE_EVERY.parse, metavar="G",
-        help="with --refine-steps: refine the offspring of every G-th generation (default: 1)",
+        help="with --refine-steps: refine the elites every G-th generation (default: 1)",
     )  # fmt: skip
     parser.add_argument(
         "--checkpoint-every", type=CHECKPOINT_INTERVAL.parse, default=CHECKPOINT_EVERY,

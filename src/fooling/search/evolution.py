@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from fooling.archive import Archive
 from fooling.classifiers import Classifier
-from fooling.encodings import Encoding, encoding_from_settings
+from fooling.encodings import Encoding, encoding_from_settings, select
 from fooling.errors import FoolingError
 from fooling.limits import GENERATIONS, POPULATION, SEED, check_memory
 from fooling.records import MAX_PROBABILITY, ProgressRow, Statistics
@@ -61,9 +61,10 @@ class Evolution:
         evaluator: scores images instead of the classifier (an ensemble, a transfer
             target, a remote worker): `[B, C, H, W]` -> `[B, num_classes]` in `[0, 1]`.
         archive: an archive to continue filling, instead of a new one.
-        refinement: gradient steps on the weights of CPPN offspring, each toward
-            its parent's class, before they are scored (`fooling.search.refine`);
-            None (or 0 steps) for plain evolution.
+        refinement: every few generations, in place of that generation's mutants,
+            every elite (a CPPN) takes gradient steps on its weights toward its own
+            class and is offered back (`fooling.search.refine`); None (or 0 steps)
+            for plain evolution.
 
     Raises:
         FoolingError: a population or seed out of range, a population too big for
@@ -125,18 +126,28 @@ class Evolution:
     def ask(self) -> Offspring:
         """The next generation's offspring, to be scored and handed to `tell`."""
         self._asked_at = time.perf_counter()
-        offspring = self.emitter.ask(self.archive, self.generation + 1)
+        generation = self.generation + 1
         refinement = self.refinement
-        if refinement is None or not refinement.due(offspring.generation):
-            return offspring
-        assert offspring.cells is not None
-        genomes = refine_weights(self.encoding, self.classifier, offspring.genomes,
-                                 self.archive.classes[offspring.cells], steps=refinement.steps,
+        if refinement is None or not refinement.due(generation):
+            return self.emitter.ask(self.archive, generation)
+        return self._refined_elites(generation, refinement)
+
+    def _refined_elites(self, generation: int, refinement: Refinement) -> Offspring:
+        """A refinement generation: every elite, its weights climbed toward its own class.
+
+        It takes the place of a generation of mutants and draws nothing from the
+        random stream; its size is the number of filled cells.
+        """
+        assert self.archive.genomes is not None  # (refinement is never due at generation 0)
+        cells = self.archive.filled.nonzero().squeeze(1)
+        parents = select(self.archive.genomes, cells)
+        genomes = refine_weights(self.encoding, self.classifier, parents,
+                                 self.archive.classes[cells], steps=refinement.steps,
                                  learning_rate=refinement.learning_rate)  # fmt: skip
-        self.refined += refinement.steps * len(offspring.cells)
+        self.refined += refinement.steps * len(cells)
         with torch.inference_mode():
             images = self.encoding.render(genomes, levels=True)
-        return dataclasses.replace(offspring, genomes=genomes, images=images)
+        return Offspring(generation, genomes, images, cells)
 
     def tell(self, offspring: Offspring, probabilities: torch.Tensor) -> torch.Tensor:
         """Offer scored offspring to the archive and count the generation as done.
