@@ -1,7 +1,7 @@
 """Plain CPPN evolution against the hybrid (evolve the shape, climb the weights) (issue 14).
 
-    python benchmarks/hybrid_cppn.py [--budget 60000] [--population 100]
-        [--refine-steps 10] [--refine-every 10] [--learning-rate 0.02] [--seed 0]
+    python benchmarks/hybrid_cppn.py [--budget 150000] [--population 100]
+        [--refine-steps 20] [--refine-every 50] [--learning-rate 0.02] [--seed 0]
 
 EfficientNet-Lite0 on the CPU, 50 fixed ImageNet classes (every 20th: 0, 20, ..., 980),
 CPPN encoding. Both methods get the same compute, counted in forward-equivalents: an
@@ -37,10 +37,10 @@ RESULTS = Path(__file__).parent / "results"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=int, default=60_000, help="forward-equivalents")
+    parser.add_argument("--budget", type=int, default=150_000, help="forward-equivalents")
     parser.add_argument("--population", type=int, default=100)
-    parser.add_argument("--refine-steps", type=int, default=10)
-    parser.add_argument("--refine-every", type=int, default=10)
+    parser.add_argument("--refine-steps", type=int, default=20)
+    parser.add_argument("--refine-every", type=int, default=50)
     parser.add_argument("--learning-rate", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="hybrid_cppn_cpu")

@@ -161,7 +161,9 @@ def test_ctrl_c_stops_a_distributed_run_at_a_merge_and_it_resumes(tmp_path):
 
 def test_islands_refine_by_gradient_and_the_driver_counts_it(cluster, classifier):
     encoding = make_encoding("cppn", classifier.input_shape)
-    run = Evolution(classifier, encoding, population=10, seed=0, refinement=Refinement(steps=1))
+    run = Evolution(
+        classifier, encoding, population=10, seed=0, refinement=Refinement(steps=1, every=1)
+    )
     result = evolve_islands(run, 6, workers=2, migrate_every=3)
     assert result.refined == 2 * 6 * 10  # generations 1..6 of both islands
     assert result.summary()["backward_passes"] == 120

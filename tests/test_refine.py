@@ -83,7 +83,7 @@ def test_a_search_with_refinement_counts_its_gradient_steps(lenet):
 def test_a_refined_run_continues_exactly_from_its_state(lenet):
     def run():
         return Evolution(lenet, make_encoding("cppn", lenet.input_shape), population=20,
-                         seed=1, refinement=Refinement(steps=2))  # fmt: skip
+                         seed=1, refinement=Refinement(steps=2, every=1))  # fmt: skip
 
     whole = run()
     whole.run(6, progress=False)

@@ -25,7 +25,7 @@ from fooling.limits import (
 )
 from fooling.search import evolve, resume
 from fooling.search.driver import CHECKPOINT_EVERY
-from fooling.search.refine import REFINE_EVERY, REFINE_STEPS, Refinement
+from fooling.search.refine import REFINE_EVERY, REFINE_EVERY_DEFAULT, REFINE_STEPS, Refinement
 
 HELP = "Evolve fooling images with MAP-Elites (direct or CPPN encoding)."
 EXAMPLE = (
@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--refine-every", type=REFINE_EVERY.parse, metavar="G",
-        help="with --refine-steps: refine the elites every G-th generation (default: 1)",
+        help="with --refine-steps: refine the elites every G-th generation (default: "
+        f"{REFINE_EVERY_DEFAULT})",
     )  # fmt: skip
     parser.add_argument(
         "--checkpoint-every", type=CHECKPOINT_INTERVAL.parse, default=CHECKPOINT_EVERY,
@@ -154,4 +155,4 @@ def refinement_from(args: argparse.Namespace, encoding: str) -> Refinement | Non
         return None
     if encoding != "cppn":
         raise FoolingError("--refine-steps refines CPPN weights: it is for --encoding cppn")
-    return Refinement(steps=args.refine_steps, every=args.refine_every or 1)
+    return Refinement(steps=args.refine_steps, every=args.refine_every or REFINE_EVERY_DEFAULT)

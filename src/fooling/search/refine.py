@@ -1,8 +1,8 @@
 """Gradients through the CPPN: a few Adam steps on a genome's weights, toward its class.
 
 Evolution finds a CPPN's shape (its nodes, connections and activation functions)
-slowly, a mutation at a time; once the shape is there, the best weights for it are
-a smooth problem that gradients solve in a few steps. `refine_weights` takes a
+slowly, a mutation at a time; once a shape is there, its weights can also be climbed
+directly, by gradient through the renderer and the classifier. `refine_weights` takes a
 batch of CPPN genomes with a target class each, keeps every shape fixed, and
 climbs the log-odds of the class (log p - log(1 - p), which keeps pulling when p is
 near 1, where log p stops moving) through the differentiable renderer and the
@@ -29,13 +29,16 @@ LEARNING_RATE = 0.02
 """Adam's step on weights that lie in [-10, 10] (the CPPN encoding's default range). Measured
 on 50 EfficientNet-Lite0 elites: 0.01-0.03 improved 30-32 of them, 0.1 improved 24 and 0.5
 only 7 (a CPPN of sines turns into another pattern when its weights move far)."""
+REFINE_EVERY_DEFAULT = 50
+"""Generations between refinements. Refining often starves evolution of evaluations early
+in a run, when mutation gains the most per evaluation (`benchmarks/hybrid_cppn.py` pilots)."""
 CHUNK = 32
 """Genomes refined at once (a backward pass through an ImageNet model holds a lot)."""
 
 
 @dataclass(frozen=True)
 class Refinement:
-    """When and how much a search refines its offspring by gradient.
+    """When and how much a search refines its elites by gradient.
 
     Attributes:
         steps: Adam steps per refinement (0: never).
@@ -45,7 +48,7 @@ class Refinement:
     """
 
     steps: int = 0
-    every: int = 1
+    every: int = REFINE_EVERY_DEFAULT
     learning_rate: float = LEARNING_RATE
 
     def __post_init__(self) -> None:
