@@ -35,7 +35,7 @@ from fooling.limits import (
 )
 from fooling.records import ProgressRow, Statistics, quantize
 from fooling.run_directory import RunDirectory
-from fooling.search.priors import PARAMETERISATIONS, Parameterisation, Transforms
+from fooling.search.priors import Parameterisation, Transforms, check_parameterisation
 from fooling.search.result import SearchResult
 
 STARTS = ("noise", "zeros", "mean")
@@ -103,10 +103,7 @@ def ascend(
         limit.check(value)
     if start not in STARTS:
         raise FoolingError(f"unknown start {start!r}; choose one of: {', '.join(STARTS)}")
-    if param not in PARAMETERISATIONS:
-        raise FoolingError(
-            f"unknown parameterisation {param!r}; choose one of: {', '.join(PARAMETERISATIONS)}"
-        )
+    check_parameterisation(param)
     if param != "pixel" and (l2 or blur_every or start != "noise"):
         raise FoolingError("l2, blur and start act on pixels: they are for --param pixel")
     if param == "cppn" and classifier.input_shape[0] not in (1, 3):

@@ -52,10 +52,7 @@ class Parameterisation:
         generator: torch.Generator,
         start: torch.Tensor | None = None,
     ) -> None:
-        if kind not in PARAMETERISATIONS:
-            raise FoolingError(
-                f"unknown parameterisation {kind!r}; choose one of: {', '.join(PARAMETERISATIONS)}"
-            )
+        check_parameterisation(kind)
         self.kind = kind
         self.shape = shape
         count, channels, height, width = shape
@@ -103,6 +100,18 @@ class Parameterisation:
             elif self.kind == "cppn":
                 bound = self.encoding.weight_range
                 self.values.clamp_(-bound, bound)
+
+
+def check_parameterisation(kind: str) -> None:
+    """Refuse a parameterisation that is not one of `PARAMETERISATIONS`.
+
+    Raises:
+        FoolingError: naming the choices.
+    """
+    if kind not in PARAMETERISATIONS:
+        raise FoolingError(
+            f"unknown parameterisation {kind!r}; choose one of: {', '.join(PARAMETERISATIONS)}"
+        )
 
 
 def _frequencies(height: int, width: int, device: torch.device) -> torch.Tensor:
