@@ -103,7 +103,8 @@ def test_an_archive_rebuilt_from_its_rows_is_the_same(classifier):
 
 def test_a_distributed_run_resumes_after_its_driver_is_killed(tmp_path, cluster):
     argv = ["evolve", "--encoding", "cppn", "--workers", "2", "--population", "60",
-            "--migrate-every", "5", "--checkpoint-every", "10", "--quiet"]  # fmt: skip
+            "--migrate-every", "5", "--checkpoint-every", "10", "--quiet",
+            "--refine-steps", "1", "--refine-every", "3"]  # fmt: skip
     whole = tmp_path / "whole"
     assert main([*argv, "--generations", "40", "--out", str(whole)]) == 0
     cut = tmp_path / "cut"
@@ -122,6 +123,7 @@ def test_a_distributed_run_resumes_after_its_driver_is_killed(tmp_path, cluster)
     done, again = fooling.load_run(whole), fooling.load_run(cut)
     assert torch.equal(done.confidences, again.confidences)
     assert torch.equal(done.images, again.images)
+    assert done.refined == again.refined > 0  # each island's last refinement was saved
     summary = json.loads((cut / "summary.json").read_text())
     assert summary["workers"] == 2 and sum(summary["island_evaluations"]) == done.evaluations
     assert summary["migrate_every"] == 5
@@ -159,11 +161,11 @@ def test_ctrl_c_stops_a_distributed_run_at_a_merge_and_it_resumes(tmp_path):
     assert json.loads((out / "summary.json").read_text())["generations"] == stopped + 10
 
 
-def test_islands_refine_by_gradient_and_the_driver_counts_it(cluster, classifier):
+def test_islands_share_the_climbs_of_a_refinement_and_the_driver_counts_them(cluster, classifier):
     encoding = make_encoding("cppn", classifier.input_shape)
     run = Evolution(
-        classifier, encoding, population=10, seed=0, refinement=Refinement(steps=1, every=1)
+        classifier, encoding, population=10, seed=0, refinement=Refinement(steps=3, every=2)
     )
-    result = evolve_islands(run, 6, workers=2, migrate_every=3)
-    assert result.refined == 2 * 6 * 10  # generations 1..6 of both islands
-    assert result.summary()["backward_passes"] == 120
+    result = evolve_islands(run, 2, workers=2, migrate_every=1)
+    assert result.refined == 3 * 10  # generation 2: each island climbs its 5 of the 10 elites
+    assert result.summary()["backward_passes"] == 30

@@ -105,10 +105,19 @@ class Island:
         index: the island's number.
         threads: torch threads of the island's process.
         random_state: the island's random state in a checkpoint, to continue from.
+        islands: how many islands the run has: each climbs its own share of the
+            elites at a refinement (`Evolution.refine_part`).
+        refined_at: the island's last refinement generation in that checkpoint.
     """
 
     def __init__(
-        self, seed: int, index: int, threads: int = 1, random_state: torch.Tensor | None = None
+        self,
+        seed: int,
+        index: int,
+        threads: int = 1,
+        random_state: torch.Tensor | None = None,
+        islands: int = 1,
+        refined_at: int = -1,
     ) -> None:
         import ray
 
@@ -118,6 +127,8 @@ class Island:
         self.reached = -2  # the last generation this process ran to
         self.seed = island_seed(seed, index, int(restarted))
         self.saved = None if restarted else random_state  # a checkpoint's, when resumed
+        self.refined_at = -1 if restarted else refined_at
+        self.part = (index, islands)
 
     def _load(self, template: list[Any]) -> Evolution:
         """The run, read from the object store the first time."""
@@ -130,13 +141,16 @@ class Island:
                 generator.set_state(self.saved)
             else:
                 generator.manual_seed(self.seed)
+            evolution.refine_part, evolution.refined_at = self.part, self.refined_at
             self.evolution = evolution
         return self.evolution
 
-    def random_state(self, template: list[Any]) -> torch.Tensor:
-        """The island's random state, for a checkpoint (that of a new process, restarted
-        since its last round, is the fresh one it will start from)."""
-        return self._load(template).emitter.generator.get_state()
+    def state(self, template: list[Any]) -> tuple[torch.Tensor, int]:
+        """The island's random state and last refinement generation, for a checkpoint
+        (those of a new process, restarted since its last round, are the fresh ones it
+        will start from)."""
+        evolution = self._load(template)
+        return evolution.emitter.generator.get_state(), evolution.refined_at
 
     def pid(self) -> int:
         """The island's process id (what a test kills)."""
@@ -215,16 +229,18 @@ class IslandRun:
         return len(self.islands)
 
     def state_dict(self) -> dict[str, Any]:
-        """The checkpoint: the merged run's `state_dict` and every island's random state."""
+        """The checkpoint: the merged run's `state_dict` and every island's random state
+        and last refinement generation."""
         import ray
 
-        states = ray.get([island.random_state.remote(self.template) for island in self.islands])
+        states = ray.get([island.state.remote(self.template) for island in self.islands])
         return {
             **self.evolution.state_dict(),
             "islands": {
                 "workers": self.workers, "migrate_every": self.migrate_every,
                 "evaluations": torch.tensor(self.per_island, dtype=torch.long),
-                "random_states": {str(index): state for index, state in enumerate(states)},
+                "random_states": {str(index): state for index, (state, _) in enumerate(states)},
+                "refined_at": torch.tensor([refined_at for _, refined_at in states]),
             },
         }  # fmt: skip
 
@@ -276,8 +292,9 @@ def evolve_islands(
     template = [share(ray, evolution, f"the run against {evolution.classifier.name}")]
     saved = [None] * workers if restore is None else [
         restore["random_states"][str(index)] for index in range(workers)]  # fmt: skip
-    islands = [actor.remote(evolution.seed, index, threads, saved[index])
-               for index in range(workers)]  # fmt: skip
+    refined_at = [-1] * workers if restore is None else restore["refined_at"].tolist()
+    islands = [actor.remote(evolution.seed, index, threads, saved[index], workers,
+                            refined_at[index]) for index in range(workers)]  # fmt: skip
     per_island = [0] * workers if restore is None else restore["evaluations"].tolist()
     run = IslandRun(evolution, migrate_every, per_island, islands, template)
     whole = None if restore is None else ray.put(shipped(evolution.archive.state_dict()))

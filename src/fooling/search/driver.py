@@ -240,14 +240,16 @@ def _islands(checkpoint: dict[str, Any], out: str | Path) -> dict[str, Any] | No
         migrate_every = MIGRATION_INTERVAL.check(int(islands["migrate_every"]))
         states = [islands["random_states"][str(index)] for index in range(workers)]
         evaluations = islands["evaluations"]
+        refined_at = islands.get("refined_at", torch.full((workers,), -1))  # (none before)
         if not all(isinstance(state, torch.Tensor) for state in states):
             raise ValueError("a random state is not a tensor")
-        if evaluations.shape != (workers,):
-            raise ValueError("not one evaluation count per island")
+        if evaluations.shape != (workers,) or refined_at.shape != (workers,):
+            raise ValueError("not one evaluation count and refinement generation per island")
     except (KeyError, TypeError, ValueError, AttributeError, FoolingError) as error:
         raise FoolingError(f"the checkpoint in {out} has damaged island state: {error}") from None
     return {"workers": workers, "migrate_every": migrate_every,
-            "random_states": islands["random_states"], "evaluations": evaluations}  # fmt: skip
+            "random_states": islands["random_states"], "evaluations": evaluations,
+            "refined_at": refined_at}  # fmt: skip
 
 
 def _evolve_islands(

@@ -22,12 +22,15 @@ class Offspring:
             levels they will be saved with, so that they score as saved.
         cells: `long [B]` the archive cell each one's parent came from (None at
             generation 0, which has no parents).
+        climbed: the gradient steps each one took from its parent (0 for mutants;
+            `fooling.search.refine`).
     """
 
     generation: int
     genomes: Genomes
     images: torch.Tensor
     cells: torch.Tensor | None = None
+    climbed: int = 0
 
 
 class Emitter:

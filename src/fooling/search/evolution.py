@@ -62,9 +62,9 @@ class Evolution:
             target, a remote worker): `[B, C, H, W]` -> `[B, num_classes]` in `[0, 1]`.
         archive: an archive to continue filling, instead of a new one.
         refinement: every few generations, in place of that generation's mutants,
-            every elite (a CPPN) takes gradient steps on its weights toward its own
-            class and is offered back (`fooling.search.refine`); None (or 0 steps)
-            for plain evolution.
+            each elite (a CPPN) found since the last refinement takes gradient steps
+            on its weights toward its own class and is offered back
+            (`fooling.search.refine`); None (or 0 steps) for plain evolution.
 
     Raises:
         FoolingError: a population or seed out of range, a population too big for
@@ -101,6 +101,8 @@ class Evolution:
         if self.refinement is not None and not classifier.differentiable:
             raise FoolingError(f"{classifier.name} is a black box: it cannot refine by gradient")
         self.refined = 0  # genome-steps of refinement: each one forward and one backward pass
+        self.refined_at = -1  # the last generation that refined
+        self.refine_part = (0, 1)  # (island, islands): an island climbs only its cells
         self.archive = archive
         self.generation = -1  # the last completed generation
         self.evaluations = 0
@@ -130,24 +132,29 @@ class Evolution:
         refinement = self.refinement
         if refinement is None or not refinement.due(generation):
             return self.emitter.ask(self.archive, generation)
-        return self._refined_elites(generation, refinement)
+        cells = torch.nonzero(self.archive.found_at > self.refined_at).squeeze(1)
+        part, parts = self.refine_part
+        cells = cells[cells % parts == part]  # (islands share the merged elites' climbs)
+        if not len(cells):
+            return self.emitter.ask(self.archive, generation)
+        return self._refined(generation, cells, refinement)
 
-    def _refined_elites(self, generation: int, refinement: Refinement) -> Offspring:
-        """A refinement generation: every elite, its weights climbed toward its own class.
+    def _refined(self, generation: int, cells: torch.Tensor, refinement: Refinement) -> Offspring:
+        """A refinement generation: the elites of `cells`, their weights climbed toward
+        their own classes. It takes the place of a generation of mutants and draws
+        nothing from the random stream; its size is the number of cells.
 
-        It takes the place of a generation of mutants and draws nothing from the
-        random stream; its size is the number of filled cells.
-        """
+        `cells` are those whose elites were found since the last refinement (all of
+        them, the first time): a climbed elite is near its weights' local optimum,
+        and one that a climb did not improve would climb the same way again."""
         assert self.archive.genomes is not None  # (refinement is never due at generation 0)
-        cells = self.archive.filled.nonzero().squeeze(1)
         parents = select(self.archive.genomes, cells)
         genomes = refine_weights(self.encoding, self.classifier, parents,
                                  self.archive.classes[cells], steps=refinement.steps,
                                  learning_rate=refinement.learning_rate)  # fmt: skip
-        self.refined += refinement.steps * len(cells)
         with torch.inference_mode():
             images = self.encoding.render(genomes, levels=True)
-        return Offspring(generation, genomes, images, cells)
+        return Offspring(generation, genomes, images, cells, climbed=refinement.steps)
 
     def tell(self, offspring: Offspring, probabilities: torch.Tensor) -> torch.Tensor:
         """Offer scored offspring to the archive and count the generation as done.
@@ -170,6 +177,9 @@ class Evolution:
         )
         self.generation = offspring.generation
         self.evaluations += len(offspring.images)
+        if offspring.climbed:
+            self.refined += offspring.climbed * len(offspring.images)
+            self.refined_at = offspring.generation
         self.seconds += time.perf_counter() - self._asked_at
         confidence = self.archive.confidence
         figures = (
@@ -301,6 +311,7 @@ class Evolution:
             "generation": self.generation,
             "evaluations": self.evaluations,
             "refined": self.refined,
+            "refined_at": self.refined_at,
             "seconds": self.seconds,
             "random_state": self.emitter.generator.get_state(),
             "archive": None if self.archive.genomes is None else self.archive.state_dict(),
@@ -328,8 +339,11 @@ class Evolution:
         try:
             generation, evaluations = int(state["generation"]), int(state["evaluations"])
             refined = int(state.get("refined", 0))  # (none before refinement existed)
+            refined_at = int(state.get("refined_at", -1))
             seconds = float(state["seconds"])
-            if min(generation + 1, evaluations, refined) < 0 or not 0 <= seconds < math.inf:
+            if min(generation + 1, evaluations, refined, refined_at + 1) < 0 or not (
+                refined_at <= generation and 0 <= seconds < math.inf
+            ):
                 raise ValueError("its counters are out of range")
             if state["archive"] is None:
                 archive = Archive(self.archive.classes.tolist(), self.classifier.device)
@@ -342,7 +356,7 @@ class Evolution:
             raise FoolingError(f"unreadable saved run: {error}") from None
         self.archive, self.history, self._unread = archive, history, []
         self.generation, self.evaluations, self.seconds = generation, evaluations, seconds
-        self.refined = refined
+        self.refined, self.refined_at = refined, refined_at
 
     @classmethod
     def from_state_dict(

@@ -12,6 +12,7 @@ so their images stay CPPN images, and they enter the archive as any offspring do
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -114,16 +115,32 @@ def _refine_chunk(
     steps: int,
     learning_rate: float,
 ) -> torch.Tensor:
-    """The refined weights of a few genomes."""
+    """The refined weights of a few genomes.
+
+    Adam on sines overshoots now and then, so a climb that fell after its best scored
+    weights returns those. One whose best was its start or its last scored weights
+    returns its last weights, which no step scores: a climb still rising at the end
+    is likelier to have risen once more than to have fallen.
+    """
     weight = genomes["weight"].detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([weight], lr=learning_rate)
+    best = weight.detach().clone()
+    best_score = torch.full(classes.shape, -math.inf, device=best.device)
+    best_step = torch.zeros(classes.shape, dtype=torch.long, device=best.device)
     with torch.enable_grad():
-        for _ in range(steps):
+        for step in range(steps):
             images = encoding.render_differentiable({**genomes, "weight": weight})
-            loss = -log_odds(classifier.log_probabilities(images), classes).sum()
+            scores = log_odds(classifier.log_probabilities(images), classes)
+            with torch.no_grad():
+                better = scores > best_score
+                best_score = torch.where(better, scores, best_score)
+                best_step[better] = step
+                best[better] = weight[better]
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (-scores.sum()).backward()
             optimizer.step()
             with torch.no_grad():
                 weight.clamp_(-encoding.weight_range, encoding.weight_range)
-    return weight.detach()
+    last = (best_step == 0) | (best_step == steps - 1)
+    best[last] = weight.detach()[last]
+    return best
