@@ -1,4 +1,4 @@
-"""Gradient ascent on the pixels, against the real LeNet and the real EfficientNet-Lite0."""
+"""Gradient ascent, against the real LeNet and the real EfficientNet-Lite0."""
 
 import json
 
@@ -13,7 +13,7 @@ from fooling.user_files import read_image
 
 @pytest.mark.parametrize("start", ["noise", "zeros", "mean"])
 def test_every_digit_reaches_four_nines_within_200_steps(lenet, start):
-    result = fooling.ascend(lenet, steps=200, seed=0, start=start, progress=False)
+    result = fooling.ascend(lenet, steps=200, seed=0, start=start, progress=False, param="pixel")
     assert result.method == "ascend" and result.generations <= 200
     assert (result.confidences >= 0.9999).all(), result.confidences
     # each class stopped once it got there: fewer evaluations than 201 steps of 10 images
@@ -21,7 +21,8 @@ def test_every_digit_reaches_four_nines_within_200_steps(lenet, start):
 
 
 def test_the_regularisers_still_fool_lenet(lenet):
-    result = fooling.ascend(lenet, steps=200, seed=0, l2=0.01, blur_every=4, progress=False)
+    result = fooling.ascend(lenet, steps=200, seed=0, l2=0.01, blur_every=4, progress=False,
+                            param="pixel")  # fmt: skip
     assert (result.confidences >= 0.9999).all(), result.confidences
 
 
@@ -32,6 +33,11 @@ def test_the_run_directory_scores_as_it_says(lenet, tmp_path, capsys):
     assert capsys.readouterr().out.startswith(f"gallery: {out / 'gallery.html'}")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["method"] == "ascend" and summary["encoding"] is None
+    # the defaults: the Fourier parameterisation, with a 28-pixel image's transforms
+    assert summary["ascent"] == {"param": "fft", "learning_rate": 0.05, "jitter": 1,
+                                 "scale": [0.9, 1.1], "rotate": 10.0, "start": "noise",
+                                 "l2": 0.0, "blur_every": 0, "blur_sigma": 0.5}  # fmt: skip
+    assert fooling.load_run(out).ascent == summary["ascent"]
     assert (out / "progress.csv").is_file() and (out / "plots" / "confidence.png").is_file()
     for cell in summary["classes"]:
         image = read_image(out / cell["image"], channels=1)
@@ -41,7 +47,8 @@ def test_the_run_directory_scores_as_it_says(lenet, tmp_path, capsys):
 
 
 def test_a_few_imagenet_classes_on_the_cpu(efficientnet):
-    result = fooling.ascend(efficientnet, steps=40, classes=[1, 8], seed=0, progress=False)
+    result = fooling.ascend(efficientnet, steps=40, classes=[1, 8], seed=0, progress=False,
+                            param="pixel")  # fmt: skip
     assert (result.confidences >= 0.99).all(), result.confidences
 
 

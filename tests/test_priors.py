@@ -38,6 +38,12 @@ def test_cppn_images_come_from_fixed_networks_whose_weights_carry_gradients():
     assert bool((cppn.values.grad != 0).any())
 
 
+def test_the_priors_take_transforms_scaled_to_the_image_and_pixels_none():
+    assert Transforms.default("fft", 224) == Transforms(jitter=8, scale=(0.9, 1.1), rotate=10)
+    assert Transforms.default("cppn", 28).jitter == 1
+    assert not Transforms.default("pixel", 224).any
+
+
 def test_transforms_keep_the_shape_move_the_image_and_pass_gradients():
     images = torch.rand(2, 3, 32, 32, requires_grad=True)
     generator = torch.Generator().manual_seed(0)

@@ -109,7 +109,8 @@ def make_figure1(seed: int = 0, adversarial_per_class: int = 2, progress: bool =
     evolution = Evolution(classifier, DirectEncoding((1, 1, 2)), population=100, seed=seed)
     evolved = evolution.run(100, progress=progress)
     # no early stop: climb all 200 steps, as far as the confidence keeps rising
-    ascended = ascend(classifier, steps=200, seed=seed, threshold=1.0, progress=progress)
+    ascended = ascend(classifier, steps=200, seed=seed, threshold=1.0, progress=progress,
+                      param="pixel")  # fmt: skip
     for kind, result in (("evolution", evolved), ("ascent", ascended)):
         coordinates = to_window(result.images.float().div(255).view(-1, 2))
         found += _points(kind, classifier, coordinates, points)

@@ -113,7 +113,8 @@ class AuditPlan:
             for encoding in ENCODINGS
         ]  # fmt: skip
         if self.gradient_reason() is None:
-            steps.append(Step("ascend", ("ascend", *model, "--steps", str(budget.ascent_steps))))
+            steps.append(Step("ascend", ("ascend", *model, "--param", "pixel",
+                                         "--steps", str(budget.ascent_steps))))  # fmt: skip
         if self.attack_reason() is None:
             for eps in PGD_EPSILONS:
                 inputs = self.images or ["--count", str(budget.attack_images)]

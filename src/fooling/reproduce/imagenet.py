@@ -52,11 +52,11 @@ class ImagenetPlan:
 
     def _ascent_steps(self) -> list[Step]:
         if self.quick:
-            return [Step("ascend", ("ascend", "--classifier", MODEL, "--steps", "100",
-                                    "--classes", *QUICK_ASCENT))]  # fmt: skip
+            return [Step("ascend", ("ascend", "--classifier", MODEL, "--param", "pixel",
+                                    "--steps", "100", "--classes", *QUICK_ASCENT))]  # fmt: skip
         return [
             Step(f"ascend-{start:03d}", (
-                "ascend", "--classifier", MODEL, "--steps", "200", "--classes",
+                "ascend", "--classifier", MODEL, "--param", "pixel", "--steps", "200", "--classes",
                 *(str(index) for index in range(start, start + ASCENT_CHUNK))))
             for start in range(0, 1000, ASCENT_CHUNK)
         ]  # fmt: skip

@@ -79,7 +79,8 @@ class MnistPlan:
             Step(f"ablate-cppn-{seed}", ("ablate", f"{OUT}/runs/evolve-cppn-{seed}"))
             for seed in range(self.seeds)
         ]
-        steps.append(Step("ascend", ("ascend", "--classifier", "lenet-mnist", "--steps", "200")))
+        steps.append(Step("ascend", ("ascend", "--classifier", "lenet-mnist", "--param", "pixel",
+                                     "--steps", "200")))  # fmt: skip
         steps.append(Step("fgsm", self._attack("fgsm", "0.25", self.attacked)))
         steps += [
             Step(f"pgd-{eps}", self._attack("pgd", eps, self.attacked)) for eps in PGD_EPSILONS

@@ -35,7 +35,13 @@ from fooling.limits import (
 )
 from fooling.records import ProgressRow, Statistics, quantize
 from fooling.run_directory import RunDirectory
-from fooling.search.priors import Parameterisation, Transforms, check_parameterisation
+from fooling.search.priors import (
+    DEFAULT_PARAMETERISATION,
+    LEARNING_RATES,
+    Parameterisation,
+    Transforms,
+    check_parameterisation,
+)
 from fooling.search.result import SearchResult
 
 STARTS = ("noise", "zeros", "mean")
@@ -48,7 +54,7 @@ def ascend(
     classes: Sequence[int | str] | None = None,
     seed: int = 0,
     start: str = "noise",
-    learning_rate: float = 0.05,
+    learning_rate: float | None = None,
     l2: float = 0.0,
     blur_every: int = 0,
     blur_sigma: float = 0.5,
@@ -56,7 +62,7 @@ def ascend(
     progress: bool = True,
     out: str | Path | None = None,
     force: bool = False,
-    param: str = "pixel",
+    param: str = DEFAULT_PARAMETERISATION,
     transforms: Transforms | None = None,
 ) -> SearchResult:
     """Fooling images by gradient ascent, one per target class.
@@ -68,7 +74,8 @@ def ascend(
         classes: target classes (indices or labels); all classes when None.
         seed: seeds the noise start.
         start: `"noise"` (uniform), `"zeros"`, or `"mean"` (the dataset's mean colour).
-        learning_rate: Adam's initial step; it decays to a tenth on a cosine.
+        learning_rate: Adam's initial step; it decays to a tenth on a cosine (None:
+            `priors.LEARNING_RATES` of `param`).
         l2: per step, pull each pixel this fraction of the way back to the mean colour.
         blur_every: blur the images every this many steps (0: never).
         blur_sigma: the blur's standard deviation in pixels.
@@ -76,11 +83,13 @@ def ascend(
         progress: show a progress bar on stderr.
         out: a run directory to write the result into (claimed before ascending).
         force: replace a run already in `out`.
-        param: what is optimised (`fooling.search.priors`): `"pixel"`, `"fft"` (a
-            Fourier spectrum scaled by 1/frequency, colours decorrelated) or `"cppn"`
-            (the weights of a fixed random CPPN per image).
+        param: what is optimised (`fooling.search.priors`): `"pixel"` (the paper's
+            ascent), `"fft"` (a Fourier spectrum scaled by 1/frequency, colours
+            decorrelated: the default, whose images transfer best) or `"cppn"` (the
+            weights of a fixed random CPPN per image).
         transforms: random jitter, scale and rotation applied before each step's
-            gradient (the images saved and scored are untransformed).
+            gradient (the images saved and scored are untransformed); None:
+            `Transforms.default` for `param` (none for pixels).
 
     Returns:
         The per-class images and their confidences (`method` "ascend"; a
@@ -97,13 +106,15 @@ def ascend(
             f"gradient ascent needs gradients, and {classifier.name} is a black box (ONNX); "
             "use fooling evolve"
         )
+    check_parameterisation(param)
+    if learning_rate is None:
+        learning_rate = LEARNING_RATES[param]
     for limit, value in ((STEPS, steps), (SEED, seed), (LEARNING_RATE, learning_rate), (L2, l2),
                          (BLUR_EVERY, blur_every), (BLUR_SIGMA, blur_sigma),
                          (THRESHOLD, threshold)):  # fmt: skip
         limit.check(value)
     if start not in STARTS:
         raise FoolingError(f"unknown start {start!r}; choose one of: {', '.join(STARTS)}")
-    check_parameterisation(param)
     if param != "pixel" and (l2 or blur_every or start != "noise"):
         raise FoolingError("l2, blur and start act on pixels: they are for --param pixel")
     if param == "cppn" and classifier.input_shape[0] not in (1, 3):
@@ -114,14 +125,15 @@ def ascend(
             f"blur_sigma {blur_sigma:g} blurs wider than the {side}-pixel image; "
             f"the most it can be is {(side - 1) / 3:g}"
         )
+    if transforms is None:
+        transforms = Transforms.default(param, side)
     classes = classifier.class_indices(classes)
     if out is not None:
         classifier.trial()  # a model that cannot work must not cost the run already in `out`
     claimed = contextlib.nullcontext() if out is None else RunDirectory(out).claim(force=force)
     with claimed as directory:
         result = _climb(classifier, classes, steps, seed, start, learning_rate, l2, blur_every,
-                        blur_sigma, threshold, progress, param,
-                        transforms or Transforms())  # fmt: skip
+                        blur_sigma, threshold, progress, param, transforms)  # fmt: skip
         if directory is not None:
             result.write_to(directory)
     return result
@@ -213,6 +225,9 @@ def _climb(
         found_at=archive.found_at.cpu(), history=history,
         genomes={key: value.cpu() for key, value in archive.genomes.items()},
         weights=classifier.identity()["weights"],
+        ascent={"param": param, "learning_rate": learning_rate, "jitter": transforms.jitter,
+                "scale": list(transforms.scale), "rotate": transforms.rotate,
+                "start": start, "l2": l2, "blur_every": blur_every, "blur_sigma": blur_sigma},
     )  # fmt: skip
     return result
 

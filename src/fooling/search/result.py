@@ -51,6 +51,8 @@ class SearchResult:
         migrate_every: the generations between a distributed run's merges.
         refined: genome-steps of gradient refinement (`fooling.search.refine`), each
             one forward and one backward pass beside the `evaluations`.
+        ascent: an ascent's settings (parameterisation, learning rate, transforms,
+            regularisers); None for evolution.
     """
 
     classifier: str
@@ -73,6 +75,7 @@ class SearchResult:
     islands: list[int] | None = None
     migrate_every: int | None = None
     refined: int = 0
+    ascent: dict[str, Any] | None = None
 
     @property
     def median_confidence(self) -> float:
@@ -144,6 +147,7 @@ class SearchResult:
                     "forward_equivalents": self.evaluations + 3 * self.refined,
                 }
             ),
+            **({} if self.ascent is None else {"ascent": self.ascent}),
             "seconds": round(self.seconds, 3),
             "median_confidence": self.median_confidence,
             "fooled_at_0.99": self.fooled(),
@@ -239,6 +243,7 @@ class SearchResult:
                 migrate_every=None if summary.get("migrate_every") is None
                 else int(summary["migrate_every"]),
                 refined=int(summary.get("backward_passes", 0)),
+                ascent=summary["ascent"] if isinstance(summary.get("ascent"), dict) else None,
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise FoolingError(f"cannot read the run in {directory.path}: {error}") from None
