@@ -31,8 +31,7 @@ from fooling.experiments.transfer import transfer
 from fooling.search.ascent import ascend
 from fooling.search.priors import Transforms
 
-TRANSFORMS = Transforms(jitter=8, scale=(0.9, 1.1), rotate=10.0)
-LEARNING_RATES = {"pixel": 0.05, "fft": 0.05, "cppn": 0.5}
+TRANSFORMS = Transforms.default("fft", 224)  # ascend's default: jitter 8, scale 0.9-1.1, 10 degrees
 
 
 def main() -> None:
@@ -53,8 +52,8 @@ def main() -> None:
             started = time.perf_counter()
             result = ascend(
                 classifier, steps=args.steps, classes=classes, param=param,
-                learning_rate=LEARNING_RATES[param], threshold=0.99, progress=False,
-                transforms=TRANSFORMS if transformed else None, out=out,
+                threshold=0.99, progress=False,
+                transforms=TRANSFORMS if transformed else Transforms(), out=out,
             )  # fmt: skip
             seconds = time.perf_counter() - started
             moved = transfer(out, ["efficientnet-lite1", "efficientnet-lite2"], progress=False)

@@ -7,7 +7,8 @@ import torch
 from test_cli_errors import fails_with_one_line
 
 import fooling
-from fooling.cli import main
+from fooling.cli import build_parser, main
+from fooling.commands.evolve import refinement_from
 from fooling.encodings import make_encoding
 from fooling.encodings.cppn import CPPNEncoding
 from fooling.errors import FoolingError
@@ -189,3 +190,14 @@ def test_a_hybrid_run_reports_its_passes_and_resumes_refining(tmp_path, capsys):
     assert main(resume) == 0
     assert fooling.load_run(cut).refined == refined
     assert torch.equal(fooling.load_run(cut).confidences, fooling.load_run(whole).confidences)
+
+
+def test_the_command_refines_at_the_middle_and_the_end_unless_told():
+    def refinement(*argv):
+        args = build_parser().parse_args(["evolve", "--encoding", "cppn", *argv])
+        return refinement_from(args, "cppn")
+
+    assert refinement("--refine-steps", "5", "--generations", "9").every == 4
+    assert refinement("--refine-steps", "5", "--generations", "9", "--refine-every", "2").every == 2
+    assert refinement("--refine-steps", "5", "--generations", "1").every == 1
+    assert refinement("--generations", "9") is None

@@ -25,7 +25,7 @@ from fooling.limits import (
 )
 from fooling.search import evolve, resume
 from fooling.search.driver import CHECKPOINT_EVERY
-from fooling.search.refine import REFINE_EVERY, REFINE_EVERY_DEFAULT, REFINE_STEPS, Refinement
+from fooling.search.refine import REFINE_EVERY, REFINE_STEPS, Refinement
 
 HELP = "Evolve fooling images with MAP-Elites (direct or CPPN encoding)."
 EXAMPLE = (
@@ -60,14 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--refine-steps", type=REFINE_STEPS.parse, metavar="K",
         help="with --encoding cppn: every --refine-every generations, in place of mutants, "
-        "every elite takes K Adam steps on its weights toward its class, through the "
-        "classifier, and is scored again (default: 0, plain evolution); the network's "
-        "shape stays as evolution made it",
+        "each elite found since the last refinement takes K Adam steps on its weights "
+        "toward its class, through the classifier, and is scored again (default: 0, plain "
+        "evolution); the network's shape stays as evolution made it",
     )  # fmt: skip
     parser.add_argument(
         "--refine-every", type=REFINE_EVERY.parse, metavar="G",
-        help="with --refine-steps: refine the elites every G-th generation (default: "
-        f"{REFINE_EVERY_DEFAULT})",
+        help="with --refine-steps: refine the elites every G-th generation (default: half "
+        "of --generations, so at the middle and at the end)",
     )  # fmt: skip
     parser.add_argument(
         "--checkpoint-every", type=CHECKPOINT_INTERVAL.parse, default=CHECKPOINT_EVERY,
@@ -155,4 +155,5 @@ def refinement_from(args: argparse.Namespace, encoding: str) -> Refinement | Non
         return None
     if encoding != "cppn":
         raise FoolingError("--refine-steps refines CPPN weights: it is for --encoding cppn")
-    return Refinement(steps=args.refine_steps, every=args.refine_every or REFINE_EVERY_DEFAULT)
+    every = args.refine_every or max(1, args.generations // 2)
+    return Refinement(steps=args.refine_steps, every=every)
