@@ -32,9 +32,9 @@ on the 50 elites of a 40,000-evaluation EfficientNet-Lite0 run, 50 steps each: t
 rose from 0.131 to 0.194 at 0.003, 0.209 at 0.01, 0.226 at 0.03 and 0.218 at 0.1."""
 REFINE_EVERY_DEFAULT = 500
 """Generations between refinements (`evolve` takes half the run's). In
-`benchmarks/hybrid_cppn.py`, refining every 10 or 50 generations did worse than plain
-evolution at the same compute, and refining at the middle and the end did better: early in a
-run mutation gains more per evaluation, and a climb pays on elites that are already good."""
+`benchmarks/hybrid_cppn.py`, refining every 10 generations did worse than plain evolution at
+the same compute, and refining at the middle and near the end did better: early in a run a
+mutation gains more per evaluation, and a climb pays on elites that are already good."""
 CHUNK = 32
 """Genomes refined at once (a backward pass through an ImageNet model holds a lot)."""
 
