@@ -175,7 +175,7 @@ CASES = {
     "ascend-blur-sigma-huge": ([*ASCEND, "--blur-sigma", "1e6"], "--blur-sigma"),
     "ascend-blur-sigma-inf": ([*ASCEND, "--blur-sigma", "inf"], "--blur-sigma"),
     "ascend-blur-wider-than-image": (
-        [*ASCEND, "--blur-every", "1", "--blur-sigma", "50"],
+        [*ASCEND, "--param", "pixel", "--blur-every", "1", "--blur-sigma", "50"],
         "wider than",
     ),
     "ascend-threshold-2": ([*ASCEND, "--threshold", "2"], "--threshold"),
