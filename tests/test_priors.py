@@ -5,6 +5,7 @@ import torch
 from test_cli_errors import fails_with_one_line
 
 from fooling.cli import main
+from fooling.errors import FoolingError
 from fooling.search.ascent import ascend
 from fooling.search.priors import Parameterisation, Transforms
 
@@ -42,6 +43,16 @@ def test_the_priors_take_transforms_scaled_to_the_image_and_pixels_none():
     assert Transforms.default("fft", 224) == Transforms(jitter=8, scale=(0.9, 1.1), rotate=10)
     assert Transforms.default("cppn", 28).jitter == 1
     assert not Transforms.default("pixel", 224).any
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [({"jitter": -1}, "jitter"), ({"scale": (0.0, 1.0)}, "scale"),
+     ({"scale": (1.2, 0.8)}, "low <= high"), ({"rotate": 200.0}, "rotate")],
+)  # fmt: skip
+def test_bad_transforms_are_refused(settings, match):
+    with pytest.raises(FoolingError, match=match):
+        Transforms(**settings)
 
 
 def test_transforms_keep_the_shape_move_the_image_and_pass_gradients():

@@ -154,6 +154,8 @@ def test_only_cppn_genomes_are_refined(lenet):
         refine_weights(direct, lenet, genomes, torch.tensor([0, 1]), steps=1)
     with pytest.raises(FoolingError, match="refine_steps"):
         Refinement(steps=-1)
+    with pytest.raises(FoolingError, match="only CPPN genomes"):  # at once, not at generation G
+        Evolution(lenet, direct, population=10, refinement=Refinement(steps=1))
 
 
 @pytest.mark.parametrize(

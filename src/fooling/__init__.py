@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from fooling.experiments.transfer import transfer
     from fooling.search import Emitter, Evolution, SearchResult, evolve, load_run, resume
     from fooling.search.ascent import ascend
+    from fooling.search.priors import Transforms
+    from fooling.search.refine import Refinement
     from fooling.training import Recipe, train
 
 _HOMES = {
@@ -42,6 +44,8 @@ _HOMES = {
     "load_run": "fooling.search",
     "resume": "fooling.search",
     "ascend": "fooling.search.ascent",
+    "Transforms": "fooling.search.priors",
+    "Refinement": "fooling.search.refine",
     "Recipe": "fooling.training",
     "train": "fooling.training",
 }
@@ -69,7 +73,9 @@ __all__ = [
     "Evolution",
     "FoolingError",
     "Recipe",
+    "Refinement",
     "SearchResult",
+    "Transforms",
     "ablate",
     "ascend",
     "encoding_from_settings",

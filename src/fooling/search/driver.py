@@ -77,7 +77,7 @@ def evolve(
         checkpoint_every: generations between checkpoints in `out`.
         selection: picks parent cells; uniform over filled cells by default.
         evaluator: scores images instead of the classifier (see `Evolution`).
-        refinement: gradient steps on CPPN offspring's weights (see `Evolution`).
+        refinement: gradient steps on CPPN elites' weights (see `Evolution`).
         workers: islands on Ray (`fooling.distributed`); 1 runs in this process.
         address: with `workers`, a Ray cluster to join (`"auto"`); None starts one
             on this machine, bound to 127.0.0.1.

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from fooling.archive import Archive
 from fooling.classifiers import Classifier
 from fooling.encodings import Encoding, encoding_from_settings, select
+from fooling.encodings.cppn import CPPNEncoding
 from fooling.errors import FoolingError
 from fooling.limits import GENERATIONS, POPULATION, SEED, check_memory
 from fooling.records import MAX_PROBABILITY, ProgressRow, Statistics
@@ -68,7 +69,8 @@ class Evolution:
 
     Raises:
         FoolingError: a population or seed out of range, a population too big for
-            the device's memory, or a bad or repeated class.
+            the device's memory, a bad or repeated class, or a refinement of genomes
+            that are not CPPNs or through a black-box classifier.
     """
 
     def __init__(
@@ -98,6 +100,8 @@ class Evolution:
         self.emitter = Emitter(encoding, population=population, seed=seed, selection=selection)
         self.evaluate: Evaluator = classifier if evaluator is None else evaluator
         self.refinement = refinement if refinement is not None and refinement.steps else None
+        if self.refinement is not None and not isinstance(encoding, CPPNEncoding):
+            raise FoolingError(f"only CPPN genomes have weights to refine, not {encoding.name}'s")
         if self.refinement is not None and not classifier.differentiable:
             raise FoolingError(f"{classifier.name} is a black box: it cannot refine by gradient")
         self.refined = 0  # genome-steps of refinement: each one forward and one backward pass

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from fooling.encodings.cppn import CPPNEncoding
 from fooling.errors import FoolingError
+from fooling.limits import JITTER, ROTATE, ZOOM
 
 PARAMETERISATIONS = ("pixel", "fft", "cppn")
 DEFAULT_PARAMETERISATION = "fft"
@@ -141,6 +142,15 @@ class Transforms:
     jitter: int = 0
     scale: tuple[float, float] = (1.0, 1.0)
     rotate: float = 0.0
+
+    def __post_init__(self) -> None:
+        JITTER.check(self.jitter)
+        for factor in self.scale:
+            ZOOM.check(factor)
+        ROTATE.check(self.rotate)
+        low, high = self.scale
+        if low > high:
+            raise FoolingError(f"scale (low, high) needs low <= high, got {low:g}, {high:g}")
 
     @property
     def any(self) -> bool:
