@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from fooling.machine import cpu_model, describe_cpu, precision_flags
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -21,7 +23,9 @@ def machine(device: torch.device) -> dict[str, Any]:
         "command": " ".join(["python", *sys.argv]),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
+        "cpu_precision_flags": precision_flags(),
+        "cpu": describe_cpu(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
@@ -32,19 +36,6 @@ def machine(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
-
-
-def _cpu_model() -> str:
-    """The CPU's model name and its bf16 features (figures differ between CPU makers)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor()
-    fields = [line.split(":", 1) for line in lines if ":" in line]
-    name = next((value.strip() for key, value in fields if key.strip() == "model name"), "")
-    flags = next((value.split() for key, value in fields if key.strip() == "flags"), [])
-    features = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
-    return " ".join([name, *features])
 
 
 def save(name: str, figures: dict[str, Any]) -> Path:

@@ -45,11 +45,56 @@ def test_a_backend_agrees_with_torch_and_runs(backend):
 def test_auto_races_once_and_remembers(fresh_cache):
     """EfficientNet-Lite0 runs about 7x faster on OpenVINO here; the race is kept."""
     assert load_classifier("efficientnet-lite0", "cpu", backend="auto").backend == "openvino"
-    (remembered,) = fresh_cache.glob("race-*.json")
-    assert json.loads(remembered.read_text())["won"] is True
-    remembered.write_text(json.dumps({"won": False}))  # as if torch had won: no new race
+    races = {path: json.loads(path.read_text()) for path in fresh_cache.glob("race-*.json")}
+    (against_torch,) = [path for path, race in races.items() if "torch-fp32" in race["seconds"]]
+    assert races[against_torch]["won"] is True
+    # on a CPU with bf16, bf16 raced OpenVINO's fp32 too
+    assert len(races) == (2 if backends.cpu_has_bf16() else 1)
+    against_torch.write_text(json.dumps({"won": False}))  # as if torch had won: no new race
     assert load_classifier("efficientnet-lite0", "cpu", backend="auto").backend == "torch"
     assert lenet_on("torch").backend == "torch"
+
+
+@pytest.mark.parametrize(
+    ("bf16_wins", "compiled_wins", "backend", "precision"),
+    [
+        (True, True, "openvino", "bf16"),
+        (False, True, "openvino", "fp32"),
+        (True, False, "torch", "fp32"),
+        (False, False, "torch", "fp32"),
+    ],
+)
+def test_auto_backend_and_precision_follow_the_races(
+    fresh_cache, monkeypatch, bf16_wins, compiled_wins, backend, precision
+):
+    """On a CPU with bf16 but no AMX either race may go either way: the choice follows both."""
+    from fooling.classifiers.lenet import MNIST_LABELS, load_lenet
+
+    raced = []
+
+    def forced(contender, _forward, baseline, _baseline_forward, **_):
+        raced.append((contender, baseline))
+        return bf16_wins if baseline == ("openvino", "fp32") else compiled_wins
+
+    monkeypatch.setattr(backends, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(backends, "_faster", forced)
+    classifier = Classifier(load_lenet(), input_shape=(1, 28, 28), labels=MNIST_LABELS,
+                            name="lenet", backend="auto", precision="auto")  # fmt: skip
+    assert (classifier.backend, classifier.precision) == (backend, precision)
+    chosen = ("openvino", "bf16" if bf16_wins else "fp32")
+    assert raced == [(("openvino", "bf16"), ("openvino", "fp32")), (chosen, ("torch", "fp32"))]
+    images = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert classifier(images).shape == (4, 10)
+
+
+def test_named_precisions_run_no_precision_race(fresh_cache, monkeypatch):
+    raced = []
+    monkeypatch.setattr(backends, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(backends, "_faster", lambda c, _f, b, _g, **_: raced.append(b) or True)
+    assert lenet_on("openvino", precision="bf16").precision == "bf16"
+    assert lenet_on("openvino", precision="fp32").precision == "fp32"
+    assert lenet_on("auto", precision="fp32").precision == "fp32"
+    assert raced == [("torch", "fp32")]  # only `auto` backend races, and only against torch
 
 
 def test_a_wrong_export_is_refused_with_one_warning_and_torch_runs(fresh_cache, monkeypatch):

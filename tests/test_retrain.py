@@ -15,10 +15,11 @@ import fooling
 from fooling.classifiers import load_classifier
 from fooling.classifiers.lenet import LeNet
 from fooling.data.mnist import load_mnist
+from fooling.experiments.gather import gather
 from fooling.experiments.near_real import NearReal
-from fooling.experiments.retrain import IMAGES_FORMAT, RetrainSettings
+from fooling.experiments.retrain import IMAGES_FORMAT, STATE_FORMAT, RetrainSettings
 from fooling.report.images import read_png
-from fooling.state_file import load_state
+from fooling.state_file import load_state, save_state
 from fooling.training.fine_tune import with_extra_class
 from fooling.user_files import read_weights
 
@@ -181,6 +182,9 @@ def test_resume_refuses_a_link_inside_an_iteration(stopped, tmp_path, capsys):
         (["--held-out", "-3"], "--held-out"),
         (["--mnist", "/nonexistent/mnist"], "MNIST"),
         (["--resume", "--force"], "contradict"),
+        (["--gather", "near"], "--gather"),
+        (["--max-searches", "0"], "--max-searches"),
+        (["--max-searches", "many"], "--max-searches"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, arguments, expected):
@@ -327,3 +331,62 @@ def test_gathering_on_ray_workers_gathers_the_same_images(straight, tmp_path, ra
     here = load_state(straight[0] / name, kind=IMAGES_FORMAT)
     assert torch.equal(spread["trained"], here["trained"])
     assert torch.equal(spread["held_out"], here["held_out"])
+
+
+# ------------------------------------------------------------ gathering schemes and caps
+@pytest.fixture(scope="module")
+def far_and_capped(tmp_path_factory):
+    """One iteration that trains only on images far from real ones, its gathering capped."""
+    out = tmp_path_factory.mktemp("retrain") / "far"
+    settings = dataclasses.replace(TINY, iterations=1, gather="far", max_searches=3)
+    fooling.retrain(out=out, settings=settings, progress=False)
+    return out
+
+
+def test_gather_far_trains_only_on_images_far_from_every_real_one(far_and_capped, straight):
+    row = json.loads((far_and_capped / "summary.json").read_text())["iterations"][1]
+    images = load_state(far_and_capped / "iterations" / "01" / "fooling.safetensors",
+                        kind=IMAGES_FORMAT)  # fmt: skip
+    near = NearReal.calibrate(load_mnist("train")[0], load_mnist("test")[0])
+    assert len(images["trained"]) == row["gathered"] == row["trained_fooling_images"] > 0
+    assert not near.near(images["trained"]).any()
+    # the held-out images are gathered the paper's way, so both schemes are measured alike
+    straight_held_out = load_state(straight[0] / "iterations" / "01" / "fooling.safetensors",
+                                   kind=IMAGES_FORMAT)["held_out"]  # fmt: skip
+    assert torch.equal(images["held_out"], straight_held_out[: len(images["held_out"])])
+
+
+def test_a_capped_iteration_trains_on_what_it_found_and_says_so(far_and_capped):
+    row = json.loads((far_and_capped / "summary.json").read_text())["iterations"][1]
+    assert row["gathered_searches"] <= 2 * 3
+    assert row["gathering_capped"] is (row["gathered"] < 60 or row["gathered_held_out"] < 30)
+    assert row["gathering_seconds"] > 0 and row["gathering_seconds"] <= row["seconds"]
+
+
+def test_an_uncapped_iteration_records_its_cost(straight):
+    for row in json.loads((straight[0] / "summary.json").read_text())["iterations"][1:]:
+        assert (row["gathered"], row["gathered_held_out"]) == (60, 30)
+        assert row["gathering_capped"] is False and row["gathered_searches"] >= 2
+
+
+def test_gather_stops_at_its_cap_with_what_it_found_only_when_allowed(lenet):
+    options = {"classes": range(10), "generations": 4, "population": 20, "max_searches": 2}
+    capped = gather(lenet, 10_000, capped_ok=True, progress=False, **options)
+    assert capped.capped and capped.searches == 2 and 0 < len(capped.images) < 10_000
+    with pytest.raises(fooling.FoolingError, match="2 searches found only"):
+        gather(lenet, 10_000, progress=False, **options)
+    picky = gather(lenet, 5, keep=lambda images: images.float().mean((1, 2, 3)) > 127,
+                   progress=False, classes=range(10), generations=4, population=20)  # fmt: skip
+    assert len(picky.images) == 5 and (picky.images.float().mean((1, 2, 3)) > 127).all()
+
+
+def test_a_run_from_before_gathering_schemes_resumes(stopped, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    path = out / "checkpoint" / "state.safetensors"
+    state = load_state(path, kind=STATE_FORMAT)
+    for key in ("gather", "max_searches"):
+        del state["settings"][key]
+    save_state(path, state, kind=STATE_FORMAT)
+    fooling.retrain(out=out, settings=TINY, resume=True, progress=False)
+    assert len(json.loads((out / "summary.json").read_text())["iterations"]) == 3

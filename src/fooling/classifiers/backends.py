@@ -15,9 +15,12 @@ do not, one warning line says so and the classifier keeps its own path.
 
 `auto` uses OpenVINO where it is installed, the model exports and agrees, and
 it beats the classifier's own path on a timed batch. It is torch otherwise,
-and torch on a GPU. The race is run once per model, precision and machine, and
-its outcome is kept in the cache. Later runs then choose alike, so the same
-seed gives the same run. ONNX Runtime runs only when it is named.
+and torch on a GPU. ONNX Runtime runs only when it is named. Precision `auto`
+on OpenVINO is decided the same way: where the CPU offers bf16 (AMX, or
+AVX-512-BF16 without AMX, where it gains far less), bf16 runs only if it beats
+OpenVINO's fp32 on the timed batch. Each race is run once per model, pair of
+contenders and machine, and its outcome is kept in the cache. Later runs then
+choose alike, so the same seed gives the same run.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import torch
 from torch import nn
 
 from fooling.errors import FoolingError, first_line
+from fooling.machine import describe_cpu
 from fooling.records import atomic_write_text, quantize
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
@@ -109,7 +113,9 @@ def compile_for_cpu(
     Args:
         model: a torch module, or the path of an `.onnx` file (OpenVINO reads it).
         backend: one of `BACKENDS` (the Classifier checks the name); `"torch"` gives None.
-        precision: `"fp32"` or `"bf16"` (OpenVINO only; ONNX Runtime runs fp32).
+        precision: `"fp32"`, `"bf16"` (OpenVINO only; ONNX Runtime runs fp32), or
+            `"auto"`: on OpenVINO, bf16 where the CPU has it and it wins a race against
+            fp32; fp32 otherwise.
         input_shape: `(C, H, W)`.
         mean: `[1, C, 1, 1]` subtracted before the model, or None.
         std: `[1, C, 1, 1]` divided by after the mean, or None.
@@ -147,10 +153,18 @@ def compile_for_cpu(
         )
         return None
     compiled = Compiled(candidate, exact, exact, "fp32")
-    if precision == "bf16" and candidate == "openvino":
+    race = functools.partial(_faster, input_shape=input_shape, fingerprint=fingerprint)
+    if candidate == "openvino" and (
+        precision == "bf16" or (precision == "auto" and cpu_has_bf16())
+    ):
         path = _cached(candidate, model, input_shape, fingerprint, mean, std)
-        compiled = Compiled(candidate, OpenVinoModel(path, mean, std, "bf16"), exact, "bf16")
-    if backend == "auto" and not _won_race(compiled, reference, input_shape, fingerprint):
+        bf16 = Compiled(candidate, OpenVinoModel(path, mean, std, "bf16"), exact, "bf16")
+        if precision == "bf16" or race(("openvino", "bf16"), bf16.forward, ("openvino", "fp32"),
+                                       exact):  # fmt: skip
+            compiled = bf16
+    if backend == "auto" and not race(
+        (candidate, compiled.precision), compiled.forward, ("torch", "fp32"), reference
+    ):
         return None
     return compiled
 
@@ -314,32 +328,48 @@ def _agreement(expected: torch.Tensor, found: torch.Tensor) -> tuple[float, bool
     return difference, bool(torch.equal(found.argmax(dim=1), expected.argmax(dim=1)))
 
 
-def _won_race(
-    compiled: Compiled, reference: Forward, input_shape: Sequence[int], fingerprint: str
+def _faster(
+    contender: tuple[str, str],
+    contender_forward: Forward,
+    baseline: tuple[str, str],
+    baseline_forward: Forward,
+    *,
+    input_shape: Sequence[int],
+    fingerprint: str,
 ) -> bool:
-    """Whether `compiled` beats `reference` on a timed batch: raced once, then remembered."""
-    key = [fingerprint, list(input_shape), compiled.backend, compiled.precision,
-           _version(compiled.backend), torch.__version__, torch.get_num_threads()]  # fmt: skip
+    """Whether `contender` (backend, precision) beats `baseline` on a timed batch.
+
+    Raced once per model, pair and machine, then remembered in the cache.
+    """
+    key = [fingerprint, list(input_shape), list(contender), list(baseline),
+           *(_version(backend) for backend, _ in (contender, baseline)), torch.__version__,
+           torch.get_num_threads(), describe_cpu()]  # fmt: skip
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:20]
     remembered = cache_folder() / f"race-{digest}.json"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         return bool(json.loads(remembered.read_text())["won"])
     batch = torch.rand((RACE_IMAGES, *input_shape), generator=torch.Generator().manual_seed(1))
-    seconds = {}
-    for label, forward in (("compiled", compiled.forward), ("reference", reference)):
-        forward(batch[:2])  # warm up
-        times: list[float] = []
-        while len(times) < 3 and sum(times) < 1.0:  # a slow model is timed once
-            started = time.perf_counter()
-            # as in a search, torch works on the images just before they are scored (its
-            # threads then compete with a compiled model's: measured to halve LeNet's speed)
-            forward(quantize(batch))
-            times.append(time.perf_counter() - started)
-        seconds[label] = min(times)
-    won = seconds["compiled"] < seconds["reference"]
+    seconds = {
+        "-".join(contender): _seconds(contender_forward, batch),
+        "-".join(baseline): _seconds(baseline_forward, batch),
+    }
+    won = seconds["-".join(contender)] < seconds["-".join(baseline)]
     with contextlib.suppress(OSError):
         atomic_write_text(remembered, json.dumps({"won": won, "seconds": seconds}))
     return won
+
+
+def _seconds(forward: Forward, batch: torch.Tensor) -> float:
+    """The best of up to three timed passes over `batch` (a slow model is timed once)."""
+    forward(batch[:2])  # warm up
+    times: list[float] = []
+    while len(times) < 3 and sum(times) < 1.0:
+        started = time.perf_counter()
+        # as in a search, torch works on the images just before they are scored (its
+        # threads then compete with a compiled model's: measured to halve LeNet's speed)
+        forward(quantize(batch))
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 def _warn(message: str) -> None:
@@ -356,5 +386,7 @@ def _has_onnx() -> bool:
 
 
 def _version(backend: str) -> str:
+    if backend == "torch":
+        return torch.__version__
     module = __import__("openvino" if backend == "openvino" else "onnxruntime")
     return str(getattr(module, "__version__", "?"))

@@ -20,7 +20,6 @@ from fooling.classifiers.backends import (
     Compiled,
     Forward,
     compile_for_cpu,
-    cpu_has_bf16,
 )
 from fooling.classifiers.onnx_model import OnnxModel
 from fooling.errors import FoolingError, first_line
@@ -53,7 +52,8 @@ class Classifier:
             convolutions on CPU; only for models that do not `.view` activations).
         precision: `"fp32"`, `"bf16"`, or `"auto"`: bf16 for an `nn.Module` on a GPU
             (autocast, about twice the throughput), and on OpenVINO where the CPU has
-            AMX or AVX-512-BF16; fp32 otherwise. On a CPU, bf16 runs on OpenVINO where
+            AMX or AVX-512-BF16 and bf16 wins a timed race against fp32 there
+            (`fooling.classifiers.backends`); fp32 otherwise. On a CPU, bf16 runs on OpenVINO where
             that is the backend, else through torch autocast.
             Softmax is always taken in fp32, and `exact_probabilities` is fp32
             whatever the precision.
@@ -445,8 +445,6 @@ class Classifier:
             if backend != "auto":
                 raise FoolingError(f"{self.name} is a Python callable: only torch can run it")
             return None
-        if precision == "auto":  # bf16 on OpenVINO where the CPU has it (the race decides)
-            precision = "bf16" if backend in ("auto", "openvino") and cpu_has_bf16() else "fp32"
         return compile_for_cpu(
             source, backend=backend, precision=precision, input_shape=self.input_shape,
             mean=self._mean, std=self._std, fingerprint=str(self._weights()),

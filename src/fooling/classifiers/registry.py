@@ -108,7 +108,8 @@ def load_classifier(
         std: for a user's model, per-channel std.
         outputs: for a user's model, `"logits"` or `"probabilities"`.
         precision: `"auto"` (bf16 on a GPU, and on OpenVINO where the CPU has AMX or
-            AVX-512-BF16, except for the LeNets; fp32 otherwise), `"fp32"` or `"bf16"`.
+            AVX-512-BF16 and bf16 wins a timed race against fp32, except for the LeNets;
+            fp32 otherwise), `"fp32"` or `"bf16"`.
         backend: `"auto"`, `"torch"`, `"openvino"` or `"onnxruntime"`: what runs the
             forward pass on a CPU (see `fooling.classifiers.backends`).
 

@@ -107,8 +107,9 @@ def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help=DEVICE_HELP)
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto",
-        help="auto: bf16 on a GPU, and on OpenVINO where the CPU has AMX or AVX-512-BF16; "
-        "else fp32 (saved and printed confidences are fp32 either way)",
+        help="auto: bf16 on a GPU, and on OpenVINO where the CPU has AMX or AVX-512-BF16 "
+        "and bf16 wins a timed race against fp32; else fp32 (saved and printed "
+        "confidences are fp32 either way)",
     )  # fmt: skip
     parser.add_argument(
         "--backend", choices=BACKENDS, default="auto",

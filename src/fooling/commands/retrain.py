@@ -17,8 +17,10 @@ from fooling.errors import FoolingError
 from fooling.experiments.retrain import (
     ENCODINGS,
     FOOLING_IMAGES,
+    GATHER,
     HELD_OUT,
     ITERATIONS,
+    MAX_SEARCHES,
     THRESHOLD,
     RetrainSettings,
     check_dataset,
@@ -66,6 +68,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: 0.99)",
     )  # fmt: skip
     parser.add_argument(
+        "--gather", choices=GATHER, default="all",
+        help="what each network trains on: every fooling image gathered (all, the paper's) "
+        "or only those far from every real training image (far); held-out images are "
+        "gathered the paper's way in both",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-searches", type=MAX_SEARCHES.parse, metavar="N",
+        help="the most searches one gathering of an iteration may run; an iteration that "
+        "reaches it trains on what it found and says so (default: no cap)",
+    )  # fmt: skip
+    parser.add_argument(
         "--encoding", choices=tuple(ENCODINGS), default="both",
         help="encodings of the searches (default: both, in turn)",
     )  # fmt: skip
@@ -85,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     sizes = {"fooling_per_iteration": args.fooling_images, "held_out": args.held_out}
     settings = RetrainSettings.preset(
         quick=args.quick, iterations=args.iterations, encodings=ENCODINGS[args.encoding],
-        seed=args.seed, threshold=args.threshold,
+        seed=args.seed, threshold=args.threshold, gather=args.gather,
+        max_searches=args.max_searches,
         **{key: value for key, value in sizes.items() if value is not None},
     )  # fmt: skip
     result = retrain(

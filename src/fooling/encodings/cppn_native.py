@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from fooling.encodings.base import Genomes
+from fooling.machine import cpu_flags
 
 SOURCE = Path(__file__).with_name("cppn_native.c")
 # No fast-math contraction, reassociation or reciprocals, so mutation matches PyTorch;
@@ -184,7 +185,7 @@ def _build(compiler: str) -> Path:
     """Compile to the cache (once per source, compiler and CPU) and return the library's path."""
     source = SOURCE.read_bytes()
     key = hashlib.sha256(source)
-    for part in (compiler, *COMPILE, platform.machine(), _cpu_flags()):
+    for part in (compiler, *COMPILE, platform.machine(), " ".join(sorted(cpu_flags()))):
         key.update(part.encode())
     name = f"cppn_native-{key.hexdigest()[:16]}.so"
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fooling"
@@ -206,15 +207,6 @@ def _build(compiler: str) -> Path:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return cache / name
-
-
-def _cpu_flags() -> str:
-    """What `-march=native` depends on, so a cache shared between machines stays correct."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            return next((line for line in info if line.startswith("flags")), "")
-    except OSError:
-        return platform.processor()
 
 
 def _fall_back(reason: str) -> None:

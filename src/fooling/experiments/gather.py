@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 
@@ -44,6 +44,7 @@ class Gathered:
         searches: searches run.
         evaluations: images scored in all.
         seconds: wall-clock time.
+        capped: the searches stopped at `max_searches` with fewer images than asked for.
     """
 
     images: torch.Tensor
@@ -51,6 +52,7 @@ class Gathered:
     searches: int
     evaluations: int
     seconds: float
+    capped: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def gather(
     threshold: float = FOOLED_AT,
     snapshots: int = SNAPSHOTS,
     max_searches: int = 100_000,
+    keep: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    capped_ok: bool = False,
     progress: bool = True,
     workers: int = 1,
     address: str | None = None,
@@ -119,17 +123,22 @@ def gather(
         threshold: the confidence an image must reach.
         snapshots: times each search's archive is read, evenly spaced.
         max_searches: give up after this many searches.
+        keep: which of a search's images count (`uint8 [M, C, H, W]` -> `bool [M]`), e.g.
+            only those far from every real image; all of them when None.
+        capped_ok: at `max_searches`, return the images found so far (marked `capped`)
+            instead of failing.
         progress: show a progress bar.
         workers: searches at once on Ray (`fooling.distributed.pool`); 1 runs them
             here. The images are the same either way: searches are read in order.
         address: with `workers`, a Ray cluster to join (`"auto"`).
 
     Returns:
-        The images (exactly `count`) with their classes and costs.
+        The images (exactly `count`, or fewer when capped) with their classes and costs.
 
     Raises:
-        FoolingError: `max_searches` searches found fewer than `count` images, or Ray
-            is missing or unreachable with `workers` > 1.
+        FoolingError: `max_searches` searches found fewer than `count` images (without
+            `capped_ok`, or none at all), or Ray is missing or unreachable with
+            `workers` > 1.
     """
     started = time.perf_counter()
     found: list[torch.Tensor] = []
@@ -144,7 +153,7 @@ def gather(
     bar = tqdm(total=count, desc="gather", unit="img", disable=not progress, leave=False)
     with closing(results), bar:  # closing ends the workers of searches not needed
         for snapshots_found, spent in results:
-            for images, fooled in snapshots_found:
+            for images, fooled in _kept(snapshots_found, keep):
                 for image, value in zip(images, fooled.tolist(), strict=True):
                     key = hashlib.sha256(image.numpy().tobytes()).digest()
                     if key not in seen and len(found) < count:
@@ -156,7 +165,7 @@ def gather(
             evaluations += spent
             if len(found) >= count:
                 break
-    if len(found) < count:
+    if len(found) < count and not (capped_ok and found):
         raise FoolingError(
             f"{searches} searches found only {len(found)} of {count} images at "
             f">= {threshold} against {classifier.name}"
@@ -164,7 +173,21 @@ def gather(
     return Gathered(
         images=torch.stack(found), classes=torch.tensor(found_classes), searches=searches,
         evaluations=evaluations, seconds=time.perf_counter() - started,
+        capped=len(found) < count,
     )  # fmt: skip
+
+
+def _kept(
+    snapshots: list[tuple[torch.Tensor, torch.Tensor]],
+    keep: Callable[[torch.Tensor], torch.Tensor] | None,
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A search's snapshots with only the images `keep` accepts (judged in one call)."""
+    if keep is None or not snapshots:
+        return snapshots
+    kept = keep(torch.cat([images for images, _ in snapshots]))
+    parts = kept.split([len(images) for images, _ in snapshots])
+    return [(images[part], fooled[part]) for (images, fooled), part in zip(snapshots, parts,
+                                                                          strict=True)]  # fmt: skip
 
 
 def _at_threshold(

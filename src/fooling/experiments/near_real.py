@@ -16,6 +16,7 @@ thickness than MNIST's 0s reads as a 0 yet can lie far from all of them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -57,14 +58,27 @@ class NearReal:
 
     def distances(self, images: torch.Tensor) -> torch.Tensor:
         """`float [M]`: each image's distance to its nearest real training image."""
-        return _nearest(images, self.training)
+        return _nearest(images, self._reference)
 
     def near(self, images: torch.Tensor) -> torch.Tensor:
         """`bool [M]`: which images lie as close to a real image as real test images do."""
         return self.distances(images) <= self.cutoff
 
+    def far(self, images: torch.Tensor) -> torch.Tensor:
+        """`bool [M]`: which images lie farther from every real image than that."""
+        return ~self.near(images)
+
+    @functools.cached_property
+    def _reference(self) -> torch.Tensor:
+        """The training images, flattened to float once where they fit `_VALUES` (all of
+        MNIST does), so that many small queries do not convert them again each time."""
+        if self.training.numel() <= _VALUES:
+            return _flat(self.training)
+        return self.training
+
 
 def _flat(images: torch.Tensor) -> torch.Tensor:
+    """`float [N, C*H*W]` in [0, 1] (a no-op for images already flattened that way)."""
     images = images.cpu()
     images = images.float().div(255) if images.dtype == torch.uint8 else images.float()
     return images.flatten(1)

@@ -64,7 +64,11 @@ HELD_OUT = whole("held_out", 1, 10**6)
 THRESHOLD = Limit("threshold", 0.0, 1.0, low_open=True)
 STATE_FORMAT = "fooling-retrain-1"
 IMAGES_FORMAT = "fooling-retrain-images-1"
+MAX_SEARCHES = whole("max_searches", 1, 10**7)
 ENCODINGS = {"direct": ("direct",), "cppn": ("cppn",), "both": ("direct", "cppn")}
+GATHER = ("all", "far")
+"""What an iteration trains on: every image gathered (the paper's), or only those far
+from every real image (`fooling.experiments.near_real`)."""
 HOLDOUT_SEEDS = 500_000  # held-out images come from searches seeded this far apart
 MISSED_SHOWN = 48  # held-out fooling images put in a real class, written to show
 
@@ -92,6 +96,12 @@ class RetrainSettings:
         generations: generations of the search evolved against each network.
         population: images per generation of that search.
         seed: seeds the searches and the training.
+        gather: `"all"` (the paper's) trains on every image gathered; `"far"` keeps only
+            those far from every real image. The held-out images are gathered the
+            paper's way in both, so the two schemes are measured alike.
+        max_searches: the most searches each gathering (trained and held-out) of an
+            iteration may run; one that hits it goes on with the images it found and
+            its row says so. None: no cap.
     """
 
     iterations: int = 15
@@ -106,6 +116,8 @@ class RetrainSettings:
     generations: int = 200
     population: int = 200
     seed: int = 0
+    gather: str = "all"
+    max_searches: int | None = None
 
     @classmethod
     def preset(cls, *, quick: bool, **changes: Any) -> RetrainSettings:
@@ -140,6 +152,10 @@ class RetrainSettings:
         if self.max_steps is not None:
             MAX_STEPS.check(self.max_steps)
         SEED.check(self.seed)
+        if self.max_searches is not None:
+            MAX_SEARCHES.check(self.max_searches)
+        if self.gather not in GATHER:
+            raise FoolingError(f"gather must be one of {', '.join(GATHER)}, not {self.gather!r}")
         if not self.encodings or any(name not in ENCODINGS["both"] for name in self.encodings):
             raise FoolingError(f"encodings must be direct and/or cppn, not {self.encodings!r}")
 
@@ -207,7 +223,10 @@ def retrain(
     `fooled_at_0.99` of the images then evolved against the new network on the
     real classes (per class, the better of the encodings),
     `fooled_at_0.99_far_from_real` (the classes with such an elite far from real images),
-    `trained_fooling_images`, `evaluations`, `seconds`.
+    `trained_fooling_images`, and the iteration's cost: `gathered` and
+    `gathered_held_out` (images), `gathered_searches`, `gathering_capped` (a gathering
+    stopped at `settings.max_searches` short of its count), `gathering_seconds`,
+    `evaluations`, `seconds`.
 
     Args:
         classifier: the network to start from: a name or file as for
@@ -361,8 +380,12 @@ class _Retraining:
             "population": settings.gather_population, "threshold": settings.threshold,
             "progress": self.progress, **self.gathering,
         }  # fmt: skip
+        if settings.max_searches is not None:
+            options.update(max_searches=settings.max_searches, capped_ok=True)
+        keep = self._near_real().far if settings.gather == "far" else None
         seed = settings.seed + number * 2 * HOLDOUT_SEEDS
-        trained = gather(previous, settings.fooling_per_iteration, seed=seed, **options)
+        trained = gather(previous, settings.fooling_per_iteration, seed=seed, keep=keep,
+                         **options)  # fmt: skip
         held_out = gather(previous, settings.held_out, seed=seed + HOLDOUT_SEEDS, **options)
         folder = self._folder(number)
         save_state(folder / "fooling.safetensors",
@@ -383,7 +406,10 @@ class _Retraining:
             "iteration": number, "test_accuracy": self._accuracy(classifier),
             **checked, "gathered_near_real": float(gathered_near),
             **evolved, "trained_fooling_images": len(fooling),
+            "gathered": len(trained.images), "gathered_held_out": len(held_out.images),
             "gathered_searches": trained.searches + held_out.searches,
+            "gathering_capped": trained.capped or held_out.capped,
+            "gathering_seconds": round(trained.seconds + held_out.seconds, 3),
             "evaluations": trained.evaluations + held_out.evaluations + evaluations,
             "seconds": round(time.perf_counter() - started, 3),
         }  # fmt: skip
@@ -492,12 +518,14 @@ class _Retraining:
     def _restore(self) -> list[dict[str, Any]]:
         """The rows of the iterations finished, after checking the settings are the same."""
         state = load_state(self.state_path, kind=STATE_FORMAT)
-        # a run from before thresholds and folders existed gathered at 0.99 on MNIST
-        saved = {"threshold": FOOLED_AT, **(state.get("settings") or {})}
+        # a run from before thresholds, folders and gathering schemes existed gathered
+        # every image at 0.99 on MNIST, with no cap
+        older = {"threshold": FOOLED_AT, "gather": "all", "max_searches": None}
+        saved = {**older, **(state.get("settings") or {})}
         source = state.get("source", MNIST_SOURCE)
         wanted = self.settings.json()
-        for key, value in wanted.items():
-            if key != "iterations" and saved.get(key) != value:
+        for key, value in wanted.items():  # more iterations, or another cap, may follow
+            if key not in ("iterations", "max_searches") and saved.get(key) != value:
                 raise FoolingError(
                     f"the run in {self.directory.path} was made with {key} {saved.get(key)!r}, "
                     f"not {value!r}; start a new run to change it"

@@ -10,11 +10,11 @@ import os
 import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from fooling.machine import describe_cpu, precision_flags
 from fooling.reproduce.steps import Step, StepRecord
 
 
@@ -143,7 +143,8 @@ class Report:
 def describe_machine(device: str | None = None) -> dict[str, Any]:
     """The machine, device and library versions a report was made on."""
     info: dict[str, Any] = {
-        "cpu": _cpu_model(),
+        "cpu": describe_cpu(),
+        "cpu_precision_flags": precision_flags(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -154,12 +155,3 @@ def describe_machine(device: str | None = None) -> dict[str, Any]:
     if info["device"].startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
-
-
-def _cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor() or platform.machine()
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.machine()
