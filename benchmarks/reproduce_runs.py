@@ -37,7 +37,7 @@ def quick(dataset: str) -> None:
         subprocess.run([*command, "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - started
         summary = json.loads((out / "summary.json").read_text())
-        table = _markdown(out)
+        table = markdown_table(out)
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     budget = BUDGETS_S[dataset]
     name = f"reproduce_{dataset}_quick_cpu"
@@ -59,10 +59,10 @@ def record(folder: Path, name: str, note: str) -> None:
         "steps_wall_seconds": round(seconds, 1), "note": note, "summary": summary,
     }  # fmt: skip
     print(f"{seconds:.1f} s of steps ({seconds / 3600:.2f} h)")
-    _write(name, figures, _markdown(folder))
+    _write(name, figures, markdown_table(folder))
 
 
-def _markdown(folder: Path) -> str:
+def markdown_table(folder: Path) -> str:
     """The report's table in Markdown, as `Report.markdown` writes it."""
     from fooling.reproduce.report import Report, Row
     from fooling.reproduce.steps import Step, StepRecord

@@ -4,9 +4,11 @@
     python benchmarks/retrain_runs.py paper RUN_DIR [NOTE]
 
 `quick` runs `fooling retrain --classifier lenet-mnist --iterations 3 --quick` as its
-own process in an empty folder and records its wall time, peak memory and rows. Goals:
-at most 600 s wall on 2 cores, and every iteration's test accuracy >= 0.98 and fooling
-recall >= 0.9. The ratio printed is wall time over that 600 s budget (<= 1 meets it).
+own process in an empty folder and records its wall time, peak memory and rows. Goals
+(issue 23): at most 300 s wall on 2 cores, and every iteration's test accuracy >= 0.98
+and fooling recall on held-out images far from every real digit >= 0.9 (the plain recall
+is recorded beside it). The ratio printed is wall time over that 300 s budget (<= 1
+meets it). Issue 11's goals were 600 s and the plain recall.
 Earlier measurements in the results file stay in it (`variants`, those voided by the
 gathering fix, and each earlier run of this benchmark under `earlier_runs`).
 
@@ -37,9 +39,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import RESULTS, machine, save
 
-BUDGET_S = 600.0
+BUDGET_S = 300.0
 GOALS = {"wall_seconds_at_most": BUDGET_S, "test_accuracy_at_least": 0.98,
-         "fooling_recall_at_least": 0.9}  # fmt: skip
+         "fooling_recall_far_from_real_at_least": 0.9}  # fmt: skip
 MISSED_PER_LINE = 24  # held-out images called real, shown per iteration
 KEPT = ("variants", "invalid_before_the_gather_fix")  # earlier figures in the results file
 
@@ -58,12 +60,14 @@ def quick() -> None:
     met = {
         "wall_seconds": wall <= BUDGET_S,
         "test_accuracy": all(row["test_accuracy"] >= 0.98 for row in rows),
-        "fooling_recall": all(row["fooling_recall"] >= 0.9 for row in rows),
+        "fooling_recall_far_from_real": all(
+            row["fooling_recall_far_from_real"] >= 0.9 for row in rows
+        ),
     }
     figures = {
         "benchmark": "retrain_quick", **machine(torch.device("cpu")),
         "run": " ".join(["fooling", *command[3:]]), "wall_seconds": round(wall, 1),
-        "ratio_to_600s_budget": round(wall / BUDGET_S, 3),
+        f"ratio_to_{BUDGET_S:.0f}s_budget": round(wall / BUDGET_S, 3),
         "max_resident_set_mib": round(peak_kib / 1024), "goals": GOALS, "met": met,
         "summary": summary,
     }  # fmt: skip
@@ -72,7 +76,7 @@ def quick() -> None:
         earlier = json.loads(previous.read_text())
         figures.update({key: earlier[key] for key in KEPT if key in earlier})
         figures["earlier_runs"] = [*earlier.get("earlier_runs", []), _run_record(earlier)]
-    print(f"{wall:.1f} s wall, {wall / BUDGET_S:.2f} of the 600 s budget")
+    print(f"{wall:.1f} s wall, {wall / BUDGET_S:.2f} of the {BUDGET_S:.0f} s budget")
     _print_rows(summary["iterations"])
     save("retrain_quick_cpu", figures)
 

@@ -1,0 +1,214 @@
+"""The paper at its budget (issue 23): publish a `fooling reproduce` folder, finished or not.
+
+    python benchmarks/campaign.py export imagenet|mnist REPORT_DIR DEST
+
+`REPORT_DIR` is the `--out` of `fooling reproduce imagenet|mnist` at the paper's settings,
+a run of hours kept outside the work tree and continued across sessions by running the
+same command again. `export` writes what it has reached to `DEST` (e.g. `docs/results/
+imagenet`), whether the report has finished or not:
+
+- `report.md`: the CPU (model and the flags that decide precision), each step's status
+  (finished, with its wall time; in progress, with the generation reached, its search
+  time so far and the time it would take to finish at its recent rate; or not started),
+  the headline figures beside the paper's, and, once the report has finished, its whole
+  table as `report.html` shows it;
+- `<step>.summary.json` for each finished step, `<step>.progress.csv` for each evolution
+  step (the curve so far), and `<step>.png`, a contact sheet of its elites (at most 2 MB);
+- `curves.png`: median confidence over generations of each evolution step.
+
+An evolution step in progress is read from its checkpoint: its elites are re-scored
+here in fp32 on torch, as a finished run's summary is, since the search itself scores
+in bf16 on OpenVINO where the CPU has it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reproduce_runs import markdown_table
+
+from fooling.classifiers import load_classifier
+from fooling.machine import describe_cpu
+from fooling.records import FOOLED_AT
+from fooling.report.images import read_png
+from fooling.report.progress import read_progress
+from fooling.reproduce.imagenet import ImagenetPlan
+from fooling.reproduce.mnist import MnistPlan
+from fooling.reproduce.steps import REPORT_DIR, Step, read_manifest, run_folder
+from fooling.search.evolution import read_checkpoint
+
+SHEET_BYTES = 2 * 2**20  # the most a contact sheet may take
+PAPER = {  # the paper's headline figures, by step: (median confidence, classes at >= 99%)
+    "evolve-cppn": (0.8811, None),
+    "evolve-direct": (0.2159, 45),
+}
+RECENT = 200  # generations whose rate projects the time to finish
+
+
+def export(dataset: str, report: Path, dest: Path) -> None:
+    manifest = read_manifest(report)  # (written once the first step has finished)
+    settings = manifest.get("settings") or {"dataset": dataset, "quick": False}
+    if settings["dataset"] != dataset:
+        sys.exit(f"{report} is a report on {settings['dataset']}, not {dataset}")
+    if dataset == "imagenet":
+        plan = ImagenetPlan(quick=bool(settings["quick"]), data=settings.get("data"))
+    else:
+        plan = MnistPlan(quick=bool(settings["quick"]),
+                         retrain_iterations=settings.get("retrain_iterations"))  # fmt: skip
+    dest.mkdir(parents=True, exist_ok=True)
+    lines = [f"# `fooling reproduce {dataset}` at the paper's settings", ""]
+    lines += [f"CPU: {describe_cpu()}, {torch.get_num_threads()} threads. Steps run one "
+              "after another in one process; wall times are the steps' own.", ""]  # fmt: skip
+    lines += ["| step | status | generations | wall time | command |", "|---|---|---|---|---|"]
+    curves, headline = {}, []
+    for step in plan.steps():
+        folder = run_folder(report, step.name)
+        record = (manifest.get("steps") or {}).get(step.name)
+        command = _braced(step.command(Path(REPORT_DIR)))
+        status, generations, wall = "not started", "", ""
+        if record is not None:
+            status, wall = "finished", _hours(record["seconds"])
+            shutil.copy(folder / "summary.json", dest / f"{step.name}.summary.json")
+        progress = folder / "progress.csv"
+        if step.command_name == "evolve" and progress.is_file():
+            rows = read_progress(progress)
+            planned = int(step.arguments[step.arguments.index("--generations") + 1])
+            curves[step.name] = rows
+            shutil.copy(progress, dest / f"{step.name}.progress.csv")
+            generations = f"{rows[-1].generation:,} of {planned:,}"
+            if record is None:
+                status = "in progress"
+                wall = (f"{_hours(rows[-1].seconds)} so far; about "
+                        f"{_hours(_remaining(rows, planned))} to go")  # fmt: skip
+            figures = _elites(folder, step, finished=record is not None, dest=dest)
+            headline.append(_headline(step.name, rows[-1].generation, planned, figures))
+        lines.append(f"| {step.name} | {status} | {generations} | {wall} | `{command}` |")
+    lines += ["", "## Headline figures so far", "", *headline, ""]
+    if (report / "summary.json").is_file() and (report / "report.html").is_file():
+        lines += ["## The report", "", markdown_table(report)]
+    (dest / "report.md").write_text("\n".join(lines) + "\n")
+    if curves:
+        _plot(curves, dest / "curves.png")
+    print(f"wrote {dest / 'report.md'}")
+
+
+def _elites(folder: Path, step: Step, *, finished: bool, dest: Path) -> dict[str, float]:
+    """Median confidence and classes at >= 0.99 in fp32, and the contact sheet."""
+    if finished:
+        summary = json.loads((folder / "summary.json").read_text())
+        images = torch.stack([read_png(folder / cell["image"]) for cell in summary["classes"]])
+        confidences = torch.tensor([cell["confidence"] for cell in summary["classes"]])
+    else:
+        archive = read_checkpoint(folder / "checkpoint")["archive"]
+        images = archive["images"].float().div(255)
+        classifier = load_classifier(step.arguments[step.arguments.index("--classifier") + 1],
+                                     "cpu", backend="torch", precision="fp32")  # fmt: skip
+        confidences = classifier.exact_confidences(archive["images"], archive["classes"],
+                                                   archive["confidence"])  # fmt: skip
+    _sheet(images, dest / f"{step.name}.png")
+    return {"median": float(confidences.median()), "fooled": int((confidences >= FOOLED_AT).sum()),
+            "classes": len(confidences)}  # fmt: skip
+
+
+def _headline(name: str, generation: int, planned: int, figures: dict[str, float]) -> str:
+    paper = PAPER.get(name)
+    said = (f"- **{name}** at generation {generation:,} of {planned:,}: median confidence "
+            f"{figures['median']:.2%}, {figures['fooled']} of {figures['classes']} classes at "
+            f"≥ 99% (fp32)")  # fmt: skip
+    if paper is not None:
+        median, classes = paper
+        said += f"; the paper's AlexNet: median {median:.2%}" + (
+            f", {classes} classes at ≥ 99%" if classes is not None else ", many classes at ≥ 99%"
+        )
+    return said + "."
+
+
+def _remaining(rows: list, planned: int) -> float:
+    """Seconds to reach `planned` at the rate of the last `RECENT` generations."""
+    recent = rows[-RECENT:]
+    if len(recent) < 2:
+        return math.nan
+    rate = (recent[-1].seconds - recent[0].seconds) / (recent[-1].generation - recent[0].generation)
+    return rate * (planned - rows[-1].generation)
+
+
+def _braced(command: str) -> str:
+    """`--classes 0 1 ... 99` as bash's `--classes {0..99}`: the same command, shorter."""
+
+    def braces(match: re.Match[str]) -> str:
+        numbers = [int(word) for word in match.group(1).split()]
+        if numbers != list(range(numbers[0], numbers[-1] + 1)) or len(numbers) < 3:
+            return match.group(0)
+        return f"--classes {{{numbers[0]}..{numbers[-1]}}}"
+
+    return re.sub(r"--classes ((?:\d+ )+\d+)", braces, command)
+
+
+def _hours(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "?"
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+
+
+def _sheet(images: torch.Tensor, path: Path) -> None:
+    """Every elite in class order on one PNG, thumbnails shrunk until it fits `SHEET_BYTES`."""
+    columns = math.ceil(math.sqrt(len(images) * 1.6))
+    for size in (64, 48, 40, 32, 24, 16):
+        thumbs = torch.nn.functional.interpolate(images.float(), size=size, mode="area")
+        rows = math.ceil(len(images) / columns)
+        canvas = torch.ones(thumbs.shape[1], rows * size, columns * size)
+        for index, thumb in enumerate(thumbs):
+            top, left = (index // columns) * size, (index % columns) * size
+            canvas[:, top : top + size, left : left + size] = thumb
+        array = canvas.mul(255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        image = Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+        if buffer.tell() <= SHEET_BYTES:
+            path.write_bytes(buffer.getvalue())
+            return
+    raise RuntimeError(f"no contact sheet of {len(images)} images fits {SHEET_BYTES} bytes")
+
+
+def _plot(curves: dict[str, list], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    for name, rows in curves.items():
+        axes.plot([row.generation for row in rows], [row.median_confidence for row in rows],
+                  label=name)  # fmt: skip
+        if name in PAPER:
+            axes.axhline(PAPER[name][0], linestyle="--", linewidth=1, color="#888888")
+    axes.set_xlabel("generation")
+    axes.set_ylabel("median confidence (the search's own scores)")
+    axes.set_ylim(0, 1)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=9)
+    figure.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    exporting = commands.add_parser("export")
+    exporting.add_argument("dataset", choices=("imagenet", "mnist"))
+    exporting.add_argument("report", type=Path)
+    exporting.add_argument("dest", type=Path)
+    args = parser.parse_args()
+    export(args.dataset, args.report, args.dest)
+
+
+if __name__ == "__main__":
+    main()
