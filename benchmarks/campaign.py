@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reproduce_runs import markdown_table
 
 from fooling.classifiers import load_classifier
+from fooling.errors import FoolingError
 from fooling.machine import describe_cpu
 from fooling.records import FOOLED_AT
 from fooling.report.images import read_png
@@ -70,13 +71,14 @@ def export(dataset: str, report: Path, dest: Path) -> None:
     lines = [f"# `fooling reproduce {dataset}` at the paper's settings", ""]
     lines += [f"CPU: {describe_cpu()}, {torch.get_num_threads()} threads. Steps run one "
               "after another in one process; wall times are the steps' own.", ""]  # fmt: skip
-    lines += ["| step | status | generations | wall time | command |", "|---|---|---|---|---|"]
+    lines += ["| step | status | generations | wall time | search ran on | command |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
     curves, headline = {}, []
     for step in plan.steps():
         folder = run_folder(report, step.name)
         record = (manifest.get("steps") or {}).get(step.name)
         command = _braced(step.command(Path(REPORT_DIR)))
-        status, generations, wall = "not started", "", ""
+        status, generations, wall, scored = "not started", "", "", ""
         if record is not None:
             status, wall = "finished", _hours(record["seconds"])
             shutil.copy(folder / "summary.json", dest / f"{step.name}.summary.json")
@@ -91,9 +93,11 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                 status = "in progress"
                 wall = (f"{_hours(rows[-1].seconds)} so far; about "
                         f"{_hours(_remaining(rows, planned))} to go")  # fmt: skip
+            scored = _scored_on(folder)
             figures = _elites(folder, step, finished=record is not None, dest=dest)
             headline.append(_headline(step.name, rows[-1].generation, planned, figures))
-        lines.append(f"| {step.name} | {status} | {generations} | {wall} | `{command}` |")
+        lines.append(f"| {step.name} | {status} | {generations} | {wall} | {scored} | "
+                     f"`{command}` |")  # fmt: skip
     lines += ["", "## Headline figures so far", "", *headline, ""]
     if (report / "summary.json").is_file() and (report / "report.html").is_file():
         lines += ["## The report", "", markdown_table(report)]
@@ -119,6 +123,15 @@ def _elites(folder: Path, step: Step, *, finished: bool, dest: Path) -> dict[str
     _sheet(images, dest / f"{step.name}.png")
     return {"median": float(confidences.median()), "fooled": int((confidences >= FOOLED_AT).sum()),
             "classes": len(confidences)}  # fmt: skip
+
+
+def _scored_on(folder: Path) -> str:
+    """The backend and precision the search scored in, as its checkpoint says."""
+    try:
+        model = read_checkpoint(folder / "checkpoint")["settings"]["model"]
+    except (FoolingError, KeyError, TypeError):
+        return "?"
+    return f"{model.get('backend')} {model.get('precision')}"
 
 
 def _headline(name: str, generation: int, planned: int, figures: dict[str, float]) -> str:
