@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import math
 import re
 import shutil
+import statistics
 import sys
 from pathlib import Path
 
@@ -55,6 +57,7 @@ PAPER = {  # the paper's headline figures, by step: (median confidence, classes 
     "evolve-direct": (0.2159, 45),
 }
 RECENT = 200  # generations whose rate projects the time to finish
+PAUSE = 60  # a generation this many times slower than the median was paused
 
 
 def export(dataset: str, report: Path, dest: Path) -> None:
@@ -91,8 +94,11 @@ def export(dataset: str, report: Path, dest: Path) -> None:
             generations = f"{rows[-1].generation:,} of {planned:,}"
             if record is None:
                 status = "in progress"
-                wall = (f"{_hours(rows[-1].seconds)} so far; about "
+                paused = _paused(rows)
+                wall = (f"{_hours(rows[-1].seconds - paused)} so far; about "
                         f"{_hours(_remaining(rows, planned))} to go")  # fmt: skip
+                if paused:
+                    wall += f" (and {_hours(paused)} paused)"
             scored = _scored_on(folder)
             figures = _elites(folder, step, finished=record is not None, dest=dest)
             headline.append(_headline(step.name, rows[-1].generation, planned, figures))
@@ -147,12 +153,27 @@ def _headline(name: str, generation: int, planned: int, figures: dict[str, float
     return said + "."
 
 
+def _durations(rows: list) -> list[float]:
+    return [after.seconds - before.seconds for before, after in itertools.pairwise(rows)]
+
+
+def _paused(rows: list) -> float:
+    """Seconds of generations that took over `PAUSE` times the median: the process was
+    stopped (SIGSTOP) in them, to measure something else alone; not the search's time."""
+    durations = _durations(rows)
+    if not durations:
+        return 0.0
+    typical = statistics.median(durations)
+    return sum(d - typical for d in durations if d > PAUSE * typical)
+
+
 def _remaining(rows: list, planned: int) -> float:
-    """Seconds to reach `planned` at the rate of the last `RECENT` generations."""
+    """Seconds to reach `planned` at the rate of the last `RECENT` generations (pauses out)."""
     recent = rows[-RECENT:]
     if len(recent) < 2:
         return math.nan
-    rate = (recent[-1].seconds - recent[0].seconds) / (recent[-1].generation - recent[0].generation)
+    seconds = recent[-1].seconds - recent[0].seconds - _paused(recent)
+    rate = seconds / (recent[-1].generation - recent[0].generation)
     return rate * (planned - rows[-1].generation)
 
 

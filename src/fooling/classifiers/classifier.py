@@ -53,8 +53,8 @@ class Classifier:
         precision: `"fp32"`, `"bf16"`, or `"auto"`: bf16 for an `nn.Module` on a GPU
             (autocast, about twice the throughput), and on OpenVINO where the CPU has
             AMX or AVX-512-BF16 and bf16 wins a timed race against fp32 there
-            (`fooling.classifiers.backends`); fp32 otherwise. On a CPU, bf16 runs on OpenVINO where
-            that is the backend, else through torch autocast.
+            (`fooling.classifiers.backends`); fp32 otherwise. On a CPU, bf16 runs on
+            OpenVINO where that is the backend, else through torch autocast.
             Softmax is always taken in fp32, and `exact_probabilities` is fp32
             whatever the precision.
         dataset_mean: the training data's mean colour on `[0, 1]`, where known (gradient
