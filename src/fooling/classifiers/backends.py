@@ -17,8 +17,8 @@ do not, one warning line says so and the classifier keeps its own path.
 it beats the classifier's own path on a timed batch. It is torch otherwise,
 and torch on a GPU. ONNX Runtime runs only when it is named. Precision `auto`
 on OpenVINO is decided the same way: where the CPU offers bf16 (AMX, or
-AVX-512-BF16 without AMX, where it gains far less), bf16 runs only if it beats
-OpenVINO's fp32 on the timed batch. Each race is run once per model, pair of
+AVX-512-BF16 without it; what bf16 gains differs between the two), bf16 runs only
+if it beats OpenVINO's fp32 on the timed batch. Each race is run once per model, pair of
 contenders and machine, and its outcome is kept in the cache. Later runs then
 choose alike, so the same seed gives the same run.
 """
