@@ -2,8 +2,8 @@
 
 Figures differ between machines of one kind: a 2-core Xeon with AMX ran the
 ImageNet CPPN loop at 516 evaluations/s, an AMD EPYC with AVX-512-BF16 but no AMX
-at 113. Every report and benchmark records this, so that figures are compared as
-ratios on the same CPU, never as times across CPUs.
+at 113 (`../shared/ENVIRONMENT.md`). Every report and benchmark records this, so
+that figures are compared as ratios on the same CPU, never as times across CPUs.
 """
 
 from __future__ import annotations
