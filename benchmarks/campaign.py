@@ -73,7 +73,10 @@ def export(dataset: str, report: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     lines = [f"# `fooling reproduce {dataset}` at the paper's settings", ""]
     lines += [f"CPU: {describe_cpu()}, {torch.get_num_threads()} threads. Steps run one "
-              "after another in one process; wall times are the steps' own.", ""]  # fmt: skip
+              "after another in one process, at a low priority (`nice`) beside the "
+              "project's other work, so their wall times are upper bounds; time the process "
+              "was stopped (to measure something else alone) is left out and shown apart.",
+              ""]  # fmt: skip
     lines += ["| step | status | generations | wall time | search ran on | command |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     curves, headline = {}, []
@@ -85,6 +88,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
         if record is not None:
             status, wall = "finished", _hours(record["seconds"])
             shutil.copy(folder / "summary.json", dest / f"{step.name}.summary.json")
+        paused = 0.0
         progress = folder / "progress.csv"
         if step.command_name == "evolve" and progress.is_file():
             rows = read_progress(progress)
@@ -92,16 +96,18 @@ def export(dataset: str, report: Path, dest: Path) -> None:
             curves[step.name] = rows
             shutil.copy(progress, dest / f"{step.name}.progress.csv")
             generations = f"{rows[-1].generation:,} of {planned:,}"
+            paused = _paused(rows)
             if record is None:
                 status = "in progress"
-                paused = _paused(rows)
                 wall = (f"{_hours(rows[-1].seconds - paused)} so far; about "
                         f"{_hours(_remaining(rows, planned))} to go")  # fmt: skip
-                if paused:
-                    wall += f" (and {_hours(paused)} paused)"
+            else:
+                wall = _hours(record["seconds"] - paused)
             scored = _scored_on(folder)
             figures = _elites(folder, step, finished=record is not None, dest=dest)
             headline.append(_headline(step.name, rows[-1].generation, planned, figures))
+        if paused:
+            wall += f" (and {_hours(paused)} paused)"
         lines.append(f"| {step.name} | {status} | {generations} | {wall} | {scored} | "
                      f"`{command}` |")  # fmt: skip
     lines += ["", "## Headline figures so far", "", *headline, ""]
