@@ -57,6 +57,7 @@ PAPER = {  # the paper's headline figures, by step: (median confidence, classes 
     "evolve-direct": (0.2159, 45),
 }
 RECENT = 200  # generations whose rate projects the time to finish
+SLOPE = 1000  # generations over which a headline says how fast the median still rises
 PAUSE = 60  # a generation this many times slower than the median was paused
 
 
@@ -105,7 +106,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                 wall = _hours(record["seconds"] - paused)
             scored = _scored_on(folder)
             figures = _elites(folder, step, finished=record is not None, dest=dest)
-            headline.append(_headline(step.name, rows[-1].generation, planned, figures))
+            headline.append(_headline(step.name, rows, planned, figures))
         if paused:
             wall += f" (and {_hours(paused)} paused)"
         lines.append(f"| {step.name} | {status} | {generations} | {wall} | {scored} | "
@@ -146,16 +147,22 @@ def _scored_on(folder: Path) -> str:
     return f"{model.get('backend')} {model.get('precision')}"
 
 
-def _headline(name: str, generation: int, planned: int, figures: dict[str, float]) -> str:
+def _headline(name: str, rows: list, planned: int, figures: dict[str, float]) -> str:
     paper = PAPER.get(name)
-    said = (f"- **{name}** at generation {generation:,} of {planned:,}: median confidence "
-            f"{figures['median']:.2%}, {figures['fooled']} of {figures['classes']} classes at "
-            f"≥ 99% (fp32)")  # fmt: skip
+    said = (f"- **{name}** at generation {rows[-1].generation:,} of {planned:,}: median "
+            f"confidence {figures['median']:.2%}, {figures['fooled']} of {figures['classes']} "
+            f"classes at ≥ 99% (fp32)")  # fmt: skip
     if paper is not None:
         median, classes = paper
         said += f"; the paper's AlexNet: median {median:.2%}" + (
             f", {classes} classes at ≥ 99%" if classes is not None else ", many classes at ≥ 99%"
         )
+    if rows[-1].generation > SLOPE:
+        before = next(row for row in reversed(rows) if row.generation <= rows[-1].generation - SLOPE)
+        rise = rows[-1].median_confidence - before.median_confidence
+        said += (f". Over its last {SLOPE:,} generations the median (as scored in the search) "
+                 f"rose {rise:+.2%}, from {before.median_confidence:.2%} to "
+                 f"{rows[-1].median_confidence:.2%}")  # fmt: skip
     return said + "."
 
 

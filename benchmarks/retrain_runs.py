@@ -38,6 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import RESULTS, machine, save
+from fooling.classifiers import load_classifier
 
 BUDGET_S = 300.0
 GOALS = {"wall_seconds_at_most": BUDGET_S, "test_accuracy_at_least": 0.98,
@@ -56,6 +57,7 @@ def quick() -> None:
         wall = time.perf_counter() - started
         summary = json.loads((out / "summary.json").read_text())
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    lenet = load_classifier("lenet-mnist")  # the run's choice: the backend race is remembered
     rows = summary["iterations"][1:]
     met = {
         "wall_seconds": wall <= BUDGET_S,
@@ -69,6 +71,7 @@ def quick() -> None:
         "run": " ".join(["fooling", *command[3:]]), "wall_seconds": round(wall, 1),
         f"ratio_to_{BUDGET_S:.0f}s_budget": round(wall / BUDGET_S, 3),
         "max_resident_set_mib": round(peak_kib / 1024), "goals": GOALS, "met": met,
+        "lenet_backend": f"{lenet.backend} {lenet.precision}",
         "summary": summary,
     }  # fmt: skip
     previous = RESULTS / "retrain_quick_cpu.json"
@@ -86,6 +89,7 @@ def _run_record(figures: dict[str, Any]) -> dict[str, Any]:
     rows = figures["summary"]["iterations"]
     return {
         "measured_at": figures["measured_at"], "wall_seconds": figures["wall_seconds"],
+        "lenet_backend": figures.get("lenet_backend"),
         "settings": figures["summary"]["settings"],
         "seconds": [row["seconds"] for row in rows],
         "fooling_recall": [row["fooling_recall"] for row in rows],

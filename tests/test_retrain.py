@@ -15,7 +15,7 @@ import fooling
 from fooling.classifiers import load_classifier
 from fooling.classifiers.lenet import LeNet
 from fooling.data.mnist import load_mnist
-from fooling.experiments.gather import gather
+from fooling.experiments.gather import Searches, gather, search
 from fooling.experiments.near_real import NearReal
 from fooling.experiments.retrain import IMAGES_FORMAT, STATE_FORMAT, RetrainSettings
 from fooling.report.images import read_png
@@ -379,6 +379,19 @@ def test_gather_stops_at_its_cap_with_what_it_found_only_when_allowed(lenet):
     picky = gather(lenet, 5, keep=lambda images: images.float().mean((1, 2, 3)) > 127,
                    progress=False, classes=range(10), generations=4, population=20)  # fmt: skip
     assert len(picky.images) == 5 and (picky.images.float().mean((1, 2, 3)) > 127).all()
+
+
+def test_a_search_not_on_course_is_given_up_at_a_snapshot(lenet):
+    # a noise image is nowhere near a confident "1": below 0.99 * 2/100 after 2 generations
+    hopeless = search(Searches(lenet, [1], ["direct"], 10, 0, 0.99, [2, 100]), 0)
+    assert hopeless.given_up and len(hopeless.snapshots) == 1 and hopeless.evaluations == 30
+    # against all ten digits some noise is already confident: it runs to the end
+    on_course = search(Searches(lenet, list(range(10)), ["direct"], 10, 0, 0.99, [2, 100]), 0)
+    assert not on_course.given_up and on_course.evaluations == 1010
+    options = {"classes": [1], "generations": 100, "population": 10, "max_searches": 3}
+    gathered = gather(lenet, 5, capped_ok=True, progress=False, **options)
+    assert gathered.searches == 3 and gathered.given_up >= 1
+    assert gathered.evaluations == gathered.given_up * 260 + (3 - gathered.given_up) * 1010
 
 
 def test_a_run_from_before_gathering_schemes_resumes(stopped, tmp_path):

@@ -224,7 +224,8 @@ def retrain(
     real classes (per class, the better of the encodings),
     `fooled_at_0.99_far_from_real` (the classes with such an elite far from real images),
     `trained_fooling_images`, and the iteration's cost: `gathered` and
-    `gathered_held_out` (images), `gathered_searches`, `gathering_capped` (a gathering
+    `gathered_held_out` (images), `gathered_searches`, `gathering_given_up` (searches
+    given up as not on course, `fooling.experiments.gather`), `gathering_capped` (a gathering
     stopped at `settings.max_searches` short of its count), `gathering_seconds`,
     `evaluations`, `seconds`.
 
@@ -408,6 +409,7 @@ class _Retraining:
             **evolved, "trained_fooling_images": len(fooling),
             "gathered": len(trained.images), "gathered_held_out": len(held_out.images),
             "gathered_searches": trained.searches + held_out.searches,
+            "gathering_given_up": trained.given_up + held_out.given_up,
             "gathering_capped": trained.capped or held_out.capped,
             "gathering_seconds": round(trained.seconds + held_out.seconds, 3),
             "evaluations": trained.evaluations + held_out.evaluations + evaluations,
