@@ -158,7 +158,8 @@ def _headline(name: str, rows: list, planned: int, figures: dict[str, float]) ->
             f", {classes} classes at ≥ 99%" if classes is not None else ", many classes at ≥ 99%"
         )
     if rows[-1].generation > SLOPE:
-        before = next(row for row in reversed(rows) if row.generation <= rows[-1].generation - SLOPE)
+        start = rows[-1].generation - SLOPE
+        before = next(row for row in reversed(rows) if row.generation <= start)
         rise = rows[-1].median_confidence - before.median_confidence
         said += (f". Over its last {SLOPE:,} generations the median (as scored in the search) "
                  f"rose {rise:+.2%}, from {before.median_confidence:.2%} to "

@@ -38,6 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import RESULTS, machine, save
+
 from fooling.classifiers import load_classifier
 
 BUDGET_S = 300.0

@@ -14,7 +14,7 @@ probabilities must agree to `AGREEMENT` and give the same top-1 class. If they
 do not, one warning line says so and the classifier keeps its own path.
 
 `auto` uses OpenVINO where it is installed, the model exports and agrees, and
-it beats the classifier's own path on a timed batch. It is torch otherwise,
+it beats the classifier's own path on a timed batch by `TORCH_MARGIN`. It is torch otherwise,
 and torch on a GPU. ONNX Runtime runs only when it is named. Precision `auto`
 on OpenVINO is decided the same way: where the CPU offers bf16 (AMX, or
 AVX-512-BF16 without it; what bf16 gains differs between the two), bf16 runs only
@@ -53,6 +53,12 @@ PROBE_IMAGES = 8
 RACE_IMAGES = 200  # a search's batch: the paper's population
 RACE_ROUNDS = 15  # turns each side gets in a race, at most
 RACE_SECONDS = 2.0  # and no more turns after this long
+# A compiled model must be this much faster than torch to be chosen. Torch's threads and
+# the compiled model's hand the CPU back and forth in every generation of a search, which
+# a race of forward passes alone does not see. On a quiet 2-core AMD EPYC, LeNet on OpenVINO
+# fp32 won or lost its races by 0.87x to 1.07x, yet its gathering searches ran 1.28x slower
+# than on torch; EfficientNet-Lite0 won by 2.9x (benchmarks/results/backend_race_cpu.json).
+TORCH_MARGIN = 1.25
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 """Images `float32 [N, C, H, W]` in `[0, 1]` on the CPU -> the model's scores `[N, K]`."""
@@ -165,7 +171,11 @@ def compile_for_cpu(
                                        exact):  # fmt: skip
             compiled = bf16
     if backend == "auto" and not race(
-        (candidate, compiled.precision), compiled.forward, ("torch", "fp32"), reference
+        (candidate, compiled.precision),
+        compiled.forward,
+        ("torch", "fp32"),
+        reference,
+        by=TORCH_MARGIN,
     ):
         return None
     return compiled
@@ -338,25 +348,31 @@ def _faster(
     *,
     input_shape: Sequence[int],
     fingerprint: str,
+    by: float = 1.0,
 ) -> bool:
-    """Whether `contender` (backend, precision) beats `baseline` on a timed batch.
+    """Whether `contender` (backend, precision) is `by` times as fast as `baseline` on a
+    timed batch.
 
-    Raced once per model, pair and machine, then remembered in the cache.
+    Raced once per model, pair and machine; the times are remembered in the cache.
     """
     key = [fingerprint, list(input_shape), list(contender), list(baseline),
            *(_version(backend) for backend, _ in (contender, baseline)), torch.__version__,
            torch.get_num_threads(), describe_cpu(), RACE_ROUNDS]  # fmt: skip
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:20]
     remembered = cache_folder() / f"race-{digest}.json"
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        return bool(json.loads(remembered.read_text())["won"])
-    batch = torch.rand((RACE_IMAGES, *input_shape), generator=torch.Generator().manual_seed(1))
-    contender_seconds, baseline_seconds = _best_seconds(contender_forward, baseline_forward, batch)
-    seconds = {"-".join(contender): contender_seconds, "-".join(baseline): baseline_seconds}
-    won = contender_seconds < baseline_seconds
-    with contextlib.suppress(OSError):
-        atomic_write_text(remembered, json.dumps({"won": won, "seconds": seconds}))
-    return won
+    names = "-".join(contender), "-".join(baseline)
+    try:
+        seconds = json.loads(remembered.read_text())["seconds"]
+        contender_seconds, baseline_seconds = float(seconds[names[0]]), float(seconds[names[1]])
+    except (OSError, ValueError, KeyError, TypeError):
+        batch = torch.rand((RACE_IMAGES, *input_shape),
+                           generator=torch.Generator().manual_seed(1))  # fmt: skip
+        contender_seconds, baseline_seconds = _best_seconds(contender_forward, baseline_forward,
+                                                            batch)  # fmt: skip
+        seconds = dict(zip(names, (contender_seconds, baseline_seconds), strict=True))
+        with contextlib.suppress(OSError):
+            atomic_write_text(remembered, json.dumps({"seconds": seconds}))
+    return contender_seconds * by < baseline_seconds
 
 
 def _best_seconds(first: Forward, second: Forward, batch: torch.Tensor) -> tuple[float, float]:
