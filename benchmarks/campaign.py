@@ -162,7 +162,7 @@ def _headline(name: str, rows: list, planned: int, figures: dict[str, float]) ->
         before = next(row for row in reversed(rows) if row.generation <= start)
         rise = rows[-1].median_confidence - before.median_confidence
         said += (f". Over its last {SLOPE:,} generations the median (as scored in the search) "
-                 f"rose {rise:+.2%}, from {before.median_confidence:.2%} to "
+                 f"rose {rise * 100:+.2f} points, from {before.median_confidence:.2%} to "
                  f"{rows[-1].median_confidence:.2%}")  # fmt: skip
     return said + "."
 

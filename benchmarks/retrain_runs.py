@@ -40,11 +40,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _machine import RESULTS, machine, save
 
 from fooling.classifiers import load_classifier
+from fooling.classifiers.lenet import MNIST_LABELS, LeNet
+from fooling.experiments.gather import Searches, search
+from fooling.user_files import read_weights
 
 BUDGET_S = 300.0
 GOALS = {"wall_seconds_at_most": BUDGET_S, "test_accuracy_at_least": 0.98,
          "fooling_recall_far_from_real_at_least": 0.9}  # fmt: skip
 MISSED_PER_LINE = 24  # held-out images called real, shown per iteration
+YIELD_POPULATIONS = (50, 100)  # gathering populations compared on the run's networks
+YIELD_SEARCHES = 8
 KEPT = ("variants", "invalid_before_the_gather_fix", "smaller_quick_settings")  # earlier figures
 
 
@@ -57,6 +62,7 @@ def quick() -> None:
         subprocess.run([*command, "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - started
         summary = json.loads((out / "summary.json").read_text())
+        yields = _gather_yields(out, summary["settings"]["gather_generations"])
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     lenet = load_classifier("lenet-mnist")  # the run's choice: the backend race is remembered
     rows = summary["iterations"][1:]
@@ -73,6 +79,7 @@ def quick() -> None:
         f"ratio_to_{BUDGET_S:.0f}s_budget": round(wall / BUDGET_S, 3),
         "max_resident_set_mib": round(peak_kib / 1024), "goals": GOALS, "met": met,
         "lenet_backend": f"{lenet.backend} {lenet.precision}",
+        "gather_yields": yields,
         "summary": summary,
     }  # fmt: skip
     previous = RESULTS / "retrain_quick_cpu.json"
@@ -83,6 +90,35 @@ def quick() -> None:
     print(f"{wall:.1f} s wall, {wall / BUDGET_S:.2f} of the {BUDGET_S:.0f} s budget")
     _print_rows(summary["iterations"])
     save("retrain_quick_cpu", figures)
+
+
+def _gather_yields(run: Path, generations: int) -> dict[str, Any]:
+    """Fooling images found per 1000 evaluations and per second by CPPN gathering searches
+    of each population in `YIELD_POPULATIONS`, against each retrained network of `run`
+    (`YIELD_SEARCHES` searches each, the same seeds for every population)."""
+    first = load_classifier("lenet-mnist")
+    figures: dict[str, Any] = {"searches": YIELD_SEARCHES, "generations": generations}
+    for folder in sorted((run / "iterations").glob("[0-9][0-9]"))[1:-1]:  # gathered against
+        network = LeNet(num_classes=len(MNIST_LABELS) + 1)
+        network.load_state_dict(read_weights(folder / "weights.safetensors"))
+        classifier = first.with_model(network, labels=(*first.labels, "fooling"),
+                                      name=f"retrained-{folder.name}")  # fmt: skip
+        for population in YIELD_POPULATIONS:
+            stops = sorted({max(1, generations * (k + 1) // 4) for k in range(4)})
+            shared = Searches(classifier, list(range(10)), ["cppn"], population, 0, 0.99, stops)
+            started, images, evaluations = time.perf_counter(), 0, 0
+            for number in range(YIELD_SEARCHES):
+                found = search(shared, number)
+                images += len({image.numpy().tobytes() for part, _ in found.snapshots
+                               for image in part})  # fmt: skip
+                evaluations += found.evaluations
+            seconds = time.perf_counter() - started
+            figures[f"network {folder.name}, population {population}"] = {
+                "images_per_search": round(images / YIELD_SEARCHES, 2),
+                "images_per_1000_evaluations": round(1000 * images / evaluations, 2),
+                "images_per_second": round(images / seconds, 1),
+            }
+    return figures
 
 
 def _run_record(figures: dict[str, Any]) -> dict[str, Any]:
