@@ -78,7 +78,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
               "project's other work, so their wall times are upper bounds; time the process "
               "was stopped (to measure something else alone) is left out and shown apart.",
               ""]  # fmt: skip
-    lines += ["| step | status | generations | wall time | search ran on | command |",
+    lines += ["| step | status | reached | wall time | search ran on | command |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     curves, headline = {}, []
     for step in plan.steps():
@@ -107,6 +107,18 @@ def export(dataset: str, report: Path, dest: Path) -> None:
             scored = _scored_on(folder)
             figures = _elites(folder, step, finished=record is not None, dest=dest)
             headline.append(_headline(step.name, rows, planned, figures))
+        summary = folder / "summary.json"
+        if step.command_name == "retrain" and summary.is_file():
+            iterations = json.loads(summary.read_text())["iterations"]
+            planned = int(step.arguments[step.arguments.index("--iterations") + 1])
+            shutil.copy(summary, dest / f"{step.name}.summary.json")
+            if (folder / "plots" / "retrain.png").is_file():  # its figures over iterations
+                shutil.copy(folder / "plots" / "retrain.png", dest / f"{step.name}.png")
+            generations = f"iteration {len(iterations) - 1} of {planned}"
+            if record is None:
+                status = "in progress"
+                wall = f"{_hours(sum(row['seconds'] for row in iterations))} so far"
+            headline.append(_retrain_headline(step.name, iterations))
         if paused:
             wall += f" (and {_hours(paused)} paused)"
         lines.append(f"| {step.name} | {status} | {generations} | {wall} | {scored} | "
@@ -165,6 +177,22 @@ def _headline(name: str, rows: list, planned: int, figures: dict[str, float]) ->
                  f"rose {rise * 100:+.2f} points, from {before.median_confidence:.2%} to "
                  f"{rows[-1].median_confidence:.2%}")  # fmt: skip
     return said + "."
+
+
+def _retrain_headline(name: str, iterations: list[dict]) -> str:
+    """Each retraining iteration's recall, share near real digits and cost, in order."""
+
+    def each(key: str, form: str) -> str:
+        shown = [form.format(row[key]) if row.get(key) is not None else "none"
+                 for row in iterations[1:]]  # fmt: skip
+        return " / ".join(shown) or "none yet"
+
+    return (f"- **{name}** at iteration {len(iterations) - 1}: per iteration, fooling recall "
+            "on held-out images far from real digits "
+            f"{each('fooling_recall_far_from_real', '{:.3f}')}"
+            f"; share of gathered images near a real digit {each('gathered_near_real', '{:.0%}')}"
+            f"; searches {each('gathered_searches', '{}')}; seconds {each('seconds', '{:.0f}')}; "
+            f"capped {each('gathering_capped', '{}')}.")  # fmt: skip
 
 
 def _durations(rows: list) -> list[float]:
