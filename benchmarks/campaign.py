@@ -14,7 +14,10 @@ imagenet`), whether the report has finished or not:
   table as `report.html` shows it;
 - `<step>.summary.json` for each finished step, `<step>.progress.csv` for each evolution
   step (the curve so far), and `<step>.png`, a contact sheet of its elites (at most 2 MB);
-- `curves.png`: median confidence over generations of each evolution step.
+- `curves.png`: median confidence over generations of each evolution step;
+- for a retraining step (finished or not): `<step>.summary.json`, `<step>.png` (its
+  figures over iterations) and `<step>.gathered.png` (a row of the fooling images each
+  iteration gathered).
 
 An evolution step in progress is read from its checkpoint: its elites are re-scored
 here in fp32 on torch, as a finished run's summary is, since the search itself scores
@@ -42,6 +45,7 @@ from reproduce_runs import markdown_table
 
 from fooling.classifiers import load_classifier
 from fooling.errors import FoolingError
+from fooling.experiments.retrain import IMAGES_FORMAT
 from fooling.machine import describe_cpu
 from fooling.records import FOOLED_AT
 from fooling.report.images import read_png
@@ -50,8 +54,10 @@ from fooling.reproduce.imagenet import ImagenetPlan
 from fooling.reproduce.mnist import MnistPlan
 from fooling.reproduce.steps import REPORT_DIR, Step, read_manifest, run_folder
 from fooling.search.evolution import read_checkpoint
+from fooling.state_file import load_state
 
 SHEET_BYTES = 2 * 2**20  # the most a contact sheet may take
+STRIP = 24  # gathered images shown per retraining iteration
 PAPER = {  # the paper's headline figures, by step: (median confidence, classes at >= 99%)
     "evolve-cppn": (0.8811, None),
     "evolve-direct": (0.2159, 45),
@@ -114,6 +120,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
             shutil.copy(summary, dest / f"{step.name}.summary.json")
             if (folder / "plots" / "retrain.png").is_file():  # its figures over iterations
                 shutil.copy(folder / "plots" / "retrain.png", dest / f"{step.name}.png")
+            _gathered_strip(folder, dest / f"{step.name}.gathered.png")
             generations = f"iteration {len(iterations) - 1} of {planned}"
             if record is None:
                 status = "in progress"
@@ -192,7 +199,8 @@ def _retrain_headline(name: str, iterations: list[dict]) -> str:
             f"{each('fooling_recall_far_from_real', '{:.3f}')}"
             f"; share of gathered images near a real digit {each('gathered_near_real', '{:.0%}')}"
             f"; searches {each('gathered_searches', '{}')}; seconds {each('seconds', '{:.0f}')}; "
-            f"capped {each('gathering_capped', '{}')}.")  # fmt: skip
+            f"capped {each('gathering_capped', '{}')}. [{name}.gathered.png]({name}.gathered.png) "
+            "shows, a row per iteration, fooling images it gathered.")  # fmt: skip
 
 
 def _durations(rows: list) -> list[float]:
@@ -255,6 +263,26 @@ def _sheet(images: torch.Tensor, path: Path) -> None:
             path.write_bytes(buffer.getvalue())
             return
     raise RuntimeError(f"no contact sheet of {len(images)} images fits {SHEET_BYTES} bytes")
+
+
+def _gathered_strip(run: Path, path: Path) -> None:
+    """One row per retraining iteration: `STRIP` of the fooling images it gathered, evenly
+    spaced in the order found, so that the drift toward legible digits shows."""
+    rows = []
+    for saved in sorted(run.glob("iterations/[0-9][0-9]/fooling.safetensors")):
+        trained = load_state(saved, kind=IMAGES_FORMAT)["trained"]
+        picked = torch.linspace(0, len(trained) - 1, min(STRIP, len(trained))).round().long()
+        rows.append(torch.cat(list(trained[picked].float().div(255)), dim=-1))
+    if not rows:
+        return
+    width = max(row.shape[-1] for row in rows)
+    canvas = torch.ones(rows[0].shape[0], len(rows) * rows[0].shape[-2], width)
+    for index, row in enumerate(rows):
+        height = row.shape[-2]
+        canvas[:, index * height : (index + 1) * height, : row.shape[-1]] = row
+    canvas = torch.nn.functional.interpolate(canvas[None], scale_factor=2, mode="nearest")[0]
+    array = canvas.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array).save(path)
 
 
 def _plot(curves: dict[str, list], path: Path) -> None:
