@@ -48,8 +48,10 @@ BUDGET_S = 300.0
 GOALS = {"wall_seconds_at_most": BUDGET_S, "test_accuracy_at_least": 0.98,
          "fooling_recall_far_from_real_at_least": 0.9}  # fmt: skip
 MISSED_PER_LINE = 24  # held-out images called real, shown per iteration
-YIELD_POPULATIONS = (50, 100)  # gathering populations compared on the run's networks
-YIELD_SEARCHES = 8
+YIELD_SCHEMES = ((100, 4), (200, 20))  # gathering (generations, snapshots) compared ...
+YIELD_POPULATION = 50  # ... at this population, on the run's networks
+YIELD_SEARCHES = 12
+RECORDED = ("gathered_searches", "gathering_given_up", "gathering_seconds", "median_confidence")
 KEPT = ("variants", "invalid_before_the_gather_fix", "smaller_quick_settings")  # earlier figures
 
 
@@ -62,7 +64,7 @@ def quick() -> None:
         subprocess.run([*command, "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - started
         summary = json.loads((out / "summary.json").read_text())
-        yields = _gather_yields(out, summary["settings"]["gather_generations"])
+        yields = _gather_yields(out)
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     lenet = load_classifier("lenet-mnist")  # the run's choice: the backend race is remembered
     rows = summary["iterations"][1:]
@@ -92,20 +94,21 @@ def quick() -> None:
     save("retrain_quick_cpu", figures)
 
 
-def _gather_yields(run: Path, generations: int) -> dict[str, Any]:
+def _gather_yields(run: Path) -> dict[str, Any]:
     """Fooling images found per 1000 evaluations and per second by CPPN gathering searches
-    of each population in `YIELD_POPULATIONS`, against each retrained network of `run`
-    (`YIELD_SEARCHES` searches each, the same seeds for every population)."""
+    of each scheme in `YIELD_SCHEMES`, against each retrained network of `run`
+    (`YIELD_SEARCHES` searches each, the same seeds for every scheme)."""
     first = load_classifier("lenet-mnist")
-    figures: dict[str, Any] = {"searches": YIELD_SEARCHES, "generations": generations}
+    figures: dict[str, Any] = {"searches": YIELD_SEARCHES, "population": YIELD_POPULATION}
     for folder in sorted((run / "iterations").glob("[0-9][0-9]"))[1:-1]:  # gathered against
         network = LeNet(num_classes=len(MNIST_LABELS) + 1)
         network.load_state_dict(read_weights(folder / "weights.safetensors"))
         classifier = first.with_model(network, labels=(*first.labels, "fooling"),
                                       name=f"retrained-{folder.name}")  # fmt: skip
-        for population in YIELD_POPULATIONS:
-            stops = sorted({max(1, generations * (k + 1) // 4) for k in range(4)})
-            shared = Searches(classifier, list(range(10)), ["cppn"], population, 0, 0.99, stops)
+        for generations, snapshots in YIELD_SCHEMES:
+            stops = sorted({max(1, generations * (k + 1) // snapshots) for k in range(snapshots)})
+            shared = Searches(classifier, list(range(10)), ["cppn"], YIELD_POPULATION, 0, 0.99,
+                              stops)  # fmt: skip
             started, images, evaluations = time.perf_counter(), 0, 0
             for number in range(YIELD_SEARCHES):
                 found = search(shared, number)
@@ -113,7 +116,8 @@ def _gather_yields(run: Path, generations: int) -> dict[str, Any]:
                                for image in part})  # fmt: skip
                 evaluations += found.evaluations
             seconds = time.perf_counter() - started
-            figures[f"network {folder.name}, population {population}"] = {
+            key = f"network {folder.name}, {generations} generations read {snapshots} times"
+            figures[key] = {
                 "images_per_search": round(images / YIELD_SEARCHES, 2),
                 "images_per_1000_evaluations": round(1000 * images / evaluations, 2),
                 "images_per_second": round(images / seconds, 1),
@@ -130,6 +134,8 @@ def _run_record(figures: dict[str, Any]) -> dict[str, Any]:
         "settings": figures["summary"]["settings"],
         "seconds": [row["seconds"] for row in rows],
         "fooling_recall": [row["fooling_recall"] for row in rows],
+        **{key: [row.get(key) for row in rows[1:]] for key in RECORDED},
+        "gather_yields": figures.get("gather_yields"),
     }  # fmt: skip
 
 

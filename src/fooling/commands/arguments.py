@@ -16,10 +16,11 @@ from fooling.classifiers import Classifier, load_classifier
 from fooling.classifiers.backends import BACKENDS
 from fooling.distributed.cluster import INSTALL
 from fooling.errors import FoolingError
-from fooling.limits import IMAGE_SIDE, MEAN, SEED, STD, WORKERS
+from fooling.limits import IMAGE_SIDE, MEAN, SEED, STD, WORKERS, Limit
 
 DEFAULT_CLASSIFIER = "lenet-mnist"
 DEVICE_HELP = "cpu, cuda or cuda:N (default: CUDA if present)"
+COUNT = Limit("count", 1, 10_000_000, integer=True)
 WEIGHTS_HELP = "weights file (or a `fooling train` run directory) for a built-in classifier"
 
 
@@ -155,3 +156,20 @@ def split_classes(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def add_real_image_arguments(parser: argparse.ArgumentParser | Any) -> None:  # or a group
+    """`--data`, `--fit-count` and `--held-out-count`: the real images detectors are fitted on."""
+    parser.add_argument(
+        "--data", type=Path, metavar="FOLDER",
+        help="the classifier's real images, one sub-folder per class (a fifth held out); "
+        "a 28 x 28 gray classifier uses MNIST when not given",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fit-count", type=COUNT.parse, metavar="N",
+        help="fit the detectors on only the first N real training images (default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--held-out-count", type=COUNT.parse, metavar="N",
+        help="set the thresholds on only the first N real held-out images (default: all)",
+    )  # fmt: skip

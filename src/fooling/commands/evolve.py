@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fooling.classifiers import Classifier
 from fooling.commands.arguments import (
     add_classifier_arguments,
     add_output_arguments,
+    add_real_image_arguments,
     add_worker_arguments,
     classifier_from,
     classifier_options,
     split_classes,
     worker_options,
 )
+from fooling.detectors import DETECTORS
+from fooling.detectors.against import PENALTIES, AgainstDetector, against_detector
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError
 from fooling.limits import (
@@ -74,6 +78,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="G",
         help="write a checkpoint every G generations (and always at the end)",
     )  # fmt: skip
+    against = parser.add_argument_group("against a detector too (beyond the paper)")
+    against.add_argument(
+        "--against", choices=DETECTORS, metavar="DETECTOR",
+        help=f"fit this out-of-distribution detector ({', '.join(DETECTORS)}) on the "
+        "classifier's real images and evolve images it lets through: an image it catches "
+        "scores less (see --against-penalty)",
+    )  # fmt: skip
+    against.add_argument(
+        "--against-penalty", choices=PENALTIES,
+        help="soft: a caught image's probabilities fall by e for each spread past the "
+        "threshold (default); gate: a caught image scores 0",
+    )  # fmt: skip
+    add_real_image_arguments(against)
 
 
 def add_search_arguments(
@@ -101,7 +118,15 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.force:
             raise FoolingError("--resume and --force contradict each other; choose one")
-        for option in ("migrate_every", "refine_steps", "refine_every"):
+        for option in (
+            "migrate_every",
+            "refine_steps",
+            "refine_every",
+            "against",
+            "data",
+            "fit_count",
+            "held_out_count",
+        ):
             if getattr(args, option) is not None:
                 flag = "--" + option.replace("_", "-")
                 raise FoolingError(f"{flag} of a resumed run comes from its checkpoint")
@@ -121,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
             raise FoolingError("--max-hidden is for --encoding cppn")
         refinement = refinement_from(args, settings["encoding"])
         classifier = classifier_from(args)
+        evaluator = against_from(args, classifier)
         if args.max_hidden is not None:
             settings["encoding"] = make_encoding(
                 "cppn", classifier.input_shape, classifier.device, max_hidden=args.max_hidden
@@ -129,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             classifier, **settings, classes=given["classes"],
             generations=args.generations, progress=not args.quiet, out=args.out,
             force=args.force, checkpoint_every=args.checkpoint_every, **workers,
-            migrate_every=args.migrate_every, refinement=refinement,
+            migrate_every=args.migrate_every, refinement=refinement, evaluator=evaluator,
         )  # fmt: skip
     if result.generations < args.generations:
         print(
@@ -139,7 +165,31 @@ def run(args: argparse.Namespace) -> int:
         )
         return INTERRUPTED
     print(f"gallery: {args.out / 'gallery.html'}  ({result.headline()})")
+    if result.against is not None:
+        against = result.against
+        print(f"against {against['detector']}: {against['fooled_and_passed']}/"
+              f"{len(result.classes)} classes at >= 99% that it lets through; it lets "
+              f"{against['passed']} of {len(against['elites'])} elites through")  # fmt: skip
     return 0
+
+
+def against_from(args: argparse.Namespace, classifier: Classifier) -> AgainstDetector | None:
+    """The evaluator `--against` asks for, fitted; None without it.
+
+    Raises:
+        FoolingError: real-image options without `--against`, `--against` with
+            `--workers`, or as `against_detector`.
+    """
+    if args.against is None:
+        for option in ("against_penalty", "data", "fit_count", "held_out_count"):
+            if getattr(args, option) is not None:
+                raise FoolingError(f"--{option.replace('_', '-')} is for --against DETECTOR")
+        return None
+    if args.workers > 1:
+        raise FoolingError("--against runs in one process: leave out --workers")
+    return against_detector(classifier, args.against, penalty=args.against_penalty or "soft",
+                            data=args.data, fit_count=args.fit_count,
+                            held_out_count=args.held_out_count)  # fmt: skip
 
 
 def refinement_from(args: argparse.Namespace, encoding: str) -> Refinement | None:

@@ -14,11 +14,12 @@ its candidates re-scored in fp32, so every image kept is at the threshold.
 A search that is plainly not getting there is given up at a snapshot: its best
 elite is below the threshold scaled by the share of its generations run (below
 0.495 halfway through, for 0.99). Against a network retrained on fooling images
-the direct encoding gets nowhere near (in `retrain --quick`, direct searches of
-100 generations reached a median of 0.09, 0.13 and 0.0000003 against the three
+the direct encoding gets nowhere near (in a `retrain --quick` run, direct searches
+of 100 generations reached a median of 0.09, 0.13 and 0.0000003 against the three
 retrained LeNets, CPPN 0.99998, 0.998 and 0.90; its third iteration gave up 1119
-of 2222 gathering searches: benchmarks/results/retrain_quick_cpu.json), and such
-searches now cost a quarter of their evaluations instead of all of them. The rule
+of 2222 gathering searches: `earlier_runs` in benchmarks/results/retrain_quick_cpu.json),
+and such searches now cost a share of their evaluations (a quarter with four
+snapshots, a twentieth with twenty) instead of all of them. The rule
 depends on the search alone, so the images gathered are the same for any number
 of workers.
 """

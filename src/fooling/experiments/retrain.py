@@ -40,7 +40,7 @@ from fooling.classifiers.lenet import SHIPPED_WEIGHTS
 from fooling.data.image_folder import read_image_folder
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError, first_line
-from fooling.experiments.gather import gather
+from fooling.experiments.gather import SNAPSHOTS, gather
 from fooling.experiments.near_real import NearReal
 from fooling.experiments.retrain_networks import (
     MNIST_SOURCE,
@@ -65,6 +65,7 @@ THRESHOLD = Limit("threshold", 0.0, 1.0, low_open=True)
 STATE_FORMAT = "fooling-retrain-1"
 IMAGES_FORMAT = "fooling-retrain-images-1"
 MAX_SEARCHES = whole("max_searches", 1, 10**7)
+GATHER_SNAPSHOTS = whole("gather_snapshots", 1, 1000)
 ENCODINGS = {"direct": ("direct",), "cppn": ("cppn",), "both": ("direct", "cppn")}
 GATHER = ("all", "far")
 """What an iteration trains on: every image gathered (the paper's), or only those far
@@ -90,6 +91,8 @@ class RetrainSettings:
             200 on MNIST: against a network that has a fooling class, 30-generation
             searches found 4x fewer images per evaluation).
         gather_population: images per generation of those searches.
+        gather_snapshots: times each of those searches' archive is read, evenly spaced
+            (`fooling.experiments.gather`): an elite that improved since is another image.
         epochs: training passes over the real and fooling images (a LeNet, or a whole
             network fine-tuned; a head alone has `fooling.training.fine_tune.HEAD_RECIPE`).
         max_steps: stop training after this many updates (None: all epochs).
@@ -111,6 +114,7 @@ class RetrainSettings:
     encodings: tuple[str, ...] = ("direct", "cppn")
     gather_generations: int = 200
     gather_population: int = 100
+    gather_snapshots: int = SNAPSHOTS
     epochs: int = LENET_RECIPE.epochs
     max_steps: int | None = None
     generations: int = 200
@@ -123,12 +127,13 @@ class RetrainSettings:
     def preset(cls, *, quick: bool, **changes: Any) -> RetrainSettings:
         """The paper's setting, or `quick`: the same code scaled down to minutes."""
         if quick:
-            # gathering searches of 50 found 1.6x the images per evaluation of searches of
-            # 100 against the first retrained LeNet, 0.68x against the second; the run took
-            # 543.0 s against 559.2 s (benchmarks/results/retrain_quick_cpu.json)
+            # gathering searches of 200 generations read 20 times found 1.5x and 2.1x the
+            # images per evaluation of searches of 100 read 4 times against the first and
+            # second retrained LeNets; the run took 278.4 s against 543.0 s, recall far from
+            # real 0.947-0.962 (benchmarks/results/retrain_quick_cpu.json, `gather_yields`)
             base = cls(
-                fooling_per_iteration=4000, held_out=300, gather_generations=100,
-                gather_population=50, epochs=3, generations=100,
+                fooling_per_iteration=4000, held_out=300, gather_generations=200,
+                gather_population=50, gather_snapshots=20, epochs=3, generations=100,
             )  # fmt: skip
             return dataclasses.replace(base, **changes)
         return cls(**changes)
@@ -148,6 +153,7 @@ class RetrainSettings:
             HELD_OUT.check(self.held_out)
         THRESHOLD.check(self.threshold)
         GENERATIONS.check(self.gather_generations)
+        GATHER_SNAPSHOTS.check(self.gather_snapshots)
         GENERATIONS.check(self.generations)
         POPULATION.check(self.gather_population)
         POPULATION.check(self.population)
@@ -381,8 +387,8 @@ class _Retraining:
         options = {
             "classes": self.networks.classes, "encodings": settings.encodings,
             "generations": settings.gather_generations,
-            "population": settings.gather_population, "threshold": settings.threshold,
-            "progress": self.progress, **self.gathering,
+            "population": settings.gather_population, "snapshots": settings.gather_snapshots,
+            "threshold": settings.threshold, "progress": self.progress, **self.gathering,
         }  # fmt: skip
         if settings.max_searches is not None:
             options.update(max_searches=settings.max_searches, capped_ok=True)

@@ -194,3 +194,27 @@ def plot_per_class_confidence(
     if count > _MAX_BARS:
         axes.legend(loc="lower left", fontsize=9, framealpha=0.9)
     _save(figure, path)
+
+
+def heat_map(
+    axes: Axes,
+    values: np.ndarray,
+    rows: list[str] | None,
+    columns: list[str],
+    title: str,
+    form: str,
+) -> None:
+    """One panel: `values` [rows, columns] in [0, 1], each cell written out; `rows` None: the
+    row names are left to the panel on the left."""
+    axes.imshow(values, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    axes.set_title(title, fontsize=10, parse_math=False)
+    axes.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=9,
+                    parse_math=False)  # fmt: skip
+    if rows is None:
+        axes.set_yticks([])
+    else:
+        axes.set_yticks(range(len(rows)), rows, fontsize=9, parse_math=False)
+    for (row, column), value in np.ndenumerate(values):
+        colour = "black" if value > 0.6 else "white"
+        axes.text(column, row, form.format(value), ha="center", va="center", color=colour,
+                  fontsize=9)  # fmt: skip

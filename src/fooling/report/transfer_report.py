@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from fooling.records import FOOLED_AT
 from fooling.report.gallery import GalleryCell, GallerySection, format_confidence, write_gallery
 from fooling.report.images import image_filename
-from fooling.report.plots import save_figure
+from fooling.report.plots import heat_map, save_figure
 from fooling.report.search_report import describe
 
 if TYPE_CHECKING:
@@ -107,33 +106,9 @@ def plot_transfer(result: TransferResult, path: Path) -> None:
             + [result.pair(row, column).figures()[key] for column in range(columns)]
             for row in range(len(rows))
         ])  # fmt: skip
-        _heat_map(axes, values, rows if number == 0 else None, names, title, form)
+        heat_map(axes, values, rows if number == 0 else None, names, title, form)
     figure.suptitle("fooling images scored by other classifiers", parse_math=False)
     save_figure(figure, path, dpi=100)
-
-
-def _heat_map(
-    axes: Axes,
-    values: np.ndarray,
-    rows: list[str] | None,
-    columns: list[str],
-    title: str,
-    form: str,
-) -> None:
-    """One panel: `values` [rows, columns] in [0, 1], each cell written out; `rows` None: the
-    row names are left to the panel on the left."""
-    axes.imshow(values, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-    axes.set_title(title, fontsize=10, parse_math=False)
-    axes.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=9,
-                    parse_math=False)  # fmt: skip
-    if rows is None:
-        axes.set_yticks([])
-    else:
-        axes.set_yticks(range(len(rows)), rows, fontsize=9, parse_math=False)
-    for (row, column), value in np.ndenumerate(values):
-        colour = "black" if value > 0.6 else "white"
-        axes.text(column, row, form.format(value), ha="center", va="center", color=colour,
-                  fontsize=9)  # fmt: skip
 
 
 __all__ = ["pair_section", "plot_transfer", "write_transfer_report"]

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from fooling.classifiers import Classifier, load_classifier
+from fooling.detectors.against import against_from_settings
 from fooling.distributed import default_migrate_every
 from fooling.encodings import Encoding, make_encoding
 from fooling.errors import FoolingError
@@ -208,7 +209,9 @@ def _restore(
             if options.get(key, "auto") == "auto" and isinstance(model.get(key), str):
                 options[key] = model[key]
         classifier = load_classifier(name, where, **options)
-    evolution = Evolution.from_state_dict(state, classifier)
+    against = (state.get("settings") or {}).get("against")
+    evaluator = None if against is None else against_from_settings(classifier, against)
+    evolution = Evolution.from_state_dict(state, classifier, evaluator=evaluator)
     saved = {
         "encoding": evolution.encoding.name, "population": evolution.population,
         "seed": evolution.seed, "classes": evolution.archive.classes.tolist(),

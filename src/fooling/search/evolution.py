@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from fooling.archive import Archive
 from fooling.classifiers import Classifier
+from fooling.detectors.against import AgainstDetector
 from fooling.encodings import Encoding, encoding_from_settings, select
 from fooling.encodings.cppn import CPPNEncoding
 from fooling.errors import FoolingError
@@ -274,6 +275,9 @@ class Evolution:
         if self.evaluate is self.classifier:  # reported in fp32, whatever the search ran in
             confidences = self.classifier.exact_confidences(archive.images, archive.classes,
                                                             confidences)  # fmt: skip
+        against = None
+        if isinstance(self.evaluate, AgainstDetector):
+            against = self.evaluate.verdicts(archive.images, archive.classes, confidences >= 0)
         return SearchResult(
             classifier=self.classifier.name, method="evolve", encoding=self.encoding.name,
             seed=self.seed, generations=max(self.generation, 0), population=self.population,
@@ -283,7 +287,7 @@ class Evolution:
             found_at=archive.found_at.cpu(), history=list(self.history),
             genomes={key: value.cpu() for key, value in archive.genomes.items()},
             encoding_settings=self.encoding.settings(),
-            weights=self.classifier.identity()["weights"], refined=self.refined,
+            weights=self.classifier.identity()["weights"], refined=self.refined, against=against,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ state
@@ -300,6 +304,8 @@ class Evolution:
             "encoding": self.encoding.settings(),
             **({} if self.refinement is None else
                {"refinement": dataclasses.asdict(self.refinement)}),
+            **({"against": self.evaluate.settings()}
+               if isinstance(self.evaluate, AgainstDetector) else {}),
         }  # fmt: skip
 
     def state_dict(self) -> State:

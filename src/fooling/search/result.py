@@ -53,6 +53,8 @@ class SearchResult:
             one forward and one backward pass beside the `evaluations`.
         ascent: an ascent's settings (parameterisation, learning rate, transforms,
             regularisers); None for evolution.
+        against: for evolution against a detector (`fooling.detectors.against`), its
+            settings and every elite's class probability and verdict; else None.
     """
 
     classifier: str
@@ -76,6 +78,7 @@ class SearchResult:
     migrate_every: int | None = None
     refined: int = 0
     ascent: dict[str, Any] | None = None
+    against: dict[str, Any] | None = None
 
     @property
     def median_confidence(self) -> float:
@@ -148,6 +151,7 @@ class SearchResult:
                 }
             ),
             **({} if self.ascent is None else {"ascent": self.ascent}),
+            **({} if self.against is None else {"against": self.against}),
             "seconds": round(self.seconds, 3),
             "median_confidence": self.median_confidence,
             "fooled_at_0.99": self.fooled(),
@@ -244,6 +248,7 @@ class SearchResult:
                 else int(summary["migrate_every"]),
                 refined=int(summary.get("backward_passes", 0)),
                 ascent=summary["ascent"] if isinstance(summary.get("ascent"), dict) else None,
+                against=summary["against"] if isinstance(summary.get("against"), dict) else None,
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise FoolingError(f"cannot read the run in {directory.path}: {error}") from None
