@@ -17,7 +17,7 @@ from fooling.detectors import DETECTORS, Detectors
 from fooling.detectors.against import AgainstDetector
 from fooling.detectors.real_images import real_images
 from fooling.errors import FoolingError
-from fooling.experiments.detect import REAL
+from fooling.experiments.detect import REAL, read_fooling_images
 
 FEW = ["--fit-count", "1000", "--held-out-count", "200"]
 
@@ -152,7 +152,7 @@ def test_against_scores_passing_images_as_the_classifier_and_discounts_caught_on
     assert bool((soft[caught] < plain[caught]).all()) and bool((soft[caught] > 0).any())
 
 
-def test_evolve_against_a_detector_reports_each_elite_and_resumes(tmp_path, capsys):
+def test_evolve_against_a_detector_reports_each_elite_and_resumes(lenet, tmp_path, capsys):
     out = tmp_path / "against"
     argv = ["evolve", "--classifier", "lenet-mnist", "--encoding", "cppn", "--population", "50",
             "--against", "mahalanobis", *FEW, "--quiet", "--out", str(out)]  # fmt: skip
@@ -170,6 +170,8 @@ def test_evolve_against_a_detector_reports_each_elite_and_resumes(tmp_path, caps
             assert abs(row["confidence"] - searched[row["class"]]) < 1e-4
         else:
             assert searched[row["class"]] < row["confidence"]
+    kind, images, _, _ = read_fooling_images(out, lenet, threshold=0.0)
+    assert kind == "evolve cppn against mahalanobis" and len(images) == len(against["elites"])
     resumed = ["evolve", "--resume", "--generations", "30", "--quiet", "--out", str(out)]
     assert main(resumed) == 0
     assert json.loads((out / "summary.json").read_text())["generations"] == 30

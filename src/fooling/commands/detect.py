@@ -56,13 +56,17 @@ def format_table(rows: list[dict], detectors: list[str]) -> str:
     sources = list(dict.fromkeys(row["source"] for row in rows))
     cell = {(row["detector"], row["source"]): row for row in rows}
     width = max(len(name) for name in detectors)
-    head = [f"{'':{width}}", *(f"{name:>22}" for name in sources)]
+    columns = [max(len(source), 16) for source in sources]
+    head = [
+        f"{'':{width}}",
+        *(f"{name:>{size}}" for name, size in zip(sources, columns, strict=True)),
+    ]
     lines = ["  ".join(head)]
     for detector in detectors:
         values = []
-        for source in sources:
+        for source, size in zip(sources, columns, strict=True):
             row = cell[detector, source]
             auroc = "  -  " if row["auroc"] is None else f"{row['auroc']:.3f}"
-            values.append(f"{auroc} / {row['caught']:6.1%}".rjust(22))
+            values.append(f"{auroc} / {row['caught']:6.1%}".rjust(size))
         lines.append("  ".join([f"{detector:{width}}", *values]))
     return "AUROC against real images / share caught at FPR95\n" + "\n".join(lines)
