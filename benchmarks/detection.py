@@ -14,10 +14,23 @@ training set and set on the whole test set. Per run: the digits at >= 99% that
 the detector lets through (goal: >= 8 of 10 with >= 90% of those elites let
 through), and the curve of the search's median. Saves
 `results/detection_against_lenet_cpu.json`.
+
+`python benchmarks/detection.py imagenet CPPN_RUN DIRECT_RUN` does the same for
+EfficientNet-Lite0, with the fooling images of two finished (or snapshot) runs
+against it, pixel ascent on the photos' 20 classes, and PGD on the photos. The
+real images are what can be had offline: the 20 ImageNet validation photos that
+foolbox ships and the hen of `tests/data`, 16 random crops and flips of each,
+split by photo (the crops of every fourth photo are held out). Saves
+`results/detection_imagenet_cpu.json`.
+
+`python benchmarks/detection.py snapshot RUN OUT` writes, as a finished run in OUT,
+the elites of a run still in progress as its last checkpoint holds them (the
+ImageNet direct run of the issue-23 campaign takes days on 2 cores).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -33,7 +46,7 @@ from fooling.commands.detect import format_table
 from fooling.detectors import DETECTORS
 from fooling.detectors.against import PENALTIES, AgainstDetector
 from fooling.detectors.detector import Detectors
-from fooling.detectors.real_images import real_images
+from fooling.detectors.real_images import RealImages, real_images
 
 SEEDS = range(5)
 GENERATIONS, POPULATION = 200, 200
@@ -85,6 +98,102 @@ def lenet() -> None:
     save("detection_lenet_cpu", figures)
 
 
+PHOTO_CROPS = 16
+HELD_OUT_EVERY = 4  # every fourth photo's crops are held out
+IMAGENET_PGD = ["--attack", "pgd", "--eps", "0.01", "--steps", "20"]
+
+
+def photos() -> list[tuple[Path, int]]:
+    """The real ImageNet photos to hand: foolbox's validation samples and the hen."""
+    import foolbox
+
+    folder = Path(foolbox.__file__).parent / "data"
+    found = [(path, int(path.stem.split("_")[-1])) for path in sorted(folder.glob("imagenet_*"))]
+    return [*found, (Path(__file__).parents[1] / "tests" / "data" / "hen_256.png", 8)]
+
+
+def photo_crops(classifier: fooling.Classifier) -> RealImages:
+    """`PHOTO_CROPS` random resized crops (and flips) of every photo, split by photo."""
+    from fooling.records import to_bytes
+    from fooling.user_files import read_image
+
+    generator = torch.Generator().manual_seed(0)
+    fit, labels, held = [], [], []
+    found = photos()
+    for number, (path, label) in enumerate(found):
+        image = read_image(path, 3)
+        height, width = image.shape[-2:]
+        for _ in range(PHOTO_CROPS):
+            share = 0.35 + 0.65 * torch.rand(1, generator=generator).item()
+            side = max(16, round(min(height, width) * share**0.5))
+            top = int(torch.randint(0, height - side + 1, (1,), generator=generator))
+            left = int(torch.randint(0, width - side + 1, (1,), generator=generator))
+            crop = image[:, top : top + side, left : left + side]
+            if torch.rand(1, generator=generator).item() < 0.5:
+                crop = crop.flip(-1)
+            crop = to_bytes(classifier.fit(crop.unsqueeze(0)).cpu())[0]
+            if number % HELD_OUT_EVERY == HELD_OUT_EVERY - 1:
+                held.append(crop)
+            else:
+                fit.append(crop)
+                labels.append(label)
+    return RealImages(torch.stack(fit), torch.tensor(labels), torch.stack(held),
+                      f"{PHOTO_CROPS} crops of each of {len(found)} ImageNet photos")  # fmt: skip
+
+
+def imagenet(cppn: Path, direct: Path) -> None:
+    classifier = fooling.load_classifier("efficientnet-lite0", precision="fp32")
+    real = photo_crops(classifier)
+    classes = sorted({label for _, label in photos()})
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        ascended = Path(folder) / "ascend"
+        fooling.ascend(classifier, classes=classes, seed=0, progress=False, out=ascended)
+        attacked = Path(folder) / "pgd"
+        assert main(["adversarial", "--classifier", "efficientnet-lite0", *IMAGENET_PGD,
+                     "--show", "100", "--quiet", "--out", str(attacked),
+                     *(str(path) for path, _ in photos())]) == 0  # fmt: skip
+        made = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        result = fooling.detect(classifier, [direct, cppn, ascended, attacked],
+                                detectors=DETECTORS, real=real)  # fmt: skip
+        seconds = time.perf_counter() - started
+    print(format_table(result.table(), result.detectors))
+    runs = {}
+    for kind, run in (("direct", direct), ("cppn", cppn)):
+        summary = json.loads((run / "summary.json").read_text())
+        runs[kind] = {
+            key: summary.get(key) for key in ("generations", "population", "seed", "fooled_at_0.99")
+        }
+    figures = {
+        "benchmark": "detection_imagenet", **machine(torch.device("cpu")),
+        "command": "python benchmarks/detection.py imagenet CPPN_RUN DIRECT_RUN",
+        "classifier": "efficientnet-lite0",
+        "real_images": {"photos": [path.name for path, _ in photos()], "crops": PHOTO_CROPS,
+                        "held_out": f"the crops of every {HELD_OUT_EVERY}th photo"},
+        "runs": {**runs, "ascend": f"pixel ascent (the defaults) on classes {classes}",
+                 "adversarial": "fooling adversarial " + " ".join(IMAGENET_PGD)
+                 + " on the photos", "seconds": made},
+        "detect_seconds": round(seconds, 1),
+        "summary": result.summary(),
+    }  # fmt: skip
+    save("detection_imagenet_cpu", figures)
+
+
+def snapshot(run: Path, out: Path) -> None:
+    from fooling.search.evolution import Evolution, read_checkpoint
+
+    state = read_checkpoint(run / "checkpoint")
+    settings = state["settings"]
+    classifier = fooling.load_classifier(  # as the run scored; its result is re-scored in fp32
+        settings["classifier"], "cpu", backend=settings["model"]["backend"],
+        precision=settings["model"]["precision"],
+    )  # fmt: skip
+    result = Evolution.from_state_dict(state, classifier).result()
+    result.save(out)
+    print(f"{out}: generation {result.generations}, {result.headline()}")
+
+
 def against() -> None:
     classifier = fooling.load_classifier("lenet-mnist")
     real = real_images(classifier)
@@ -126,4 +235,10 @@ def against() -> None:
 
 
 if __name__ == "__main__":
-    {"lenet": lenet, "against": against}[sys.argv[1] if len(sys.argv) > 1 else "lenet"]()
+    which = sys.argv[1] if len(sys.argv) > 1 else "lenet"
+    if which == "imagenet":
+        imagenet(Path(sys.argv[2]), Path(sys.argv[3]))
+    elif which == "snapshot":
+        snapshot(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        {"lenet": lenet, "against": against}[which]()

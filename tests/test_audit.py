@@ -43,7 +43,7 @@ def audits(exported, tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("audits")
     argv = {
         "torchscript": ["--classifier", str(exported["torchscript"]), "--input-shape", "1", "28",
-                        "28", "--reference", "lenet-mnist"],
+                        "28", "--reference", "lenet-mnist", "--detectors", "energy"],
         "onnx": ["--classifier", str(exported["onnx"])],
     }  # fmt: skip
     for kind, options in argv.items():
@@ -60,12 +60,22 @@ def test_a_torchscript_model_is_audited_by_every_method(audits):
     summary = summary_of(audits["torchscript"])
     steps = [step["name"] for step in summary["steps"]]
     assert steps == ["direct", "cppn", "ascend", "pgd-0.1", "pgd-0.15", "pgd-0.2", "pgd-0.3",
-                     "transfer"]  # fmt: skip
+                     "detect", "against-energy", "transfer"]  # fmt: skip
     cppn = summary_of(audits["torchscript"] / "runs" / "cppn")
     assert cppn["generations"] == 50 and cppn["population"] == 100
     fooled = max(summary_of(audits["torchscript"] / "runs" / name)["fooled_at_0.99"]
                  for name in ("direct", "cppn", "ascend"))  # fmt: skip
     assert summary["headline"].startswith(f"{fooled}/10 classes of small.ts fooled at ≥ 99%")
+    detect = summary_of(audits["torchscript"] / "runs" / "detect")
+    assert [source["name"] for source in detect["sources"]] == [
+        "real (held out)",
+        "evolve direct",
+        "evolve cppn",
+        "ascend",
+        "adversarial pgd",
+    ]
+    against = summary_of(audits["torchscript"] / "runs" / "against-energy")["against"]
+    assert f"still puts {against['fooled_and_passed']}/10 classes" in summary["headline"]
 
 
 @browser_only
@@ -92,6 +102,9 @@ def test_the_audit_page_shows_each_method(audits, kind):
         transfer = page.tables["extra-1"]
         assert [row[1] for row in transfer] == ["lenet-mnist"] * 3
         assert all(row[2].endswith("%") for row in transfer)
+        detectors = page.tables["extra-2"]
+        assert detectors[0][0] == "energy" and len(detectors[0]) == 6
+        assert "Beyond the paper: energy" in page.text
 
 
 @pytest.mark.parametrize(
@@ -100,6 +113,8 @@ def test_the_audit_page_shows_each_method(audits, kind):
         (["--classifier", "{tmp}/missing.onnx"], "missing.onnx"),
         (["--classifier", "lenet-mnist", "--budget", "huge"], "invalid choice"),
         (["--classifier", "lenet-mnist", "--reference", "nonesuch"], "nonesuch"),
+        (["--classifier", "lenet-mnist", "--detectors", "magic"], "invalid choice: 'magic'"),
+        (["--classifier", "lenet-mnist", "--data", "{tmp}"], "--data is for --detectors"),
     ],
 )
 def test_bad_input_is_one_line(argv, message, tmp_path, capsys):

@@ -36,7 +36,7 @@ def test_every_paper_result_has_ours_beside_it_with_the_command_that_made_it(rep
         assert row["paper"] and row["ours"] and row["paper_settings"] and row["our_settings"]
         assert row["steps"] and row["source"]
     steps = {step["name"]: step for step in summary["steps"]}
-    assert len(steps) == 29 and all(step["seconds"] > 0 for step in steps.values())
+    assert len(steps) == 30 and all(step["seconds"] > 0 for step in steps.values())
     parser = build_parser()
     for step in steps.values():  # each command is one a user can paste
         argv = shlex.split(step["command"])
@@ -50,6 +50,10 @@ def test_every_paper_result_has_ours_beside_it_with_the_command_that_made_it(rep
     median = rows["Median confidence after 200 generations"]["ours"]
     assert median.startswith("direct: 99.9") and "cppn: 99.9" in median
     assert summary["machine"]["torch"] and summary["machine"]["cpu_count"]
+    heading, columns, detectors = summary["extra"][0]
+    assert heading.startswith("Beyond the paper") and len(detectors) == 6
+    assert columns[1:] == [f"{source}: AUROC / caught" for source in (
+        "evolve direct", "evolve cppn", "ascend", "adversarial pgd")]  # fmt: skip
 
 
 @browser_only

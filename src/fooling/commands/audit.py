@@ -12,6 +12,8 @@ from fooling.commands.arguments import (
     add_output_arguments,
     classifier_from,
 )
+from fooling.detectors.detector import DETECTORS, check_detectors, check_readable
+from fooling.errors import FoolingError
 
 HELP = "Audit a model: how easily each method fools it, on one report page (report.html)."
 EXAMPLE = "fooling audit --classifier my_model.onnx --labels classes.txt --out runs/audit"
@@ -35,6 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--images", nargs="+", type=Path, metavar="IMAGE",
         help="real images for PGD (a 28 x 28 gray model is attacked on MNIST test digits)",
     )  # fmt: skip
+    parser.add_argument(
+        "--detectors", nargs="+", choices=DETECTORS, metavar="NAME",
+        help=f"beyond the paper: score the fooling images with these out-of-distribution "
+        f"detectors ({', '.join(DETECTORS)}) and evolve against each",
+    )  # fmt: skip
+    parser.add_argument(
+        "--data", type=Path, metavar="FOLDER",
+        help="with --detectors: the model's real images, one sub-folder per class "
+        "(a 28 x 28 gray model uses MNIST)",
+    )  # fmt: skip
     add_output_arguments(parser, "audit")
 
 
@@ -45,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
 
     classifier = classifier_from(args)  # bad input stops here, before anything is written
     classifier.trial()
+    if args.data is not None and not args.detectors:
+        raise FoolingError("--data is for --detectors")
+    if args.detectors and classifier.differentiable:  # a black box gets "not applicable"
+        check_readable(classifier, check_detectors(args.detectors))
+    if args.data is not None and not args.data.is_dir():
+        raise FoolingError(f"--data {args.data} is not a folder")
     if args.reference:
         file_options = {} if args.reference in BUILT_IN else {
             "input_shape": args.input_shape, "labels": args.labels, "mean": args.mean,
@@ -54,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     plan = AuditPlan(
         classifier, model_arguments(args), budget=args.budget, reference=args.reference,
         images=[path.resolve() for path in args.images or []], seed=args.seed,
+        detectors=args.detectors, data=None if args.data is None else args.data.resolve(),
     )  # fmt: skip
     report = run_plan(plan, args.out, force=args.force, quiet=args.quiet)
     print(report.headline)

@@ -34,6 +34,7 @@ ODIN_STEP = 0.0014  # the ODIN paper's, here in [0, 1] pixel units
 KNN_NEIGHBOURS = 50  # the KNN paper's for CIFAR-10's 50,000 training images ...
 KNN_PER = 50_000  # ... scaled down in proportion for fewer (at least 1)
 LOGIT_DETECTORS = ("msp", "energy")
+FEATURE_DETECTORS = ("mahalanobis", "vim", "knn")
 
 
 def check_detectors(names: Sequence[str]) -> list[str]:
@@ -48,6 +49,24 @@ def check_detectors(names: Sequence[str]) -> list[str]:
     if not names or len(set(names)) != len(names):
         raise FoolingError("give each detector once, at least one")
     return list(names)
+
+
+def check_readable(classifier: Classifier, names: Sequence[str]) -> Readout:
+    """The classifier's `Readout`, once it is clear that every detector named can read it.
+
+    Raises:
+        FoolingError: a black box, a model returning probabilities, or a detector that
+            reads features of a model that shows none (TorchScript, torch.export).
+    """
+    readout = Readout(classifier)
+    needs = [name for name in names if name in FEATURE_DETECTORS]
+    if needs and not readout.has_features:
+        raise FoolingError(
+            f"{', '.join(needs)} read the features before {classifier.name}'s last linear "
+            f"layer, which it does not show (TorchScript or torch.export); "
+            f"{', '.join(LOGIT_DETECTORS)} and odin need only its logits"
+        )
+    return readout
 
 
 def principal_dimensions(features: int) -> int:
@@ -72,8 +91,9 @@ class Detectors:
         held_out: `uint8 [M, C, H, W]` other real images, which set the thresholds.
 
     Raises:
-        FoolingError: an unknown detector, a black-box classifier, or fewer than 20
-            held-out images to set the thresholds by.
+        FoolingError: an unknown detector, a black-box classifier, a detector that
+            reads features of a model that shows none (TorchScript, torch.export), or
+            fewer than 20 held-out images to set the thresholds by.
     """
 
     def __init__(
@@ -88,9 +108,10 @@ class Detectors:
         if len(held_out) < 20:
             raise FoolingError(f"{len(held_out)} real held-out images: thresholds need 20 or more")
         self.classifier = classifier
-        self.readout = Readout(classifier)
+        self.readout = check_readable(classifier, self.names)
+        needs = [name for name in self.names if name in FEATURE_DETECTORS]
         self.fitted_on = len(fit_images)
-        _, features = self.readout.read(fit_images)
+        features = self.readout.read(fit_images)[1] if needs else None  # only they fit
         labels = fit_labels.unique(return_inverse=True)[1]  # the classes present, numbered 0..
         self._detectors = {name: self._fit(name, features, labels) for name in self.names}
         self.real_scores = self.scores(held_out)
@@ -139,7 +160,7 @@ class Detectors:
             "library": "pytorch-ood",
         }  # fmt: skip
 
-    def _fit(self, name: str, features: torch.Tensor, labels: torch.Tensor) -> Any:
+    def _fit(self, name: str, features: torch.Tensor | None, labels: torch.Tensor) -> Any:
         library = detector_module()
         if name == "msp":
             return library.MaxSoftmax(None)
@@ -147,6 +168,7 @@ class Detectors:
             return library.EnergyBased(None)
         if name == "odin":
             return library.ODIN(_Logits(self.readout), eps=ODIN_STEP, temperature=ODIN_TEMPERATURE)
+        assert features is not None
         if name == "mahalanobis":
             return library.Mahalanobis(None).fit_features(features, labels)
         if name == "vim":

@@ -16,14 +16,14 @@ class Readout:
 
     The features are the input of the model's last `nn.Linear` (LeNet's 500
     ReLU units, EfficientNet's 1280 pooled ones), caught with a forward hook,
-    so any module whose output is a final linear layer works unchanged.
+    so any module whose output is a final linear layer works unchanged. A model
+    that shows no such layer (TorchScript, torch.export) has logits only.
 
     Args:
         classifier: a classifier around an `nn.Module` that returns logits.
 
     Raises:
-        FoolingError: the model is a black box, returns probabilities, has no
-            `nn.Linear`, or its last one is not what it returns.
+        FoolingError: the model is a black box or returns probabilities.
     """
 
     def __init__(self, classifier: Classifier) -> None:
@@ -33,23 +33,28 @@ class Readout:
         if classifier.outputs != "logits":
             raise FoolingError(f"{classifier.name} returns probabilities: detectors need logits")
         linears = [module for module in model.modules() if isinstance(module, nn.Linear)]
-        if not linears:
-            raise FoolingError(f"{classifier.name} has no linear layer to read features before")
         self.classifier = classifier
-        self.head = linears[-1]
-        self._caught: list[torch.Tensor] = []
+        self.head = linears[-1] if linears else None
+        self._caught: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._checked = False
+
+    @property
+    def has_features(self) -> bool:
+        """Whether the model shows a last linear layer to read features before."""
+        return self.head is not None
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Logits `float32 [N, K]` of images in `[0, 1]`, with gradients back to them."""
         return self.classifier.model(self.classifier.prepare(images)).float()
 
     @torch.inference_mode()
-    def read(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits `[N, K]` and features `[N, D]` (fp32, on the CPU) of images in `[0, 1]`
-        (or `uint8`, read as `/ 255`)."""
+    def read(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits `[N, K]` and features `[N, D]` (fp32, on the CPU; None without a last
+        linear layer) of images in `[0, 1]` (or `uint8`, read as `/ 255`)."""
         if images.dtype == torch.uint8:
             images = images.float().div(255)
+        if self.head is None:
+            return torch.cat([self.logits(chunk).cpu() for chunk in images.split(READ_BATCH)]), None
         logits, features = [], []
         handle = self.head.register_forward_hook(self._catch)
         try:
@@ -67,11 +72,13 @@ class Readout:
     @property
     def weight(self) -> torch.Tensor:
         """The last layer's weights `[K, D]`."""
+        assert self.head is not None
         return self.head.weight.detach().float().cpu()
 
     @property
     def bias(self) -> torch.Tensor:
         """The last layer's bias `[K]` (zeros where it has none)."""
+        assert self.head is not None
         if self.head.bias is None:
             return torch.zeros(self.head.out_features)
         return self.head.bias.detach().float().cpu()

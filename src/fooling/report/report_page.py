@@ -131,9 +131,10 @@ def _section(section: Section, out: Path) -> str:
         folder = run_folder(out, name)
         relative = Path("runs") / name
         parts.append(f"<div class=run><b>{escape(name)}</b>")
-        if (folder / "gallery.html").is_file():
-            link = (relative / "gallery.html").as_posix()
-            parts.append(f' · <a href="{escape(link)}">gallery</a>')
+        for page, text in (("gallery.html", "gallery"), ("report.html", "its page")):
+            if (folder / page).is_file():
+                link = (relative / page).as_posix()
+                parts.append(f' · <a href="{escape(link)}">{text}</a>')
         pictures = sorted((folder / "plots").glob("*.png")) + sorted(folder.glob("*.png"))
         for picture in pictures:
             source = (relative / picture.relative_to(folder)).as_posix()

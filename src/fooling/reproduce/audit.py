@@ -5,6 +5,12 @@ encodings, gradient ascent, PGD at the ε values of `benchmarks/attack_rates.py`
 on real images, and transfer of the fooling images to a reference model when
 one is given. Methods that need gradients are marked "not applicable" for a
 black box (ONNX). The page's first line is the verdict, in numbers.
+
+Beyond the paper, `--detectors` adds two kinds of step: `fooling detect` on the
+fooling images of the searches and of PGD at ε 0.2, and, for each detector, a
+CPPN evolution against the model and that detector together (`evolve
+--against`). The verdict then says how much the detectors catch, and whether
+the model is still fooled with each in place.
 """
 
 from __future__ import annotations
@@ -15,11 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from fooling.classifiers import Classifier
-from fooling.reproduce.reading import adversarial_figures, evolve_figures, percent, summary_of
+from fooling.reproduce.reading import (
+    adversarial_figures,
+    detection_cells,
+    evolve_figures,
+    percent,
+    summary_of,
+)
 from fooling.reproduce.report import Report, Section, describe_machine
 from fooling.reproduce.steps import OUT, Step, StepRecord
 
 PGD_EPSILONS = ("0.1", "0.15", "0.2", "0.3")  # those of benchmarks/attack_rates.py
+DETECTED_PGD = "pgd-0.2"  # the attack whose examples the detectors score
 ENCODINGS = ("direct", "cppn")
 NOT_APPLICABLE = "not applicable"
 
@@ -64,6 +77,10 @@ class AuditPlan:
         reference: a model to transfer the fooling images to (name or file), or None.
         images: real images to attack, for a model that does not take MNIST digits.
         seed: the random seed of every search and attack.
+        detectors: out-of-distribution detectors to score the fooling images with and
+            to evolve against (`fooling.detectors.DETECTORS`); none when empty.
+        data: the model's real images for the detectors (a folder of class
+            sub-folders); MNIST for a 28 × 28 gray model when None.
     """
 
     def __init__(
@@ -75,6 +92,8 @@ class AuditPlan:
         reference: str | None = None,
         images: list[Path] | None = None,
         seed: int = 0,
+        detectors: list[str] | None = None,
+        data: Path | None = None,
     ) -> None:
         self.classifier = classifier
         self.model_arguments = tuple(model_arguments)
@@ -83,11 +102,14 @@ class AuditPlan:
         self.images = [str(path) for path in images or []]
         self.seed = seed
         self.mnist = tuple(classifier.input_shape) == (1, 28, 28)
+        self.detectors = list(detectors or [])
+        self.data = None if data is None else str(data)
 
     def settings(self) -> dict[str, Any]:
         return {
             "audit": list(self.model_arguments), "budget": self.budget_name,
             "reference": self.reference, "images": self.images, "seed": self.seed,
+            **({"detectors": self.detectors, "data": self.data} if self.detectors else {}),
         }  # fmt: skip
 
     # ------------------------------------------------------------------ what runs
@@ -103,6 +125,14 @@ class AuditPlan:
             return self.gradient_reason()
         if not self.mnist and not self.images:
             return f"{NOT_APPLICABLE}: no real images to attack (give --images)"
+        return None
+
+    def detector_reason(self) -> str | None:
+        """Why the detectors cannot run, or None when they can."""
+        if self.gradient_reason():
+            return f"{NOT_APPLICABLE}: a black box (ONNX) shows no logits to read"
+        if not self.mnist and self.data is None:
+            return f"{NOT_APPLICABLE}: no real images to fit the detectors on (give --data)"
         return None
 
     def steps(self) -> list[Step]:
@@ -121,6 +151,8 @@ class AuditPlan:
                 steps.append(Step(f"pgd-{eps}", (
                     "adversarial", *model, "--attack", "pgd", "--eps", eps,
                     "--steps", str(budget.attack_steps), *inputs)))  # fmt: skip
+        if self.detectors and self.detector_reason() is None:
+            steps += self._detector_steps(steps)
         if self.reference:
             searches = [f"{OUT}/runs/{step.name}" for step in steps if step.name in self._searches]
             options = self._reference_options()
@@ -129,6 +161,21 @@ class AuditPlan:
         return steps
 
     _searches = (*ENCODINGS, "ascend")
+
+    def _detector_steps(self, steps: list[Step]) -> list[Step]:
+        """`detect` on the searches' and PGD's images, and an evolution against each detector."""
+        data = () if self.data is None else ("--data", self.data)
+        scored = [f"{OUT}/runs/{step.name}" for step in steps
+                  if step.name in (*self._searches, DETECTED_PGD)]  # fmt: skip
+        budget, model = self.budget, (*self.model_arguments, "--seed", str(self.seed))
+        return [
+            Step("detect", ("detect", *scored, *self.model_arguments, "--detectors",
+                            *self.detectors, *data)),
+            *(Step(f"against-{name}", ("evolve", *model, "--encoding", "cppn", "--generations",
+                                       str(budget.generations), "--population",
+                                       str(budget.population), "--against", name, *data))
+              for name in self.detectors),
+        ]  # fmt: skip
 
     def _reference_options(self) -> list[str]:
         """The audited model's file options, for a reference given as a file of the same kind."""
@@ -178,9 +225,14 @@ class AuditPlan:
                   table)]  # fmt: skip
         if "transfer" in records:
             extra.append(self._transfer_table(out))
+        headline = _verdict(searches, self.classifier)
+        if self.detectors:
+            table, line = self._detector_table(out, records)
+            extra.append(table)
+            headline += " " + line
         name = self.classifier.name
         return Report(
-            f"Audit of {name}", _verdict(searches, self.classifier), [], self._sections(records),
+            f"Audit of {name}", headline, [], self._sections(records),
             self.steps(), records, describe_machine(str(self.classifier.device)), [],
             [f"Budget '{self.budget_name}': evolution {self.budget.generations} generations × "
              f"{self.budget.population} images per encoding, ascent at most "
@@ -201,6 +253,41 @@ class AuditPlan:
                    "mean confidence"]  # fmt: skip
         return (f"Transfer to {self.reference}", columns, rows)
 
+    def _detector_table(
+        self, out: Path, records: dict[str, StepRecord]
+    ) -> tuple[tuple[str, list[str], list[list[str]]], str]:
+        """The detectors' table (AUROC / share caught per source, and evolution against
+        each) and the verdict's sentence on them."""
+        heading = "Out-of-distribution detectors (beyond the paper)"
+        if "detect" not in records:
+            reason = self.detector_reason() or ""
+            return (heading, ["detector", "result"], [[name, reason] for name in self.detectors]
+                    ), f"Detectors: {reason}."  # fmt: skip
+        detect = summary_of(out, "detect")
+        sources, shown = detection_cells(out)
+        cells = {(row["detector"], row["source"]): row for row in detect["table"]}
+        rows, evaded = [], []
+        for name in self.detectors:
+            against = summary_of(out, f"against-{name}")["against"]
+            evaded.append((name, against["fooled_and_passed"]))
+            rows.append([name, *shown[name],
+                         f"{against['fooled_and_passed']}/{len(against['elites'])}"])  # fmt: skip
+        evolved = [source for source in sources if source.startswith("evolve")]
+        best = max(self.detectors, key=lambda name: sum(cells[name, source]["caught"]
+                                                        for source in evolved))  # fmt: skip
+        caught = sum(cells[best, source]["caught"] * cells[best, source]["images"]
+                     for source in evolved) / sum(cells[best, source]["images"]
+                                                  for source in evolved)  # fmt: skip
+        fooled = dict(evaded)[best]
+        classes = len(summary_of(out, f"against-{best}")["classes"])
+        line = (f"Beyond the paper: {best}, the detector that catches most, catches "
+                f"{percent(caught, 0)} of the evolved fooling images at the threshold that lets "
+                f"95% of real images through; evolution told of it still puts {fooled}/{classes} "
+                "classes at ≥ 99% that it lets through.")  # fmt: skip
+        columns = ["detector", *(f"{source}: AUROC / caught" for source in sources),
+                   "evolved against it (CPPN): classes at ≥ 99% it lets through"]  # fmt: skip
+        return (heading, columns, rows), line
+
     def _sections(self, records: dict[str, StepRecord]) -> list[Section]:
         sections = [Section(_method(name), (name,), best=6) for name in self._searches
                     if name in records]  # fmt: skip
@@ -209,6 +296,9 @@ class AuditPlan:
             sections.append(Section("PGD (adversarial examples)", attacks))
         if "transfer" in records:
             sections.append(Section("Transfer", ("transfer",)))
+        against = tuple(name for name in records if name.startswith("against-"))
+        if against:
+            sections.append(Section("Evolved against a detector (beyond the paper)", against))
         return sections
 
 

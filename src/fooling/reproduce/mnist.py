@@ -16,6 +16,7 @@ from fooling.reproduce.differences import MNIST
 from fooling.reproduce.reading import (
     adversarial_figures,
     cppn_size,
+    detection_cells,
     evolve_figures,
     percent,
     summary_of,
@@ -27,6 +28,8 @@ PAPER_SEEDS = 5
 PAPER_ITERATIONS = 15
 ENCODINGS = ("direct", "cppn")
 PGD_EPSILONS = ("0.1", "0.2", "0.3")  # of benchmarks/attack_rates.py
+DETECTED_PGD = "pgd-0.2"  # the attack whose examples the detectors score
+QUICK_FIT, QUICK_HELD_OUT = 10_000, 2_000  # `--quick`: the detectors' real digits
 RETRAIN_FULL = {  # retraining's full setting (the paper's 6000 images), and what each is
     "fooling_per_iteration": ("fooling images an iteration", 6000),
     "gather_generations": ("generations per gathering search", 200),
@@ -98,6 +101,11 @@ class MnistPlan:
         cw = self._attack("cw", "2", self.cw_images)
         steps.append(Step("cw", cw))
         steps.append(Step("figure1", ("figure1",)))
+        detected = (*self._evolve_names(), "ascend", DETECTED_PGD)  # beyond the paper
+        fewer = ("--fit-count", str(QUICK_FIT), "--held-out-count", str(QUICK_HELD_OUT))
+        steps.append(Step("detect", ("detect", *(f"{OUT}/runs/{name}" for name in detected),
+                                     "--classifier", "lenet-mnist", *(fewer if self.quick else ())
+                                     )))  # fmt: skip
         return steps
 
     def _evolve_names(self) -> tuple[str, ...]:
@@ -130,10 +138,24 @@ class MnistPlan:
                 "--quick: every row marked 'scaled down' ran at a smaller scale than the "
                 "paper's, as it says; `fooling reproduce mnist` runs the paper's settings."
             )
+        sources, cells = detection_cells(out)
+        detection = (
+            "Beyond the paper: would an out-of-distribution detector catch them?",
+            ["detector", *(f"{source}: AUROC / caught" for source in sources)],
+            [[detector, *shown] for detector, shown in cells.items()],
+        )
+        fit, held = (QUICK_FIT, QUICK_HELD_OUT) if self.quick else (60_000, 10_000)
+        notes.append(
+            "Beyond the paper, the last table: six out-of-distribution detectors (pytorch-ood) "
+            f"fitted on {fit:,} training digits, each set where it lets 95% of {held:,} "
+            "test digits through; AUROC against the test digits and the share caught, for "
+            "the fooling images at ≥ 99% of the evolution runs above, gradient ascent, and "
+            f"PGD at ε {DETECTED_PGD.removeprefix('pgd-')} (`fooling detect`)."
+        )
         return Report(
             "The paper's MNIST results, re-made" + (" (--quick)" if self.quick else ""),
             headline, rows, self.sections(), self.steps(), records, describe_machine(),
-            MNIST, notes,
+            MNIST, notes, [detection],
         )  # fmt: skip
 
     # ------------------------------------------------------------------ rows
@@ -374,4 +396,5 @@ class MnistPlan:
             Section("Adversarial examples", ("fgsm", *(f"pgd-{e}" for e in PGD_EPSILONS), "cw")),
             Section("Figure 1", ("figure1",), "Circles: training data; triangles: evolved "
                     "fooling points; pentagons: gradient ascent; squares: adversarial."),
+            Section("Out-of-distribution detectors (beyond the paper)", ("detect",)),
         ]  # fmt: skip

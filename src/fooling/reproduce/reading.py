@@ -96,3 +96,15 @@ def cppn_size(out: Path, name: str) -> dict[str, Any]:
         "at_cap": int((hidden == encoding.max_hidden).sum()),
         "mean_hidden": float(hidden.float().mean()) if len(hidden) else 0.0,
     }
+
+
+def detection_cells(out: Path, name: str = "detect") -> tuple[list[str], dict[str, list[str]]]:
+    """A `detect` step's fooling sources and, per detector, `AUROC / caught` for each."""
+    summary = summary_of(out, name)
+    sources = [source["name"] for source in summary["sources"][1:]]
+    cells = {(row["detector"], row["source"]): row for row in summary["table"]}
+    return sources, {
+        detector: [f"{cells[detector, source]['auroc']:.3f} / "
+                   f"{percent(cells[detector, source]['caught'], 0)}" for source in sources]
+        for detector in summary["detectors"]
+    }  # fmt: skip

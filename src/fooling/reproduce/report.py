@@ -109,6 +109,7 @@ class Report:
             "steps": [self._step(step.name) for step in self.steps],
             "differences": [difference.__dict__ for difference in self.differences],
             "notes": self.notes,
+            "extra": [[heading, columns, rows] for heading, columns, rows in self.extra],
         }
 
     def _step(self, name: str) -> dict[str, Any]:
@@ -132,6 +133,11 @@ class Report:
             cells = (row.result, row.paper, row.ours, row.paper_settings, row.our_settings,
                      row.scale or "no")  # fmt: skip
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        for heading, columns, rows in self.extra:
+            lines += ["", f"## {heading}", "", "| " + " | ".join(columns) + " |",
+                      "|" + "---|" * len(columns)]  # fmt: skip
+            lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
+                      for row in rows]  # fmt: skip
         lines += ["", "| step | command | seconds |", "|---|---|---|"]
         for step in self.steps:
             record = self.records[step.name]
