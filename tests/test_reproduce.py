@@ -12,6 +12,7 @@ from test_cli_errors import fails_with_one_line
 from fooling.cli import build_parser, main
 from fooling.errors import FoolingError
 from fooling.reproduce import run_plan
+from fooling.reproduce.imagenet import ImagenetPlan
 from fooling.reproduce.report import Report, Row, describe_machine
 from fooling.reproduce.steps import Step
 
@@ -191,3 +192,13 @@ def test_an_interrupted_search_resumes_from_its_checkpoint(tmp_path):
     assert not report.records["ascend"].reused
     assert json.loads((run / "summary.json").read_text())["generations"] == 6
     assert (run / "progress.csv").read_bytes() == progress  # continued, not started again
+
+
+def test_imagenet_with_photos_asks_the_detectors_too(tmp_path):
+    steps = {step.name: step for step in ImagenetPlan(quick=True, data=tmp_path).steps()}
+    detect = steps["detect"]
+    assert detect.arguments[:3] == ("detect", "{out}/runs/evolve-cppn", "{out}/runs/evolve-direct")
+    assert "{out}/runs/ascend" in detect.arguments
+    assert detect.arguments[-2:] == ("--data", str(tmp_path.resolve()))
+    assert build_parser().parse_args(detect.argv(tmp_path)).command == "detect"
+    assert "detect" not in {step.name for step in ImagenetPlan(quick=True).steps()}
