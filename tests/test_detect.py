@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -179,3 +180,16 @@ def test_evolve_against_a_detector_reports_each_elite_and_resumes(lenet, tmp_pat
                         "--against of a resumed run comes from its checkpoint")  # fmt: skip
     fails_with_one_line(capsys, ["evolve", "--data", str(tmp_path), "--out", str(tmp_path / "x")],
                         "--data is for --against DETECTOR")  # fmt: skip
+
+
+def test_efficientnet_shows_its_pooled_features_and_its_logits(efficientnet):
+    from fooling.detectors.readout import Readout
+    from fooling.user_files import read_image
+
+    hen = read_image(Path(__file__).parent / "data" / "hen_256.png", 3).unsqueeze(0)
+    images = torch.cat([hen, hen.flip(-1)])
+    logits, features = Readout(efficientnet).read(images)
+    assert features.shape == (2, 1280) and logits.shape == (2, 1000)
+    probabilities = efficientnet.exact_probabilities(images).cpu()
+    torch.testing.assert_close(logits.softmax(dim=1), probabilities, atol=1e-4, rtol=1e-3)
+    assert int(logits[0].argmax()) == 8  # the hen
