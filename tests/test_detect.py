@@ -19,6 +19,7 @@ from fooling.detectors.against import AgainstDetector
 from fooling.detectors.real_images import real_images
 from fooling.errors import FoolingError
 from fooling.experiments.detect import REAL, read_fooling_images
+from fooling.search.refine import Refinement
 
 FEW = ["--fit-count", "1000", "--held-out-count", "200"]
 
@@ -74,6 +75,13 @@ def test_detect_pools_runs_by_kind_and_scores_every_image(lenet, runs, few_real)
     # the top softmax cannot tell an image at >= 99% from a confident real digit
     msp = {row["source"]: row for row in rows if row["detector"] == "msp"}
     assert msp["evolve cppn"]["caught"] == 0.0
+
+
+def test_hybrid_runs_are_a_source_of_their_own(lenet, tmp_path):
+    out = tmp_path / "hybrid"
+    fooling.evolve(lenet, encoding="cppn", generations=4, population=20, progress=False,
+                   refinement=Refinement(steps=2, every=2), out=out)  # fmt: skip
+    assert read_fooling_images(out, lenet, threshold=0.0)[0] == "evolve cppn refined"
 
 
 def test_the_command_writes_a_summary_a_page_and_a_table(runs, tmp_path, capsys):

@@ -98,13 +98,14 @@ WRITERS = [name for name in COMMANDS if name != "classify"]
 def test_every_command_that_writes_has_out_force_quiet_and_seed(command):
     required = {"train": ["lenet-mnist"], "adversarial": ["--attack", "pgd", "--eps", "0.1"],
                 "transfer": ["runs/evolve", "--to", "lenet-mnist-b"],
-                "ablate": ["runs/evolve"], "reproduce": ["mnist"]}  # fmt: skip
+                "ablate": ["runs/evolve"], "reproduce": ["mnist"],
+                "detect": ["runs/evolve"]}  # fmt: skip
     args = build_parser().parse_args([command, *required.get(command, [])])
     assert str(args.out) == f"runs/{command}"  # the same default everywhere
     for option in ("out", "force", "quiet"):
         assert hasattr(args, option), option
-    # transfer draws nothing at random; reproduce runs the paper's seeds
-    assert hasattr(args, "seed") == (command not in ("transfer", "reproduce"))
+    # transfer and detect draw nothing at random; reproduce runs the paper's seeds
+    assert hasattr(args, "seed") == (command not in ("transfer", "reproduce", "detect"))
     assert callable(args.run)
 
 
@@ -121,6 +122,18 @@ EXISTING_RUN = {
     "study": ["study", "{source}"],  # reads another run
     "reproduce": ["reproduce", "mnist", "--quick"],  # refused before any step
     "audit": ["audit", "--classifier", "lenet-mnist-b"],  # refused before any step
+    "detect": [
+        "detect",
+        "{source}",
+        "--threshold",
+        "1e-30",
+        "--detectors",
+        "msp",
+        "--fit-count",
+        "100",
+        "--held-out-count",
+        "20",
+    ],  # refused before fitting
 }
 
 

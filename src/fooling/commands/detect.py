@@ -11,6 +11,8 @@ from fooling.commands.arguments import (
     add_real_image_arguments,
 )
 from fooling.detectors.detector import DETECTORS
+from fooling.limits import THRESHOLD
+from fooling.records import FOOLED_AT
 
 HELP = "Would an out-of-distribution detector catch them? Score runs' images with six detectors."
 EXAMPLE = "fooling detect runs/evolve runs/adversarial --detectors msp mahalanobis vim"
@@ -28,22 +30,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"from {', '.join(DETECTORS)} (default: all)",
     )  # fmt: skip
     add_real_image_arguments(parser)
+    parser.add_argument(
+        "--threshold", type=THRESHOLD.parse, default=FOOLED_AT, metavar="P",
+        help=f"an elite of a search counts as a fooling image at this confidence or more "
+        f"(default: {FOOLED_AT})",
+    )  # fmt: skip
     add_output_arguments(parser, "detect", random=False)
 
 
 def run(args: argparse.Namespace) -> int:
     """Fit, score, then write the page and summary; returns the exit code."""
     from fooling.commands.arguments import classifier_from
+    from fooling.detectors.detector import check_fittable
     from fooling.detectors.real_images import real_images
-    from fooling.experiments.detect import detect
+    from fooling.experiments.detect import detect, read_fooling_images
     from fooling.report.detection_report import write_detection_report
     from fooling.run_directory import RunDirectory
 
     classifier = classifier_from(args)  # bad input stops before anything is written
     real = real_images(classifier, args.data, fit_count=args.fit_count,
                        held_out_count=args.held_out_count)  # fmt: skip
-    result = detect(classifier, args.runs, detectors=args.detectors, real=real)
+    check_fittable(classifier, args.detectors, len(real.held_out))
+    for run in args.runs:
+        read_fooling_images(run, classifier, args.threshold)
     with RunDirectory(args.out).claim(force=args.force) as directory:
+        result = detect(classifier, args.runs, detectors=args.detectors, real=real,
+                        threshold=args.threshold)  # fmt: skip
         page = write_detection_report(result, directory.path)
         directory.write_summary(result.summary())
     print(format_table(result.table(), result.detectors))

@@ -29,6 +29,7 @@ from fooling.errors import FoolingError
 
 DETECTORS = ("msp", "energy", "odin", "mahalanobis", "vim", "knn")
 KEEP_REAL = 0.95  # the threshold lets this share of real held-out images through (FPR95)
+MIN_HELD_OUT = 20  # real held-out images a threshold is set by, at the least
 ODIN_TEMPERATURE = 1000.0  # the ODIN paper's
 ODIN_STEP = 0.0014  # the ODIN paper's, here in [0, 1] pixel units
 KNN_NEIGHBOURS = 50  # the KNN paper's for CIFAR-10's 50,000 training images ...
@@ -69,6 +70,24 @@ def check_readable(classifier: Classifier, names: Sequence[str]) -> Readout:
     return readout
 
 
+def check_fittable(classifier: Classifier, names: Sequence[str], held_out: int) -> Readout:
+    """Everything that can stop detectors from being fitted, checked before any work.
+
+    Returns:
+        The classifier's `Readout`.
+
+    Raises:
+        FoolingError: as `check_readable`, pytorch-ood missing, or fewer than
+            `MIN_HELD_OUT` held-out images to set the thresholds by.
+    """
+    readout = check_readable(classifier, check_detectors(names))
+    detector_module()
+    if held_out < MIN_HELD_OUT:
+        raise FoolingError(f"{held_out} real held-out images: thresholds need "
+                           f"{MIN_HELD_OUT} or more")  # fmt: skip
+    return readout
+
+
 def principal_dimensions(features: int) -> int:
     """ViM's principal subspace size, by its paper's rule: 1000 for 2048 features or
     more, 512 from 768, half the features below that."""
@@ -105,10 +124,8 @@ class Detectors:
         held_out: torch.Tensor,
     ) -> None:
         self.names = check_detectors(names)
-        if len(held_out) < 20:
-            raise FoolingError(f"{len(held_out)} real held-out images: thresholds need 20 or more")
         self.classifier = classifier
-        self.readout = check_readable(classifier, self.names)
+        self.readout = check_fittable(classifier, self.names, len(held_out))
         needs = [name for name in self.names if name in FEATURE_DETECTORS]
         self.fitted_on = len(fit_images)
         features = self.readout.read(fit_images)[1] if needs else None  # only they fit

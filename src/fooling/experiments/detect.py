@@ -37,8 +37,8 @@ class Source:
     """Images of one kind, scored by every detector.
 
     Attributes:
-        name: `"evolve direct"`, `"evolve cppn against mahalanobis"`, `"ascend"`,
-            `"adversarial pgd"`, or `REAL`.
+        name: `"evolve direct"`, `"evolve cppn refined"` (the hybrid), `"evolve cppn
+            against mahalanobis"`, `"ascend"`, `"adversarial pgd"`, or `REAL`.
         runs: the run directories pooled into it (none for the real images).
         images: `uint8 [M, C, H, W]`.
         labels: the class each image is taken for.
@@ -178,6 +178,8 @@ def read_fooling_images(
     if not bool(keep.any()):
         raise FoolingError(f"{run} has no image at >= {threshold:g}: nothing to detect")
     kind = result.method if result.encoding is None else f"{result.method} {result.encoding}"
+    if result.refined:  # the hybrid: evolution with gradient refinement
+        kind += " refined"
     if result.against is not None:
         kind += f" against {result.against['detector']}"
     labels = [label for label, kept in zip(result.labels, keep.tolist(), strict=True) if kept]
