@@ -120,7 +120,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
             shutil.copy(summary, dest / f"{step.name}.summary.json")
             if (folder / "plots" / "retrain.png").is_file():  # its figures over iterations
                 shutil.copy(folder / "plots" / "retrain.png", dest / f"{step.name}.png")
-            _gathered_strip(folder, dest / f"{step.name}.gathered.png")
+            _gathered_strip(folder, dest / f"{step.name}.gathered.png", len(iterations) - 1)
             generations = f"iteration {len(iterations) - 1} of {planned}"
             if record is None:
                 status = "in progress"
@@ -199,8 +199,9 @@ def _retrain_headline(name: str, iterations: list[dict]) -> str:
             f"{each('fooling_recall_far_from_real', '{:.3f}')}"
             f"; share of gathered images near a real digit {each('gathered_near_real', '{:.0%}')}"
             f"; searches {each('gathered_searches', '{}')}; seconds {each('seconds', '{:.0f}')}; "
-            f"capped {each('gathering_capped', '{}')}. [{name}.gathered.png]({name}.gathered.png) "
-            "shows, a row per iteration, fooling images it gathered.")  # fmt: skip
+            f"capped {each('gathering_capped', '{}')}."
+            + (f" [{name}.gathered.png]({name}.gathered.png) shows, a row per iteration, "
+               "fooling images it gathered." if len(iterations) > 1 else ""))  # fmt: skip
 
 
 def _durations(rows: list) -> list[float]:
@@ -265,11 +266,15 @@ def _sheet(images: torch.Tensor, path: Path) -> None:
     raise RuntimeError(f"no contact sheet of {len(images)} images fits {SHEET_BYTES} bytes")
 
 
-def _gathered_strip(run: Path, path: Path) -> None:
-    """One row per retraining iteration: `STRIP` of the fooling images it gathered, evenly
-    spaced in the order found, so that the drift toward legible digits shows."""
+def _gathered_strip(run: Path, path: Path, finished: int) -> None:
+    """One row per finished retraining iteration (1 to `finished`): `STRIP` of the fooling
+    images it gathered, evenly spaced in the order found, so that the drift toward legible
+    digits shows. An iteration still in progress may have gathered already: not shown."""
     rows = []
-    for saved in sorted(run.glob("iterations/[0-9][0-9]/fooling.safetensors")):
+    for number in range(1, finished + 1):
+        saved = run / "iterations" / f"{number:02d}" / "fooling.safetensors"
+        if not saved.is_file():
+            continue
         trained = load_state(saved, kind=IMAGES_FORMAT)["trained"]
         picked = torch.linspace(0, len(trained) - 1, min(STRIP, len(trained))).round().long()
         rows.append(torch.cat(list(trained[picked].float().div(255)), dim=-1))
