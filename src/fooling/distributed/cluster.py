@@ -56,8 +56,9 @@ def connect(address: str | None = None, *, cpus: int | None = None) -> ModuleTyp
     try:
         if address is None:  # (Ray's note that it enabled token auth, its default, is not shown)
             logging.getLogger(AUTH_SETUP).setLevel(logging.ERROR)
-            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)  # fmt: skip
+            # "local": a new cluster even where `ray start` runs one on this machine
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)  # fmt: skip
         else:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as error:

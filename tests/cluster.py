@@ -1,0 +1,152 @@
+"""A two-node Ray cluster on one machine: the second node lives in a network namespace.
+
+As root, `two_nodes()` makes a network namespace and a veth pair with addresses
+from 10.213.N.0/24 (N from the process id), both ends inside this machine;
+starts `ray start --head` on the host end and `ray start --address` inside the
+namespace, each with one CPU; and tears all of it down afterwards, whatever
+happens. Nothing crosses any other device. Where namespaces cannot be made (not
+root, no `ip`), the tests that use it skip and say why.
+
+Ray 2.60 authenticates with a token by default; the cluster gets one of its own
+in a temporary folder (`RAY_AUTH_TOKEN_PATH`), given to both nodes and to every
+driver through `TwoNodes.env`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+RAY = Path(sys.executable).with_name("ray")
+PORT = 6390
+JOIN_SECONDS = 60
+
+
+@dataclass
+class TwoNodes:
+    """A running two-node cluster.
+
+    Attributes:
+        head: `HOST:PORT` of the head node, for `--address`.
+        namespace: the network namespace the second node runs in.
+        addresses: the host end's and the namespace end's addresses.
+        env: the environment a driver needs to join (the token, no usage stats).
+    """
+
+    head: str
+    namespace: str
+    addresses: tuple[str, str]
+    env: dict[str, str]
+    _processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def stop_second_node(self) -> None:
+        """Kill every process of the second node at once: its raylet, its store, its workers."""
+        _kill_namespace(self.namespace)
+
+    def alive_nodes(self) -> set[str]:
+        """The addresses of the nodes Ray counts as alive."""
+        script = (
+            f"import ray; ray.init(address={self.head!r}, log_to_driver=False); "
+            "print(' '.join(n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']))"
+        )
+        out = subprocess.run([sys.executable, "-c", script], env=self.env, capture_output=True,
+                             text=True, timeout=60, check=True)  # fmt: skip
+        return set(out.stdout.split())
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True, timeout=30)
+
+
+def _kill_namespace(namespace: str) -> None:
+    listed = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True)
+    for pid in listed.stdout.split():
+        with suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def _cannot_make_namespaces() -> str | None:
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if shutil.which("ip") is None:
+        return "no `ip` (iproute2) to make network namespaces"
+    if not RAY.exists():
+        return "Ray is not installed"
+    return None
+
+
+@contextmanager
+def two_nodes() -> Iterator[TwoNodes]:
+    """A two-node Ray cluster across a veth pair, removed on exit (see the module docstring)."""
+    reason = _cannot_make_namespaces()
+    if reason:
+        pytest.skip(reason)
+    subnet = 1 + os.getpid() % 250
+    namespace, host_end, far_end = f"fooling{subnet}", f"fool{subnet}a", f"fool{subnet}b"
+    addresses = (f"10.213.{subnet}.1", f"10.213.{subnet}.2")
+    folder = Path(tempfile.mkdtemp(prefix="fooling-ray-"))
+    token = folder / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
+           "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
+    cluster = TwoNodes(f"{addresses[0]}:{PORT}", namespace, addresses, env)
+    try:
+        try:
+            _run("ip", "netns", "add", namespace)
+        except subprocess.CalledProcessError as error:
+            pytest.skip(f"cannot make a network namespace: {error.stderr.decode().strip()}")
+        _run("ip", "link", "add", host_end, "type", "veth", "peer", "name", far_end)
+        _run("ip", "link", "set", far_end, "netns", namespace)
+        _run("ip", "addr", "add", f"{addresses[0]}/24", "dev", host_end)
+        _run("ip", "link", "set", host_end, "up")
+        inside = ("ip", "netns", "exec", namespace)
+        _run(*inside, "ip", "addr", "add", f"{addresses[1]}/24", "dev", far_end)
+        _run(*inside, "ip", "link", "set", far_end, "up")
+        _run(*inside, "ip", "link", "set", "lo", "up")
+        common = ("--num-cpus", "1", "--block", "--disable-usage-stats")
+        cluster._processes.append(subprocess.Popen(
+            [str(RAY), "start", "--head", "--node-ip-address", addresses[0], "--port", str(PORT),
+             "--include-dashboard", "false", *common],
+            env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL))  # fmt: skip
+        _wait_for(cluster, 1)
+        cluster._processes.append(subprocess.Popen(
+            [*inside, str(RAY), "start", "--address", cluster.head, "--node-ip-address",
+             addresses[1], *common],
+            env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL))  # fmt: skip
+        _wait_for(cluster, 2)
+        yield cluster
+    finally:
+        _kill_namespace(namespace)
+        for process in cluster._processes:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_for(cluster: TwoNodes, nodes: int) -> None:
+    deadline = time.monotonic() + JOIN_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if len(cluster.alive_nodes()) == nodes:
+                return
+        except subprocess.CalledProcessError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"the Ray cluster did not reach {nodes} nodes in {JOIN_SECONDS} s")

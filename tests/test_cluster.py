@@ -1,0 +1,41 @@
+"""Islands on two Ray nodes: a real second node in a network namespace (tests/cluster.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from cluster import two_nodes
+
+import fooling
+
+EVOLVE = ["evolve", "--classifier", "lenet-mnist", "--encoding", "cppn", "--generations", "12",
+          "--population", "40", "--workers", "2", "--migrate-every", "4", "--quiet"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with two_nodes() as running:
+        yield running
+
+
+def fooling_command(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fooling", *argv], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+
+
+def test_islands_on_two_nodes_give_the_run_of_one_machine(cluster, tmp_path):
+    assert cluster.alive_nodes() == set(cluster.addresses)
+    spread = fooling_command([*EVOLVE, "--address", cluster.head, "--out", str(tmp_path / "two")],
+                             cluster.env)  # fmt: skip
+    assert spread.returncode == 0, spread.stderr
+    local = fooling_command([*EVOLVE, "--out", str(tmp_path / "one")], cluster.env)
+    assert local.returncode == 0, local.stderr
+    two, one = (fooling.load_run(tmp_path / name) for name in ("two", "one"))
+    assert two.islands == one.islands and len(two.islands) == 2
+    assert torch.equal(two.images, one.images) and torch.equal(two.confidences, one.confidences)
+    summary = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert summary["workers"] == 2 and summary["evaluations"] == sum(summary["island_evaluations"])
