@@ -39,3 +39,29 @@ def test_islands_on_two_nodes_give_the_run_of_one_machine(cluster, tmp_path):
     assert torch.equal(two.images, one.images) and torch.equal(two.confidences, one.confidences)
     summary = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert summary["workers"] == 2 and summary["evaluations"] == sum(summary["island_evaluations"])
+
+
+ONNX_RUN = """
+import json, sys, torch, fooling
+from pathlib import Path
+folder, head = Path(sys.argv[1]), sys.argv[2]
+lenet = fooling.load_classifier("lenet-mnist", "cpu")
+net = lenet.model.to(memory_format=torch.contiguous_format)
+torch.onnx.export(net, (torch.rand(2, 1, 28, 28),), folder / "lenet.onnx", dynamo=False,
+                  input_names=["x"], output_names=["scores"],
+                  dynamic_axes={"x": {0: "n"}, "scores": {0: "n"}})
+classifier = fooling.load_classifier(str(folder / "lenet.onnx"), "cpu")
+(folder / "lenet.onnx").unlink()  # on neither node any more: only its bytes can reach them
+result = fooling.evolve(classifier, encoding="cppn", generations=4, population=20,
+                        workers=2, address=head, migrate_every=2, progress=False)
+print(json.dumps(result.islands))
+"""
+
+
+def test_an_onnx_model_reaches_the_other_node_as_its_bytes(cluster, tmp_path):
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", ONNX_RUN, str(tmp_path),
+                           cluster.head], env=cluster.env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    islands = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len(islands) == 2 and all(count > 0 for count in islands)

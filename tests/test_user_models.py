@@ -117,6 +117,22 @@ def test_a_missing_model_library_is_named(monkeypatch, hub):
         load_classifier(f"{hub}:resnet18", "cpu")
 
 
+def test_an_onnx_classifier_travels_as_its_bytes_checked_by_sha256(exported, tmp_path):
+    file = tmp_path / "lenet.onnx"
+    shutil.copy(exported["onnx"], file)
+    classifier = load_classifier(str(file), "cpu")
+    file.unlink()  # a worker on another machine has no such file
+    copied = pickle.loads(pickle.dumps(classifier))
+    images = torch.rand(8, 1, 28, 28)
+    assert torch.equal(copied(images), classifier(images))
+    assert copied.identity() == classifier.identity()
+    state = classifier.model.__getstate__()
+    state["data"] = state["data"][:-1] + bytes([state["data"][-1] ^ 1])
+    damaged = object.__new__(type(classifier.model))
+    with pytest.raises(FoolingError, match="changed on their way here"):
+        damaged.__setstate__(state)
+
+
 @pytest.mark.parametrize("kind", ["torchscript", "export"])
 def test_a_model_file_classifier_pickles_as_the_file_it_came_from(exported, kind, tmp_path):
     file = tmp_path / exported[kind].name

@@ -19,6 +19,7 @@ from fooling.classifiers.backends import (
     BACKENDS,
     Compiled,
     Forward,
+    cache_folder,
     compile_for_cpu,
 )
 from fooling.classifiers.onnx_model import OnnxModel
@@ -440,7 +441,8 @@ class Classifier:
             if backend not in ("torch", "auto"):
                 raise FoolingError(f"backend {backend} runs on the CPU, not on {self.device}")
             return None
-        source = self.model.path if isinstance(self.model, OnnxModel) else self.model
+        source = (self.model.file(cache_folder() / "onnx") if isinstance(self.model, OnnxModel)
+                  else self.model)  # fmt: skip
         if not isinstance(source, nn.Module | Path):
             if backend != "auto":
                 raise FoolingError(f"{self.name} is a Python callable: only torch can run it")
