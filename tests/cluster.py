@@ -1,7 +1,8 @@
 """A two-node Ray cluster on one machine: the second node lives in a network namespace.
 
 As root, `two_nodes()` makes a network namespace and a veth pair with addresses
-from 10.213.N.0/24 (N from the process id), both ends inside this machine;
+from 10.213.N.0/24 (N from the process id and the cluster's number), both ends
+inside this machine;
 starts `ray start --head` on the host end and `ray start --address` inside the
 namespace, each with one CPU; and tears all of it down afterwards, whatever
 happens. Nothing crosses any other device. Where namespaces cannot be made (not
@@ -14,6 +15,7 @@ driver through `TwoNodes.env`.
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import shutil
@@ -31,6 +33,7 @@ import pytest
 
 RAY = Path(sys.executable).with_name("ray")
 PORT = 6390
+_CLUSTERS = itertools.count()
 JOIN_SECONDS = 60
 
 
@@ -93,15 +96,17 @@ def two_nodes() -> Iterator[TwoNodes]:
     reason = _cannot_make_namespaces()
     if reason:
         pytest.skip(reason)
-    subnet = 1 + os.getpid() % 250
+    number = next(_CLUSTERS)  # a second cluster of this process gets other names and ports
+    subnet = 1 + (os.getpid() + 37 * number) % 250
     namespace, host_end, far_end = f"fooling{subnet}", f"fool{subnet}a", f"fool{subnet}b"
     addresses = (f"10.213.{subnet}.1", f"10.213.{subnet}.2")
+    port = PORT + number
     folder = Path(tempfile.mkdtemp(prefix="fooling-ray-"))
     token = folder / "auth_token"
     token.write_text(secrets.token_hex(32))
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
            "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
-    cluster = TwoNodes(f"{addresses[0]}:{PORT}", namespace, addresses, env)
+    cluster = TwoNodes(f"{addresses[0]}:{port}", namespace, addresses, env)
     try:
         try:
             _run("ip", "netns", "add", namespace)
@@ -117,7 +122,7 @@ def two_nodes() -> Iterator[TwoNodes]:
         _run(*inside, "ip", "link", "set", "lo", "up")
         common = ("--num-cpus", "1", "--block", "--disable-usage-stats")
         cluster._processes.append(subprocess.Popen(
-            [str(RAY), "start", "--head", "--node-ip-address", addresses[0], "--port", str(PORT),
+            [str(RAY), "start", "--head", "--node-ip-address", addresses[0], "--port", str(port),
              "--include-dashboard", "false", *common],
             env=env, start_new_session=True, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL))  # fmt: skip

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -65,3 +67,50 @@ def test_an_onnx_model_reaches_the_other_node_as_its_bytes(cluster, tmp_path):
     assert done.returncode == 0, done.stderr
     islands = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(islands) == 2 and all(count > 0 for count in islands)
+
+
+def test_a_lost_node_costs_its_island_not_the_run(tmp_path):
+    out = tmp_path / "lost"
+    argv = [
+        "evolve",
+        "--classifier",
+        "lenet-mnist",
+        "--encoding",
+        "direct",
+        "--generations",
+        "1500",
+        "--population",
+        "40",
+        "--workers",
+        "2",
+        "--migrate-every",
+        "10",
+        "--quiet",
+    ]
+    with two_nodes() as cluster:
+        run = subprocess.Popen([sys.executable, "-m", "fooling", *argv, "--address", cluster.head,
+                                "--out", str(out)], env=cluster.env, stderr=subprocess.PIPE,
+                               text=True)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not _merges(out) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _merges(out), "the run made no merge"
+        cluster.stop_second_node()
+        stopped = time.monotonic()
+        _, errors = run.communicate(timeout=300)
+        assert run.returncode == 0, errors
+        assert len(_merges(out)) > 1 and time.monotonic() - stopped > 1  # it went on after
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["lost_nodes"] == 1 and summary["generations"] == 1500
+    assert summary["evaluations"] == sum(summary["island_evaluations"])
+    assert all(cell["confidence"] >= 0 for cell in summary["classes"])  # every class filled
+    medians = [float(row["median_confidence"]) for row in _merges(out)]
+    assert medians == sorted(medians)  # no merged elite was lost
+
+
+def _merges(out):
+    path = out / "progress.csv"
+    if not path.is_file():
+        return []
+    with path.open() as file:
+        return list(csv.DictReader(file))

@@ -15,6 +15,15 @@ is retried on the new process (`max_task_retries`). The new process holds no
 archive, so it asks for the whole merged one and runs the round from there; its
 random stream is drawn afresh from its seed and its restart. The merged archive
 never loses an elite.
+
+A whole node that goes (its raylet and every worker on it) is another matter: Ray
+would restart its islands elsewhere only where a CPU is free, and otherwise wait
+for ever. So the driver watches the nodes while it waits for a round: once Ray
+counts an island's node as dead (its health check gives up on a node after about
+15 s: 5 missed checks 3 s apart, Ray's defaults), the island is replaced by a new
+one on a live node that shares that node's CPUs, and the round runs again there
+from the whole merged archive. The round the lost island was in never counts, so
+evaluations are counted once; the run records the nodes it lost.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import torch
 from tqdm import tqdm
 
 from fooling.archive import Archive
+from fooling.errors import FoolingError
 from fooling.records import ProgressRow, Statistics
 from fooling.search.evolution import Evolution
 from fooling.search.result import SearchResult
@@ -108,6 +118,8 @@ class Island:
         islands: how many islands the run has: each climbs its own share of the
             elites at a refinement (`Evolution.refine_part`).
         refined_at: the island's last refinement generation in that checkpoint.
+        replaced: how many islands of this number were replaced before (after the loss
+            of their node): a replacement draws its random stream afresh.
     """
 
     def __init__(
@@ -118,14 +130,15 @@ class Island:
         random_state: torch.Tensor | None = None,
         islands: int = 1,
         refined_at: int = -1,
+        replaced: int = 0,
     ) -> None:
         import ray
 
         torch.set_num_threads(threads)
-        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        restarted = int(ray.get_runtime_context().was_current_actor_reconstructed) + replaced
         self.evolution: Evolution | None = None
         self.reached = -2  # the last generation this process ran to
-        self.seed = island_seed(seed, index, int(restarted))
+        self.seed = island_seed(seed, index, 2 * replaced + int(restarted > replaced))
         self.saved = None if restarted else random_state  # a checkpoint's, when resumed
         self.refined_at = -1 if restarted else refined_at
         self.part = (index, islands)
@@ -157,6 +170,12 @@ class Island:
         import os
 
         return os.getpid()
+
+    def node(self) -> str:
+        """The id of the Ray node the island runs on."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
 
     def run_round(
         self,
@@ -215,6 +234,7 @@ class IslandRun:
         per_island: each island's evaluations so far.
         islands: the islands' actor handles, while the run goes on.
         template: `[ObjectRef]` of the run the islands were built from.
+        lost_nodes: Ray nodes the run lost while it ran (their islands replaced).
     """
 
     evolution: Evolution
@@ -222,6 +242,7 @@ class IslandRun:
     per_island: list[int]
     islands: list[Any]
     template: list[Any]
+    lost_nodes: int = 0
 
     @property
     def workers(self) -> int:
@@ -241,6 +262,7 @@ class IslandRun:
                 "evaluations": torch.tensor(self.per_island, dtype=torch.long),
                 "random_states": {str(index): state for index, (state, _) in enumerate(states)},
                 "refined_at": torch.tensor([refined_at for _, refined_at in states]),
+                "lost_nodes": torch.tensor(self.lost_nodes),
             },
         }  # fmt: skip
 
@@ -296,7 +318,19 @@ def evolve_islands(
     islands = [actor.remote(evolution.seed, index, threads, saved[index], workers,
                             refined_at[index]) for index in range(workers)]  # fmt: skip
     per_island = [0] * workers if restore is None else restore["evaluations"].tolist()
-    run = IslandRun(evolution, migrate_every, per_island, islands, template)
+    lost = 0 if restore is None else int(restore.get("lost_nodes", 0))
+    run = IslandRun(evolution, migrate_every, per_island, islands, template, lost)
+    watch = _NodeWatch(ray, islands)
+    replaced = [0] * workers
+
+    def replace(index: int) -> None:  # an island whose node is gone: a new one on a live node
+        ray.kill(islands[index], no_restart=True)
+        replaced[index] += 1
+        islands[index] = actor.options(num_cpus=0).remote(
+            evolution.seed, index, threads, None, workers, -1, replaced[index]
+        )
+        watch.follow(index, islands[index])
+
     whole = None if restore is None else ray.put(shipped(evolution.archive.state_dict()))
     changes = None
     started = time.perf_counter() - evolution.seconds
@@ -307,13 +341,21 @@ def evolve_islands(
         while evolution.generation < generations:
             first, last = evolution.generation + 1, min(evolution.generation + migrate_every,
                                                         generations)  # fmt: skip
-            rounds = ray.get([island.run_round.remote(template, whole, changes, first, last)
-                              for island in islands])  # fmt: skip
-            for index, done in enumerate(rounds):
-                if done is None:  # a restarted island, holding no archive: give it the whole
-                    whole = ray.put(shipped(evolution.archive.state_dict()))
-                    call = islands[index].run_round.remote(template, whole, None, first, last)
-                    rounds[index] = ray.get(call)
+            calls = [island.run_round.remote(template, whole, changes, first, last)
+                     for island in islands]  # fmt: skip
+            rounds = watch.results(calls)
+            while any(done is None or done is LOST for done in rounds):
+                again = {}
+                for index, done in enumerate(rounds):
+                    if done is LOST:
+                        replace(index)
+                    if done is None or done is LOST:  # a new process, holding no archive
+                        whole = ray.put(shipped(evolution.archive.state_dict()))
+                        again[index] = islands[index].run_round.remote(template, whole, None,
+                                                                       first, last)  # fmt: skip
+                for index, done in zip(again, watch.results(list(again.values())), strict=True):
+                    rounds[index] = done
+            run.lost_nodes = lost + watch.lost
             merged = merge(
                 evolution.archive.confidence.cpu(), [received(done[0]) for done in rounds]
             )
@@ -338,5 +380,53 @@ def evolve_islands(
         for island in islands:
             ray.kill(island)
     return dataclasses.replace(
-        evolution.result(), islands=run.per_island, migrate_every=migrate_every
-    )
+        evolution.result(), islands=run.per_island, migrate_every=migrate_every,
+        lost_nodes=run.lost_nodes,
+    )  # fmt: skip
+
+
+LOST = object()
+"""What `_NodeWatch.results` gives for an island whose node Ray counts as dead."""
+NODE_POLL_S = 2.0  # how often a waiting driver asks Ray which nodes are alive
+
+
+class _NodeWatch:
+    """The Ray node each island runs on, and which of them Ray still counts as alive."""
+
+    def __init__(self, ray: Any, islands: list[Any]) -> None:
+        self.ray = ray
+        self.nodes = ray.get([island.node.remote() for island in islands])
+        self.dead: set[str] = set()
+
+    @property
+    def lost(self) -> int:
+        """Nodes of this run's islands that died."""
+        return len(self.dead)
+
+    def follow(self, index: int, island: Any) -> None:
+        """Island `index` is now `island`."""
+        self.nodes[index] = self.ray.get(island.node.remote())
+
+    def results(self, calls: list[Any]) -> list[Any]:
+        """The calls' results, in order; `LOST` for an island whose node died meanwhile.
+
+        Raises:
+            FoolingError: every node of the run's islands died.
+        """
+        ray, done = self.ray, [LOST] * len(calls)
+        waiting = dict(enumerate(calls))
+        while waiting:
+            ready, _ = ray.wait(list(waiting.values()), num_returns=len(waiting),
+                                timeout=NODE_POLL_S)  # fmt: skip
+            for index, call in list(waiting.items()):
+                if call in ready:
+                    done[index] = ray.get(call)
+                    del waiting[index]
+            alive = {node["NodeID"] for node in ray.nodes() if node.get("Alive")}
+            if not alive:
+                raise FoolingError("every node of the Ray cluster is gone")
+            for index in list(waiting):
+                if self.nodes[index] not in alive:
+                    self.dead.add(self.nodes[index])
+                    del waiting[index]
+        return done

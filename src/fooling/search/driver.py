@@ -244,6 +244,7 @@ def _islands(checkpoint: dict[str, Any], out: str | Path) -> dict[str, Any] | No
         states = [islands["random_states"][str(index)] for index in range(workers)]
         evaluations = islands["evaluations"]
         refined_at = islands.get("refined_at", torch.full((workers,), -1))  # (none before)
+        lost_nodes = int(islands.get("lost_nodes", torch.tensor(0)))  # (none before)
         if not all(isinstance(state, torch.Tensor) for state in states):
             raise ValueError("a random state is not a tensor")
         if evaluations.shape != (workers,) or refined_at.shape != (workers,):
@@ -252,7 +253,7 @@ def _islands(checkpoint: dict[str, Any], out: str | Path) -> dict[str, Any] | No
         raise FoolingError(f"the checkpoint in {out} has damaged island state: {error}") from None
     return {"workers": workers, "migrate_every": migrate_every,
             "random_states": islands["random_states"], "evaluations": evaluations,
-            "refined_at": refined_at}  # fmt: skip
+            "refined_at": refined_at, "lost_nodes": lost_nodes}  # fmt: skip
 
 
 def _evolve_islands(

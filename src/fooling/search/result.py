@@ -49,6 +49,8 @@ class SearchResult:
         islands: the evaluations of each island of a distributed run (`workers=`);
             None for a run in one process.
         migrate_every: the generations between a distributed run's merges.
+        lost_nodes: Ray nodes a distributed run lost while it ran (their islands were
+            replaced on the nodes left).
         refined: genome-steps of gradient refinement (`fooling.search.refine`), each
             one forward and one backward pass beside the `evaluations`.
         ascent: an ascent's settings (parameterisation, learning rate, transforms,
@@ -76,6 +78,7 @@ class SearchResult:
     weights: str | None = None
     islands: list[int] | None = None
     migrate_every: int | None = None
+    lost_nodes: int = 0
     refined: int = 0
     ascent: dict[str, Any] | None = None
     against: dict[str, Any] | None = None
@@ -139,6 +142,7 @@ class SearchResult:
                     "workers": len(self.islands),
                     "island_evaluations": self.islands,
                     "migrate_every": self.migrate_every,
+                    "lost_nodes": self.lost_nodes,
                 }
             ),
             **(
@@ -244,6 +248,7 @@ class SearchResult:
                 weights=summary["weights"] if isinstance(summary.get("weights"), str) else None,
                 islands=None if summary.get("island_evaluations") is None
                 else [int(count) for count in summary["island_evaluations"]],
+                lost_nodes=int(summary.get("lost_nodes", 0)),
                 migrate_every=None if summary.get("migrate_every") is None
                 else int(summary["migrate_every"]),
                 refined=int(summary.get("backward_passes", 0)),
