@@ -16,14 +16,12 @@ archive, so it asks for the whole merged one and runs the round from there; its
 random stream is drawn afresh from its seed and its restart. The merged archive
 never loses an elite.
 
-A whole node that goes (its raylet and every worker on it) is another matter: Ray
-would restart its islands elsewhere only where a CPU is free, and otherwise wait
-for ever. So the driver watches the nodes while it waits for a round: once Ray
-counts an island's node as dead (its health check gives up on a node after about
-15 s: 5 missed checks 3 s apart, Ray's defaults), the island is replaced by a new
-one on a live node that shares that node's CPUs, and the round runs again there
-from the whole merged archive. The round the lost island was in never counts, so
-evaluations are counted once; the run records the nodes it lost.
+A whole node that goes (its raylet and every worker on it) is another matter:
+the driver notices it while it waits for a round (`fooling.distributed.nodes`) and
+replaces each island that was there by a new one on a live node, sharing that
+node's CPUs; the round runs again there from the whole merged archive. The round
+the lost island was in never counts, so evaluations are counted once; the run
+records the nodes it lost.
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ import torch
 from tqdm import tqdm
 
 from fooling.archive import Archive
-from fooling.errors import FoolingError
+from fooling.distributed.nodes import LOST, NodeWatch
 from fooling.records import ProgressRow, Statistics
 from fooling.search.evolution import Evolution
 from fooling.search.result import SearchResult
@@ -320,7 +318,7 @@ def evolve_islands(
     per_island = [0] * workers if restore is None else restore["evaluations"].tolist()
     lost = 0 if restore is None else int(restore.get("lost_nodes", 0))
     run = IslandRun(evolution, migrate_every, per_island, islands, template, lost)
-    watch = _NodeWatch(ray, islands)
+    watch = NodeWatch(ray, islands)
     replaced = [0] * workers
 
     def replace(index: int) -> None:  # an island whose node is gone: a new one on a live node
@@ -343,18 +341,18 @@ def evolve_islands(
                                                         generations)  # fmt: skip
             calls = [island.run_round.remote(template, whole, changes, first, last)
                      for island in islands]  # fmt: skip
-            rounds = watch.results(calls)
-            while any(done is None or done is LOST for done in rounds):
+            finished = watch.results(dict(enumerate(calls)))
+            while any(done is None or done is LOST for done in finished.values()):
                 again = {}
-                for index, done in enumerate(rounds):
+                for index, done in finished.items():
                     if done is LOST:
                         replace(index)
                     if done is None or done is LOST:  # a new process, holding no archive
                         whole = ray.put(shipped(evolution.archive.state_dict()))
                         again[index] = islands[index].run_round.remote(template, whole, None,
                                                                        first, last)  # fmt: skip
-                for index, done in zip(again, watch.results(list(again.values())), strict=True):
-                    rounds[index] = done
+                finished.update(watch.results(again))
+            rounds = [finished[index] for index in range(workers)]
             run.lost_nodes = lost + watch.lost
             merged = merge(
                 evolution.archive.confidence.cpu(), [received(done[0]) for done in rounds]
@@ -383,50 +381,3 @@ def evolve_islands(
         evolution.result(), islands=run.per_island, migrate_every=migrate_every,
         lost_nodes=run.lost_nodes,
     )  # fmt: skip
-
-
-LOST = object()
-"""What `_NodeWatch.results` gives for an island whose node Ray counts as dead."""
-NODE_POLL_S = 2.0  # how often a waiting driver asks Ray which nodes are alive
-
-
-class _NodeWatch:
-    """The Ray node each island runs on, and which of them Ray still counts as alive."""
-
-    def __init__(self, ray: Any, islands: list[Any]) -> None:
-        self.ray = ray
-        self.nodes = ray.get([island.node.remote() for island in islands])
-        self.dead: set[str] = set()
-
-    @property
-    def lost(self) -> int:
-        """Nodes of this run's islands that died."""
-        return len(self.dead)
-
-    def follow(self, index: int, island: Any) -> None:
-        """Island `index` is now `island`."""
-        self.nodes[index] = self.ray.get(island.node.remote())
-
-    def results(self, calls: list[Any]) -> list[Any]:
-        """The calls' results, in order; `LOST` for an island whose node died meanwhile.
-
-        Raises:
-            FoolingError: every node of the run's islands died.
-        """
-        ray, done = self.ray, [LOST] * len(calls)
-        waiting = dict(enumerate(calls))
-        while waiting:
-            ready, _ = ray.wait(list(waiting.values()), num_returns=len(waiting),
-                                timeout=NODE_POLL_S)  # fmt: skip
-            for index, call in list(waiting.items()):
-                if call in ready:
-                    done[index] = ray.get(call)
-                    del waiting[index]
-            alive = {node["NodeID"] for node in ray.nodes() if node.get("Alive")}
-            if not alive:
-                raise FoolingError("every node of the Ray cluster is gone")
-            for index in list(waiting):
-                if self.nodes[index] not in alive:
-                    self.dead.add(self.nodes[index])
-                    del waiting[index]
-        return done

@@ -6,12 +6,14 @@ item, `transfer` scores one target per item. Each actor receives the shared
 `ray.util.ActorPool`, `workers` at a time, and their results come back in the
 order of the items, so a caller that stops early (it has enough) sees exactly
 what a run in one process would have seen. An actor that dies is restarted by
-Ray and its item retried. With one worker the items run in this process, and
-Ray is not needed.
+Ray and its item retried; one whose whole node dies is replaced on a live node
+(`fooling.distributed.nodes`) and its item given to the replacement. With one
+worker the items run in this process, and Ray is not needed.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any, TypeVar
@@ -41,6 +43,12 @@ class Worker:
 
             self.context, self.loaded = ray.get(context[0]), True
         return function(self.context, item)
+
+    def node(self) -> str:
+        """The id of the Ray node the worker runs on."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
 
 
 def ordered_map(
@@ -79,27 +87,35 @@ def ordered_map(
         for item in items:
             yield function(context, item)
         return
-    from ray.util import ActorPool
-
     from fooling.distributed.cluster import connect, restartable, share
+    from fooling.distributed.nodes import LOST, NodeWatch
 
     ray = connect(address, cpus=None if address else workers * threads)
     actor = restartable(ray, Worker, workers=workers, threads=threads, gpu=gpu)
     shared = [share(ray, context, "the work")]  # kept to the end: a restarted worker reads it
     actors = [actor.remote(threads) for _ in range(workers)]
-    pool = ActorPool(actors)
+    watch = NodeWatch(ray, actors)
 
-    def submit(item: Item) -> None:
-        pool.submit(lambda worker, value: worker.call.remote(function, shared, value), item)
+    def submit(item: Item, index: int) -> list[Any]:  # [item, worker, call], in item order
+        return [item, index, actors[index].call.remote(function, shared, item)]
 
     pending = iter(items)
+    queue = deque(submit(item, index) for index, item in enumerate(islice(pending, workers)))
     try:
-        for item in islice(pending, workers):
-            submit(item)
-        while pool.has_next():
-            result = pool.get_next()
+        while queue:
+            item, index, call = queue[0]
+            result = watch.results({index: call})[index]
+            if result is LOST:  # its node is gone: a new worker on a live node takes its items
+                ray.kill(actors[index], no_restart=True)
+                actors[index] = actor.options(num_cpus=0).remote(threads)
+                watch.follow(index, actors[index])
+                for entry in queue:
+                    if entry[1] == index:
+                        entry[:] = submit(entry[0], index)
+                continue
+            queue.popleft()
             for item in islice(pending, 1):
-                submit(item)
+                queue.append(submit(item, index))
             yield result
     except BaseException as error:
         if not isinstance(error, GeneratorExit):  # (closed early: the handles go out of scope,
