@@ -16,7 +16,7 @@ from pathlib import Path
 from fooling.reproduce.differences import IMAGENET
 from fooling.reproduce.reading import (
     cppn_size,
-    detection_cells,
+    detection_table,
     evolve_figures,
     percent,
     summary_of,
@@ -136,12 +136,7 @@ class ImagenetPlan:
                          "photos: give --data FOLDER to include it.")  # fmt: skip
         extra = []
         if self.data:
-            sources, cells = detection_cells(out)
-            extra.append((
-                "Beyond the paper: would an out-of-distribution detector catch them?",
-                ["detector", *(f"{source}: AUROC / caught" for source in sources)],
-                [[detector, *shown] for detector, shown in cells.items()],
-            ))  # fmt: skip
+            extra.append(detection_table(out))
             notes.append("Beyond the paper, the last table: six out-of-distribution detectors "
                          "(pytorch-ood) fitted on four fifths of the --data photos and set where "
                          "they let 95% of the other fifth through (`fooling detect`).")  # fmt: skip

@@ -16,7 +16,7 @@ from fooling.reproduce.differences import MNIST
 from fooling.reproduce.reading import (
     adversarial_figures,
     cppn_size,
-    detection_cells,
+    detection_table,
     evolve_figures,
     percent,
     summary_of,
@@ -138,12 +138,6 @@ class MnistPlan:
                 "--quick: every row marked 'scaled down' ran at a smaller scale than the "
                 "paper's, as it says; `fooling reproduce mnist` runs the paper's settings."
             )
-        sources, cells = detection_cells(out)
-        detection = (
-            "Beyond the paper: would an out-of-distribution detector catch them?",
-            ["detector", *(f"{source}: AUROC / caught" for source in sources)],
-            [[detector, *shown] for detector, shown in cells.items()],
-        )
         fit, held = (QUICK_FIT, QUICK_HELD_OUT) if self.quick else (60_000, 10_000)
         notes.append(
             "Beyond the paper, the last table: six out-of-distribution detectors (pytorch-ood) "
@@ -155,7 +149,7 @@ class MnistPlan:
         return Report(
             "The paper's MNIST results, re-made" + (" (--quick)" if self.quick else ""),
             headline, rows, self.sections(), self.steps(), records, describe_machine(),
-            MNIST, notes, [detection],
+            MNIST, notes, [detection_table(out)],
         )  # fmt: skip
 
     # ------------------------------------------------------------------ rows
