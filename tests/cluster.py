@@ -11,6 +11,12 @@ root, no `ip`), the tests that use it skip and say why.
 Ray 2.60 authenticates with a token by default; the cluster gets one of its own
 in a temporary folder (`RAY_AUTH_TOKEN_PATH`), given to both nodes and to every
 driver through `TwoNodes.env`.
+
+The head checks its nodes' health every second and counts one dead after 3 missed
+checks (`HEALTH_CHECK`), where Ray's defaults take about 15 s, so that a test that
+loses a node waits about 3 s for Ray to notice. A real cluster can do the same.
+A killed second node can be started again (`restart_second_node`), so that one
+cluster serves several tests that lose it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ RAY = Path(sys.executable).with_name("ray")
 PORT = 6390
 _CLUSTERS = itertools.count()
 JOIN_SECONDS = 60
+HEALTH_CHECK = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
+COMMON = ("--num-cpus", "1", "--block", "--disable-usage-stats")
 
 
 @dataclass
@@ -46,27 +54,45 @@ class TwoNodes:
         namespace: the network namespace the second node runs in.
         addresses: the host end's and the namespace end's addresses.
         env: the environment a driver needs to join (the token, no usage stats).
+        stopped: whether the second node was killed (and not started again).
     """
 
     head: str
     namespace: str
     addresses: tuple[str, str]
     env: dict[str, str]
+    stopped: bool = False
     _processes: list[subprocess.Popen] = field(default_factory=list)
 
     def stop_second_node(self) -> None:
         """Kill every process of the second node at once: its raylet, its store, its workers."""
         _kill_namespace(self.namespace)
+        self.stopped = True
 
-    def alive_nodes(self) -> set[str]:
-        """The addresses of the nodes Ray counts as alive."""
+    def restart_second_node(self) -> None:
+        """Once Ray counts the killed second node as dead, start a new one in its place."""
+        self.stop_second_node()
+        _wait_for(self, [self.addresses[0]])
+        self._start_second_node()
+        _wait_for(self, list(self.addresses))
+        self.stopped = False
+
+    def _start_second_node(self) -> None:
+        self._processes.append(subprocess.Popen(
+            ["ip", "netns", "exec", self.namespace, str(RAY), "start", "--address", self.head,
+             "--node-ip-address", self.addresses[1], *COMMON],
+            env=self.env, start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL))  # fmt: skip
+
+    def alive_nodes(self) -> list[str]:
+        """The address of each node Ray counts as alive, sorted."""
         script = (
             f"import ray; ray.init(address={self.head!r}, log_to_driver=False); "
             "print(' '.join(n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']))"
         )
         out = subprocess.run([sys.executable, "-c", script], env=self.env, capture_output=True,
                              text=True, timeout=60, check=True)  # fmt: skip
-        return set(out.stdout.split())
+        return sorted(out.stdout.split())
 
 
 def _run(*argv: str) -> None:
@@ -120,19 +146,14 @@ def two_nodes() -> Iterator[TwoNodes]:
         _run(*inside, "ip", "addr", "add", f"{addresses[1]}/24", "dev", far_end)
         _run(*inside, "ip", "link", "set", far_end, "up")
         _run(*inside, "ip", "link", "set", "lo", "up")
-        common = ("--num-cpus", "1", "--block", "--disable-usage-stats")
         cluster._processes.append(subprocess.Popen(
             [str(RAY), "start", "--head", "--node-ip-address", addresses[0], "--port", str(port),
-             "--include-dashboard", "false", *common],
-            env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+             "--include-dashboard", "false", *COMMON],
+            env={**env, **HEALTH_CHECK}, start_new_session=True, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL))  # fmt: skip
-        _wait_for(cluster, 1)
-        cluster._processes.append(subprocess.Popen(
-            [*inside, str(RAY), "start", "--address", cluster.head, "--node-ip-address",
-             addresses[1], *common],
-            env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL))  # fmt: skip
-        _wait_for(cluster, 2)
+        _wait_for(cluster, [addresses[0]])
+        cluster._start_second_node()
+        _wait_for(cluster, list(addresses))
         yield cluster
     finally:
         _kill_namespace(namespace)
@@ -145,13 +166,14 @@ def two_nodes() -> Iterator[TwoNodes]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _wait_for(cluster: TwoNodes, nodes: int) -> None:
+def _wait_for(cluster: TwoNodes, addresses: list[str]) -> None:
+    """Wait until the nodes Ray counts as alive are exactly these (one address per node)."""
     deadline = time.monotonic() + JOIN_SECONDS
     while time.monotonic() < deadline:
         try:
-            if len(cluster.alive_nodes()) == nodes:
+            if cluster.alive_nodes() == sorted(addresses):
                 return
         except subprocess.CalledProcessError:
             pass
-        time.sleep(1)
-    raise RuntimeError(f"the Ray cluster did not reach {nodes} nodes in {JOIN_SECONDS} s")
+        time.sleep(0.5)
+    raise RuntimeError(f"the Ray cluster did not reach nodes {addresses} in {JOIN_SECONDS} s")

@@ -42,8 +42,9 @@ def test_a_backend_agrees_with_torch_and_runs(backend):
     assert compiled.identity()["backend"] == backend
 
 
-def test_auto_races_once_and_remembers(fresh_cache):
+def test_auto_races_once_and_remembers(fresh_cache, monkeypatch):
     """EfficientNet-Lite0 runs about 7x faster on OpenVINO here; the race is kept."""
+    monkeypatch.setattr(backends, "RACE_IMAGES", 20)  # a real race, on a tenth of the batch
     assert load_classifier("efficientnet-lite0", "cpu", backend="auto").backend == "openvino"
     races = {path: json.loads(path.read_text()) for path in fresh_cache.glob("race-*.json")}
     (against_torch,) = [path for path, race in races.items() if "torch-fp32" in race["seconds"]]

@@ -106,10 +106,10 @@ def test_a_distributed_run_resumes_after_its_driver_is_killed(tmp_path, cluster)
             "--migrate-every", "5", "--checkpoint-every", "10", "--quiet",
             "--refine-steps", "1", "--refine-every", "3"]  # fmt: skip
     whole = tmp_path / "whole"
-    assert main([*argv, "--generations", "40", "--out", str(whole)]) == 0
+    assert main([*argv, "--generations", "20", "--out", str(whole)]) == 0
     cut = tmp_path / "cut"
     driver = subprocess.Popen(
-        [sys.executable, "-m", "fooling", *argv, "--generations", "40", "--out", str(cut)],
+        [sys.executable, "-m", "fooling", *argv, "--generations", "20", "--out", str(cut)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     checkpoint = cut / "checkpoint" / "state.safetensors"
@@ -119,7 +119,7 @@ def test_a_distributed_run_resumes_after_its_driver_is_killed(tmp_path, cluster)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     assert checkpoint.exists() and not (cut / "summary.json").exists()
-    assert main(["evolve", "--resume", "--generations", "40", "--out", str(cut), "--quiet"]) == 0
+    assert main(["evolve", "--resume", "--generations", "20", "--out", str(cut), "--quiet"]) == 0
     done, again = fooling.load_run(whole), fooling.load_run(cut)
     assert torch.equal(done.confidences, again.confidences)
     assert torch.equal(done.images, again.images)

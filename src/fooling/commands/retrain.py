@@ -26,6 +26,7 @@ from fooling.experiments.retrain import (
     check_dataset,
     retrain,
 )
+from fooling.limits import EPOCHS
 
 HELP = "Retrain a network with fooling images as an extra class, and evolve against it again."
 EXAMPLE = "fooling retrain --classifier lenet-mnist --iterations 3 --quick --out runs/retrain"
@@ -51,7 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick", action="store_true",
         help="the same experiment scaled down to minutes: 4000 fooling images an iteration, "
-        "100-generation searches to gather them, 3 training epochs, 100-generation searches",
+        "gathered by searches of 200 generations x 50, 3 training epochs, 100-generation "
+        "searches",
+    )  # fmt: skip
+    parser.add_argument(
+        "--epochs", type=EPOCHS.parse, metavar="N",
+        help="training passes over the real and fooling images for each LeNet (or whole "
+        "network, with --full) (default: 5; 3 with --quick)",
     )  # fmt: skip
     parser.add_argument(
         "--fooling-images", type=FOOLING_IMAGES.parse, metavar="N",
@@ -95,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.force:
         raise FoolingError("--resume and --force contradict each other; choose one")
     check_dataset(args.classifier or DEFAULT_CLASSIFIER, args.data, args.full)
-    sizes = {"fooling_per_iteration": args.fooling_images, "held_out": args.held_out}
+    sizes = {"fooling_per_iteration": args.fooling_images, "held_out": args.held_out,
+             "epochs": args.epochs}  # fmt: skip
     settings = RetrainSettings.preset(
         quick=args.quick, iterations=args.iterations, encodings=ENCODINGS[args.encoding],
         seed=args.seed, threshold=args.threshold, gather=args.gather,

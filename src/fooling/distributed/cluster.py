@@ -122,14 +122,16 @@ def check_room(ray: ModuleType, *, workers: int, threads: int, gpu: bool) -> Non
             )
 
 
-def restartable(ray: ModuleType, kind: type, *, workers: int, threads: int, gpu: bool) -> Any:
+def live_cpus(ray: ModuleType) -> float:
+    """The CPUs of the nodes Ray counts as alive (its node table, which learns of a dead
+    node before the resource totals of `ray.cluster_resources` do)."""
+    return sum(node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive"))
+
+
+def restartable(ray: ModuleType, kind: type, *, threads: int, gpu: bool) -> Any:
     """`kind` as a Ray actor class that Ray restarts when its process dies, retrying its calls.
 
-    Each of the `workers` actors takes `threads` CPUs and, with `gpu`, one GPU.
-
-    Raises:
-        FoolingError: as `check_room`.
+    Each actor takes `threads` CPUs and, with `gpu`, one GPU.
     """
-    check_room(ray, workers=workers, threads=threads, gpu=gpu)
     return ray.remote(num_cpus=threads, num_gpus=1 if gpu else 0, max_restarts=-1,
                       max_task_retries=-1)(kind)  # fmt: skip

@@ -303,11 +303,12 @@ def evolve_islands(
         FoolingError: Ray is missing, its cluster cannot be reached or has too few
             CPUs (GPUs, for a classifier on CUDA) for the islands.
     """
-    from fooling.distributed.cluster import connect, restartable, share
+    from fooling.distributed.cluster import check_room, connect, restartable, share
 
     ray = connect(address, cpus=None if address else workers * threads)
-    actor = restartable(ray, Island, workers=workers, threads=threads,
-                        gpu=evolution.classifier.device.type == "cuda")  # fmt: skip
+    gpu = evolution.classifier.device.type == "cuda"
+    check_room(ray, workers=workers, threads=threads, gpu=gpu)
+    actor = restartable(ray, Island, threads=threads, gpu=gpu)
     # kept until the end: a restarted island reads it again
     template = [share(ray, evolution, f"the run against {evolution.classifier.name}")]
     saved = [None] * workers if restore is None else [
@@ -318,16 +319,15 @@ def evolve_islands(
     per_island = [0] * workers if restore is None else restore["evaluations"].tolist()
     lost = 0 if restore is None else int(restore.get("lost_nodes", 0))
     run = IslandRun(evolution, migrate_every, per_island, islands, template, lost)
-    watch = NodeWatch(ray, islands)
     replaced = [0] * workers
 
-    def replace(index: int) -> None:  # an island whose node is gone: a new one on a live node
-        ray.kill(islands[index], no_restart=True)
+    def start(index: int) -> Any:  # in place of an island whose node is gone: a new stream
         replaced[index] += 1
-        islands[index] = actor.options(num_cpus=0).remote(
+        return actor.options(num_cpus=0).remote(
             evolution.seed, index, threads, None, workers, -1, replaced[index]
         )
-        watch.follow(index, islands[index])
+
+    watch = NodeWatch(ray, islands, start)
 
     whole = None if restore is None else ray.put(shipped(evolution.archive.state_dict()))
     changes = None
@@ -346,7 +346,7 @@ def evolve_islands(
                 again = {}
                 for index, done in finished.items():
                     if done is LOST:
-                        replace(index)
+                        watch.replace(index)
                     if done is None or done is LOST:  # a new process, holding no archive
                         whole = ray.put(shipped(evolution.archive.state_dict()))
                         again[index] = islands[index].run_round.remote(template, whole, None,

@@ -2,13 +2,14 @@
 
 The experiments' unit of work: `retrain` runs its gathering searches one seed per
 item, `transfer` scores one target per item. Each actor receives the shared
-`context` (a classifier, the runs to score) once; the items stream through a
-`ray.util.ActorPool`, `workers` at a time, and their results come back in the
-order of the items, so a caller that stops early (it has enough) sees exactly
+`context` (a classifier, the runs to score) once; the items go to the actors one
+at a time each, as they become free, and their results come back in the order of
+the items, so a caller that stops early (it has enough) sees exactly
 what a run in one process would have seen. An actor that dies is restarted by
 Ray and its item retried; one whose whole node dies is replaced on a live node
-(`fooling.distributed.nodes`) and its item given to the replacement. With one
-worker the items run in this process, and Ray is not needed.
+(`fooling.distributed.nodes`) and its item given to the replacement. Where a lost
+node leaves fewer CPUs than workers, the workers it has no room for share the CPUs
+of the others. With one worker the items run in this process, and Ray is not needed.
 """
 
 from __future__ import annotations
@@ -81,20 +82,25 @@ def ordered_map(
 
     Raises:
         FoolingError: Ray is missing, or its cluster cannot be reached or has too few
-            CPUs or GPUs for the workers.
+            GPUs for the workers. Workers the cluster has no CPUs for share them.
     """
     if workers <= 1:
         for item in items:
             yield function(context, item)
         return
-    from fooling.distributed.cluster import connect, restartable, share
+    from fooling.distributed.cluster import check_room, connect, live_cpus, restartable, share
     from fooling.distributed.nodes import LOST, NodeWatch
 
     ray = connect(address, cpus=None if address else workers * threads)
-    actor = restartable(ray, Worker, workers=workers, threads=threads, gpu=gpu)
+    if gpu:
+        check_room(ray, workers=workers, threads=threads, gpu=gpu)
+    actor = restartable(ray, Worker, threads=threads, gpu=gpu)
     shared = [share(ray, context, "the work")]  # kept to the end: a restarted worker reads it
-    actors = [actor.remote(threads) for _ in range(workers)]
-    watch = NodeWatch(ray, actors)
+    # where a node was lost earlier in the run, the workers it had room for share the rest
+    room = workers if gpu else int(live_cpus(ray) // threads)
+    actors = [(actor if index < room else actor.options(num_cpus=0)).remote(threads)
+              for index in range(workers)]  # fmt: skip
+    watch = NodeWatch(ray, actors, lambda _: actor.options(num_cpus=0).remote(threads))
 
     def submit(item: Item, index: int) -> list[Any]:  # [item, worker, call], in item order
         return [item, index, actors[index].call.remote(function, shared, item)]
@@ -106,9 +112,7 @@ def ordered_map(
             item, index, call = queue[0]
             result = watch.results({index: call})[index]
             if result is LOST:  # its node is gone: a new worker on a live node takes its items
-                ray.kill(actors[index], no_restart=True)
-                actors[index] = actor.options(num_cpus=0).remote(threads)
-                watch.follow(index, actors[index])
+                watch.replace(index)
                 for entry in queue:
                     if entry[1] == index:
                         entry[:] = submit(entry[0], index)
