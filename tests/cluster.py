@@ -12,6 +12,10 @@ Ray 2.60 authenticates with a token by default; the cluster gets one of its own
 in a temporary folder (`RAY_AUTH_TOKEN_PATH`), given to both nodes and to every
 driver through `TwoNodes.env`.
 
+Each node's ports are fixed (`ports`, the README's recipe) and, where `iptables` is
+installed, a firewall on each end of the veth pair drops every connection to any
+other port, so that every test on the two nodes also tests that recipe.
+
 The head checks its nodes' health every second and counts one dead after 3 missed
 checks (`HEALTH_CHECK`), where Ray's defaults take about 15 s, so that a test that
 loses a node waits about 3 s for Ray to notice. A real cluster can do the same.
@@ -43,6 +47,15 @@ _CLUSTERS = itertools.count()
 JOIN_SECONDS = 60
 HEALTH_CHECK = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
 COMMON = ("--num-cpus", "1", "--block", "--disable-usage-stats")
+FIXED = (
+    "--node-manager-port",
+    "--object-manager-port",
+    "--dashboard-agent-grpc-port",
+    "--dashboard-agent-listen-port",
+    "--runtime-env-agent-port",
+    "--metrics-export-port",
+)
+WORKER_PORTS = 100  # a node's worker processes, at most (outside Ray's default 10002-19999)
 
 
 @dataclass
@@ -54,6 +67,8 @@ class TwoNodes:
         namespace: the network namespace the second node runs in.
         addresses: the host end's and the namespace end's addresses.
         env: the environment a driver needs to join (the token, no usage stats).
+        ports: the `ray start` options that fix each node's ports.
+        firewalled: whether only those ports (and the head's) are open between the nodes.
         stopped: whether the second node was killed (and not started again).
     """
 
@@ -61,6 +76,8 @@ class TwoNodes:
     namespace: str
     addresses: tuple[str, str]
     env: dict[str, str]
+    ports: tuple[str, ...] = ()
+    firewalled: bool = False
     stopped: bool = False
     _processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -80,7 +97,7 @@ class TwoNodes:
     def _start_second_node(self) -> None:
         self._processes.append(subprocess.Popen(
             ["ip", "netns", "exec", self.namespace, str(RAY), "start", "--address", self.head,
-             "--node-ip-address", self.addresses[1], *COMMON],
+             "--node-ip-address", self.addresses[1], *self.ports, *COMMON],
             env=self.env, start_new_session=True, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL))  # fmt: skip
 
@@ -106,6 +123,27 @@ def _kill_namespace(namespace: str) -> None:
             os.kill(int(pid), signal.SIGKILL)
 
 
+def _fixed_ports(number: int) -> tuple[tuple[str, ...], list[str]]:
+    """The `ray start` options that fix a node's ports, and those ports as iptables ranges."""
+    first, workers = 6400 + 10 * number, 21000 + WORKER_PORTS * number
+    options = [part for index, flag in enumerate(FIXED) for part in (flag, str(first + index))]
+    options += ["--min-worker-port", str(workers),
+                "--max-worker-port", str(workers + WORKER_PORTS - 1)]  # fmt: skip
+    return tuple(options), [f"{first}:{first + len(FIXED) - 1}",
+                            f"{workers}:{workers + WORKER_PORTS - 1}"]  # fmt: skip
+
+
+def _firewall(inside: tuple[str, ...], interface: str, chain: str, ports: list[str]) -> None:
+    """Drop every TCP connection that comes in on `interface` to a port not in `ports`."""
+    rule = ("iptables", "-A", chain)
+    _run(*inside, "iptables", "-N", chain)
+    _run(*inside, *rule, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
+    for port in ports:
+        _run(*inside, *rule, "-p", "tcp", "--dport", port, "-j", "ACCEPT")
+    _run(*inside, *rule, "-p", "tcp", "-j", "DROP")
+    _run(*inside, "iptables", "-I", "INPUT", "-i", interface, "-j", chain)
+
+
 def _cannot_make_namespaces() -> str | None:
     if os.geteuid() != 0:
         return "network namespaces need root"
@@ -125,6 +163,7 @@ def two_nodes() -> Iterator[TwoNodes]:
     number = next(_CLUSTERS)  # a second cluster of this process gets other names and ports
     subnet = 1 + (os.getpid() + 37 * number) % 250
     namespace, host_end, far_end = f"fooling{subnet}", f"fool{subnet}a", f"fool{subnet}b"
+    chain = f"FOOLING{subnet}"
     addresses = (f"10.213.{subnet}.1", f"10.213.{subnet}.2")
     port = PORT + number
     folder = Path(tempfile.mkdtemp(prefix="fooling-ray-"))
@@ -146,9 +185,14 @@ def two_nodes() -> Iterator[TwoNodes]:
         _run(*inside, "ip", "addr", "add", f"{addresses[1]}/24", "dev", far_end)
         _run(*inside, "ip", "link", "set", far_end, "up")
         _run(*inside, "ip", "link", "set", "lo", "up")
+        cluster.ports, opened = _fixed_ports(number)
+        if shutil.which("iptables"):
+            cluster.firewalled = True  # (first: the teardown removes what was made)
+            _firewall((), host_end, chain, [str(port), *opened])
+            _firewall(inside, far_end, chain, opened)
         cluster._processes.append(subprocess.Popen(
             [str(RAY), "start", "--head", "--node-ip-address", addresses[0], "--port", str(port),
-             "--include-dashboard", "false", *COMMON],
+             "--include-dashboard", "false", *cluster.ports, *COMMON],
             env={**env, **HEALTH_CHECK}, start_new_session=True, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL))  # fmt: skip
         _wait_for(cluster, [addresses[0]])
@@ -163,6 +207,10 @@ def two_nodes() -> Iterator[TwoNodes]:
             process.wait(timeout=30)
         subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
         subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+        if cluster.firewalled:
+            for argv in (("-D", "INPUT", "-i", host_end, "-j", chain), ("-F", chain),
+                         ("-X", chain)):  # fmt: skip
+                subprocess.run(["iptables", *argv], capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -90,6 +91,30 @@ def test_islands_on_two_nodes_stopped_by_ctrl_c_and_resumed_give_the_run_of_one_
     assert summary["lost_nodes"] == 0
 
 
+def test_the_nodes_reach_each_other_only_on_the_ports_of_the_recipe(cluster):
+    """The README's ports, and no others, pass the firewall: the tests above ran through it."""
+    if not cluster.firewalled:
+        pytest.skip("no iptables: the nodes run without a firewall between them")
+    far, port = cluster.addresses[1], 7999  # a port the recipe does not open
+    inside = ["ip", "netns", "exec", cluster.namespace]
+    listener = subprocess.Popen([*inside, sys.executable, "-m", "http.server", "--bind", far,
+                                 str(port)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        knock = f"import socket; socket.create_connection(({far!r}, {port}), timeout=1)"
+        deadline = time.monotonic() + 20
+        while subprocess.run([*inside, sys.executable, "-c", knock]).returncode != 0:
+            assert time.monotonic() < deadline, "the listener did not start"
+            time.sleep(0.2)  # it answers inside its own namespace
+        with pytest.raises(OSError):  # and not across the link
+            socket.create_connection((far, port), timeout=1)
+        node_manager = int(cluster.ports[cluster.ports.index("--node-manager-port") + 1])
+        socket.create_connection((far, node_manager), timeout=1).close()
+    finally:
+        listener.kill()
+        listener.wait()
+
+
 ONNX_RUN = """
 import json, sys, torch, fooling
 from pathlib import Path
@@ -147,40 +172,6 @@ def _merges(out):
         return []
     with path.open() as file:
         return list(csv.DictReader(file))
-
-
-GATHER = """
-import hashlib, json, sys
-import fooling
-from fooling.cli import main
-from fooling.distributed.pool import ordered_map
-from fooling.experiments.gather import Searches, search
-workers, address = int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None
-lenet = fooling.load_classifier("lenet-mnist", "cpu", backend="torch")
-shared = Searches(lenet, list(range(10)), ["direct"], 30, 0, 0.99, [20, 40, 60])
-for found in ordered_map(search, shared, range(24), workers=workers, address=address):
-    digest = hashlib.sha256()
-    for images, classes in found.snapshots:
-        digest.update(images.numpy().tobytes() + classes.numpy().tobytes())
-    print(json.dumps([found.evaluations, digest.hexdigest()]), flush=True)
-"""
-
-
-def test_a_lost_node_costs_ordered_work_nothing(cluster):
-    spread = subprocess.Popen([sys.executable, "-c", GATHER, "2", cluster.head],
-                              env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)  # fmt: skip
-    # three results in, a node goes; its worker holds an item still, which only a
-    # replacement can finish: the results must wait for it, in order
-    lines = [spread.stdout.readline().strip() for _ in range(3)]
-    cluster.stop_second_node()
-    rest, errors = spread.communicate(timeout=300)
-    assert spread.returncode == 0, errors
-    assert "a Ray node was lost" in errors
-    alone = subprocess.run([sys.executable, "-W", "ignore", "-c", GATHER, "1"], env=cluster.env,
-                           capture_output=True, text=True, timeout=300, check=True)  # fmt: skip
-    ours = [line for line in [*lines, *rest.splitlines()] if line.startswith("[")]  # (not Ray's
-    assert ours == alone.stdout.splitlines()  # note that the raylet died)
 
 
 # A driver, paused once its Ray workers are placed on both nodes, until the test has

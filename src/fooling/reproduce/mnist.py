@@ -30,7 +30,7 @@ ENCODINGS = ("direct", "cppn")
 PGD_EPSILONS = ("0.1", "0.2", "0.3")  # of benchmarks/attack_rates.py
 FULL_ATTACKED = 1000  # test digits each attack runs on in the full report
 DETECTED_PGD = "pgd-0.2"  # the attack whose examples the detectors score
-QUICK_FIT, QUICK_HELD_OUT = 10_000, 2_000  # `--quick`: the detectors' real digits
+QUICK_FIT, QUICK_HELD_OUT = 5_000, 1_000  # `--quick`: the detectors' real digits
 RETRAIN_FULL = {  # retraining's full setting (the paper's 6000 images), and what each is
     "fooling_per_iteration": ("fooling images an iteration", 6000),
     "gather_generations": ("generations per gathering search", 200),
@@ -82,7 +82,7 @@ class MnistPlan:
         ]  # fmt: skip
         retrain = ["retrain", "--classifier", "lenet-mnist", "--iterations", str(self.iterations)]
         if self.quick:
-            retrain += ["--quick", "--fooling-images", "1000", "--held-out", "200", "--epochs", "1"]
+            retrain += ["--quick", "--fooling-images", "500", "--held-out", "100", "--epochs", "1"]
             steps.append(Step("retrain", tuple(retrain)))
         else:  # both gathering schemes, over the same iterations
             retrain += ["--max-searches", MAX_SEARCHES]
