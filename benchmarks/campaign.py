@@ -108,8 +108,8 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                 status = "in progress"
                 wall = (f"{_hours(rows[-1].seconds - paused)} so far; about "
                         f"{_hours(_remaining(rows, planned))} to go")  # fmt: skip
-            else:
-                wall = _hours(record["seconds"] - paused)
+            else:  # (the step's record times only its last session; the log, every one)
+                wall = _hours(rows[-1].seconds - paused)
             scored = _scored_on(folder)
             figures = _elites(folder, step, finished=record is not None, dest=dest)
             headline.append(_headline(step.name, rows, planned, figures))
