@@ -186,6 +186,8 @@ def test_resume_refuses_a_link_inside_an_iteration(stopped, tmp_path, capsys):
         (["--gather", "near"], "--gather"),
         (["--max-searches", "0"], "--max-searches"),
         (["--max-searches", "many"], "--max-searches"),
+        (["--epochs", "0"], "--epochs"),
+        (["--epochs", "two"], "--epochs"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, arguments, expected):

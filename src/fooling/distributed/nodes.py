@@ -81,7 +81,7 @@ class NodeWatch:
 
     @property
     def lost(self) -> int:
-        """Nodes of these actors that died."""
+        """Nodes that died while these actors ran on them or waited to be placed."""
         return len(self.dead)
 
     def results(self, calls: dict[int, Any]) -> dict[int, Any]:
