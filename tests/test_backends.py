@@ -237,3 +237,24 @@ def test_a_users_onnx_model_runs_on_openvino(tmp_path):
     assert on_openvino.backend == "openvino" and not on_openvino.differentiable
     images = torch.rand(50, 1, 28, 28)
     assert (on_openvino(images) - on_onnxruntime(images)).abs().max() <= backends.AGREEMENT
+
+
+def test_reported_fp32_turns_tf32_off_on_a_gpu_and_restores_the_flags():
+    """What `ieee_fp32` sets is read back here; that cuDNN then computes in IEEE fp32 is
+    for `tests/test_cuda.py` on a GPU."""
+    from fooling.classifiers.classifier import ieee_fp32
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    new_api = hasattr(cudnn, "conv") and hasattr(cudnn.conv, "fp32_precision")
+
+    def flags():
+        if new_api:
+            return cudnn.conv.fp32_precision, matmul.fp32_precision
+        return cudnn.allow_tf32, matmul.allow_tf32
+
+    before = flags()
+    with ieee_fp32(torch.device("cpu")):
+        assert flags() == before
+    with ieee_fp32(torch.device("cuda")):
+        assert flags() == (("ieee", "ieee") if new_api else (False, False))
+    assert flags() == before

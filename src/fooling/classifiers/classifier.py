@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -380,7 +380,10 @@ class Classifier:
                 scores = forward(self.fit(images))
             else:
                 bf16 = self.precision == "bf16" and not exact
-                with torch.autocast(self.device.type, torch.bfloat16, enabled=bf16):
+                with (
+                    torch.autocast(self.device.type, torch.bfloat16, enabled=bf16),
+                    contextlib.nullcontext() if bf16 else ieee_fp32(self.device),
+                ):
                     scores = self.model(self.prepare(images))
         except torch.OutOfMemoryError:
             raise FoolingError(
@@ -542,3 +545,31 @@ class ModelBytes:
         with contextlib.suppress(NotImplementedError):  # torch.export: mode is baked in
             model.eval()
         return model
+
+
+@contextlib.contextmanager
+def ieee_fp32(device: torch.device) -> Iterator[None]:
+    """fp32 that is fp32 on a GPU, for the scores that are saved and reported.
+
+    PyTorch lets cuDNN run fp32 convolutions in TF32 (a 10-bit mantissa) by default,
+    which moved LeNet's probabilities of real digits by more than 1e-4 on an H200
+    (`tests/test_cuda.py`). A no-op elsewhere; the flags are restored afterwards.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    conv, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    if hasattr(conv, "conv") and hasattr(conv.conv, "fp32_precision"):  # torch >= 2.9
+        saved = conv.conv.fp32_precision, matmul.fp32_precision
+        conv.conv.fp32_precision = matmul.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            conv.conv.fp32_precision, matmul.fp32_precision = saved
+        return
+    saved = conv.allow_tf32, matmul.allow_tf32
+    conv.allow_tf32 = matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        conv.allow_tf32, matmul.allow_tf32 = saved
