@@ -16,6 +16,12 @@ island = the islands' evaluations per second / (2 x one process); the figures ar
 medians of the repeats' ratios. Goal: >= 0.8 on two nodes, as on one. The cost per
 merge is measured as in `ray_scaling.py`: rounds of one generation against rounds of 20.
 
+The two nodes' own Ray processes (GCS, raylets, agents) run on the same 2 cores, and
+they take CPU while idle, which a real second machine would spend from its own cores.
+So each repeat also times one process and two islands on one node before the two
+nodes are started (`alone`), and the benchmark measures what the two nodes' idle Ray
+processes use (`idle_ray_cores`, from /proc over 10 s).
+
 The node loss: `--seeds` runs of `fooling evolve --workers 2` on the two nodes (30
 generations x 40 per island, short enough that the medians still differ from seed to
 seed) give the spread of the median confidence; one more run with seed 0 loses the
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -91,6 +98,28 @@ def measure(mode: str, generations: int, env: dict[str, str]) -> dict[str, float
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def idle_ray_cores(seconds: float = 10.0) -> float:
+    """Cores that the processes of Ray (all but this one) use over `seconds` of no work."""
+
+    def cpu_seconds() -> float:
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.parent.name) == os.getpid():
+                    continue
+                if b"ray" not in (stat.parent / "cmdline").read_bytes():
+                    continue
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+            except (OSError, ValueError, IndexError):
+                continue
+        return total / os.sysconf("SC_CLK_TCK")
+
+    before = cpu_seconds()
+    time.sleep(seconds)
+    return (cpu_seconds() - before) / seconds
+
+
 def evolve(cluster, seed: int, out: Path, *, lose_node: bool = False) -> dict:
     """`fooling evolve --workers 2` on the two nodes; with `lose_node`, the second node is
     killed after the first merge. Returns the run's summary."""
@@ -122,7 +151,12 @@ def main() -> None:
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)  # (a run left there would be resumed)
     repeats = []
+    alone = [{"one_process": measure("one", args.generations, dict(os.environ)),
+              "one_node": measure("local", args.generations, dict(os.environ))}
+             for _ in range(args.repeats)]  # fmt: skip
     with two_nodes() as cluster:
+        idle = idle_ray_cores()
+        print(f"the two nodes' Ray processes, idle: {idle:.2f} cores")
         for repeat in range(args.repeats):
             row = {"one_process": measure("one", args.generations, cluster.env),
                    "one_node": measure("local", args.generations, cluster.env),
@@ -147,6 +181,16 @@ def main() -> None:
         "link": "veth pair between network namespaces of one machine",
         "firewall": "only the README's ports open" if firewalled else "none (no iptables)",
     }  # fmt: skip
+    figures["idle_ray_cores_of_the_two_nodes"] = round(idle, 3)
+    figures["evaluations_per_s_alone"] = [
+        {key: round(value["evaluations_per_s"]) for key, value in row.items()} for row in alone
+    ]
+    ratios = [row["one_node"]["evaluations_per_s"] / row["one_process"]["evaluations_per_s"] / 2
+              for row in alone]  # fmt: skip
+    figures["one_node_alone_efficiency_per_island"] = round(statistics.median(ratios), 3)
+    figures["one_node_alone_efficiency_range"] = [round(min(ratios), 3), round(max(ratios), 3)]
+    print(f"one node, no second node beside it: efficiency per island "
+          f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")  # fmt: skip
     for where in ("one_node", "two_nodes"):
         ratios = [row[where]["evaluations_per_s"] / row["one_process"]["evaluations_per_s"] / 2
                   for row in repeats]  # fmt: skip

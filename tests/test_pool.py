@@ -20,7 +20,7 @@ from fooling.state_file import load_state, save_state
 
 ray = pytest.importorskip("ray")
 from fooling.distributed.islands import evolve_islands  # noqa: E402
-from fooling.distributed.pool import ordered_map  # noqa: E402
+from fooling.distributed.pool import Workers, ordered_map  # noqa: E402
 
 
 def square_with_pid(context, item):
@@ -37,6 +37,18 @@ def test_results_come_in_order_and_a_killed_worker_is_restarted(ray_cluster):
     rest = list(results)
     assert [first, *[value for value, _ in rest]] == [2 * item * item for item in range(8)]
     assert pid not in {worker for _, worker in rest[2:]}  # its items went to a new process
+
+
+def test_kept_workers_serve_several_maps_each_with_its_own_context(ray_cluster):
+    with Workers(2) as kept:
+        first = list(ordered_map(square_with_pid, 2, range(6), workers=kept))
+        stopped = ordered_map(square_with_pid, 5, range(100), workers=kept)
+        next(stopped)
+        stopped.close()  # early: the workers stay for the next map
+        second = list(ordered_map(square_with_pid, 3, range(6), workers=kept))
+    assert [value for value, _ in first] == [2 * item * item for item in range(6)]
+    assert [value for value, _ in second] == [3 * item * item for item in range(6)]
+    assert {pid for _, pid in second} <= {pid for _, pid in first}  # started once
 
 
 def test_gathering_on_two_workers_finds_the_same_images_as_one_process(ray_cluster, lenet):

@@ -10,6 +10,10 @@ Ray and its item retried; one whose whole node dies is replaced on a live node
 (`fooling.distributed.nodes`) and its item given to the replacement. Where a lost
 node leaves fewer CPUs than workers, the workers it has no room for share the CPUs
 of the others. With one worker the items run in this process, and Ray is not needed.
+
+A run that maps several times (retraining gathers twice an iteration) keeps one
+`Workers` for all of them, so that it starts its actors, and places them on the
+nodes, once rather than for every map.
 """
 
 from __future__ import annotations
@@ -36,13 +40,13 @@ class Worker:
     def __init__(self, threads: int) -> None:
         torch.set_num_threads(threads)
         self.context: Any = None
-        self.loaded = False
+        self.loaded: str | None = None  # the object id of the context held
 
     def call(self, function: Callable[[Any, Any], Any], context: list[Any], item: Any) -> Any:
-        if not self.loaded:
+        if self.loaded != context[0].hex():  # the first item of a map
             import ray
 
-            self.context, self.loaded = ray.get(context[0]), True
+            self.context, self.loaded = ray.get(context[0]), context[0].hex()
         return function(self.context, item)
 
     def node(self) -> str:
@@ -52,12 +56,58 @@ class Worker:
         return ray.get_runtime_context().get_node_id()
 
 
+class Workers:
+    """Ray actors kept for the maps of one run; a context manager that ends them.
+
+    Args:
+        workers: actors to start.
+        address: a running Ray cluster to join (`"auto"`), or None for a local one.
+        threads: torch threads (and Ray CPUs) of each actor.
+        gpu: give each actor one GPU.
+
+    Raises:
+        FoolingError: Ray is missing, or its cluster cannot be reached or has too few
+            GPUs for the actors. Actors the cluster has no CPUs for share them.
+    """
+
+    def __init__(
+        self, workers: int, *, address: str | None = None, threads: int = 1, gpu: bool = False
+    ) -> None:
+        from fooling.distributed.cluster import check_room, connect, live_cpus, restartable
+        from fooling.distributed.nodes import NodeWatch
+
+        self.ray = ray = connect(address, cpus=None if address else workers * threads)
+        if gpu:
+            check_room(ray, workers=workers, threads=threads, gpu=gpu)
+        actor = restartable(ray, Worker, threads=threads, gpu=gpu)
+        # where a node was lost earlier in the run, the actors it had room for share the rest
+        room = workers if gpu else int(live_cpus(ray) // threads)
+        self.actors = [(actor if index < room else actor.options(num_cpus=0)).remote(threads)
+                       for index in range(workers)]  # fmt: skip
+        spare = actor.options(num_cpus=0)
+        self.watch = NodeWatch(ray, self.actors, lambda _: spare.remote(threads))
+        self.closed = False
+
+    def close(self) -> None:
+        """End the actors, any item in hand with them."""
+        if not self.closed:
+            for actor in self.actors:
+                self.ray.kill(actor)
+            self.closed = True
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
 def ordered_map(
     function: Callable[[Context, Item], Result],
     context: Context,
     items: Iterable[Item],
     *,
-    workers: int = 1,
+    workers: int | Workers = 1,
     address: str | None = None,
     threads: int = 1,
     gpu: bool = False,
@@ -65,14 +115,17 @@ def ordered_map(
     """`function(context, item)` for each item, yielded in the items' order.
 
     Items are taken from `items` only as workers become free, so it may be
-    endless. Closing the iterator early lets the items in hand finish, unread, and
-    ends the workers; an error (Ctrl-C) ends them at once.
+    endless. Closing the iterator early lets the items in hand finish, unread; the
+    workers end then, unless they are a `Workers` of the caller's, which a later map
+    reuses (its items wait for those in hand). An error (Ctrl-C) ends them at once.
 
     Args:
         function: a module-level function (it is pickled to the workers).
         context: what every call shares; sent once to each worker.
         items: the work, one call each.
-        workers: Ray actors working at once; 1 runs everything in this process.
+        workers: Ray actors working at once, started for this map; 1 runs everything
+            in this process; or `Workers` already started (then `address`, `threads`
+            and `gpu` are theirs).
         address: a running Ray cluster to join (`"auto"`), or None for a local one.
         threads: torch threads (and Ray CPUs) of each worker.
         gpu: give each worker one GPU.
@@ -81,32 +134,36 @@ def ordered_map(
         Each item's result, in order.
 
     Raises:
-        FoolingError: Ray is missing, or its cluster cannot be reached or has too few
-            GPUs for the workers. Workers the cluster has no CPUs for share them.
+        FoolingError: as `Workers`.
     """
+    if isinstance(workers, Workers):
+        yield from _mapped(function, context, items, workers)
+        return
     if workers <= 1:
         for item in items:
             yield function(context, item)
         return
-    from fooling.distributed.cluster import check_room, connect, live_cpus, restartable, share
-    from fooling.distributed.nodes import LOST, NodeWatch
+    with Workers(workers, address=address, threads=threads, gpu=gpu) as started:
+        yield from _mapped(function, context, items, started)
 
-    ray = connect(address, cpus=None if address else workers * threads)
-    if gpu:
-        check_room(ray, workers=workers, threads=threads, gpu=gpu)
-    actor = restartable(ray, Worker, threads=threads, gpu=gpu)
+
+def _mapped(
+    function: Callable[[Context, Item], Result],
+    context: Context,
+    items: Iterable[Item],
+    pool: Workers,
+) -> Iterator[Result]:
+    from fooling.distributed.cluster import share
+    from fooling.distributed.nodes import LOST
+
+    ray, actors, watch = pool.ray, pool.actors, pool.watch
     shared = [share(ray, context, "the work")]  # kept to the end: a restarted worker reads it
-    # where a node was lost earlier in the run, the workers it had room for share the rest
-    room = workers if gpu else int(live_cpus(ray) // threads)
-    actors = [(actor if index < room else actor.options(num_cpus=0)).remote(threads)
-              for index in range(workers)]  # fmt: skip
-    watch = NodeWatch(ray, actors, lambda _: actor.options(num_cpus=0).remote(threads))
 
     def submit(item: Item, index: int) -> list[Any]:  # [item, worker, call], in item order
         return [item, index, actors[index].call.remote(function, shared, item)]
 
     pending = iter(items)
-    queue = deque(submit(item, index) for index, item in enumerate(islice(pending, workers)))
+    queue = deque(submit(item, index) for index, item in enumerate(islice(pending, len(actors))))
     try:
         while queue:
             item, index, call = queue[0]
@@ -122,7 +179,6 @@ def ordered_map(
                 queue.append(submit(item, index))
             yield result
     except BaseException as error:
-        if not isinstance(error, GeneratorExit):  # (closed early: the handles go out of scope,
-            for worker in actors:  # and Ray ends each worker when its item in hand is done)
-                ray.kill(worker)
+        if not isinstance(error, GeneratorExit):
+            pool.close()
         raise

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from fooling.archive import Archive
 from fooling.classifiers import Classifier
-from fooling.distributed.pool import ordered_map
+from fooling.distributed.pool import Workers, ordered_map
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError
 from fooling.records import FOOLED_AT
@@ -135,7 +135,7 @@ def gather(
     keep: Callable[[torch.Tensor], torch.Tensor] | None = None,
     capped_ok: bool = False,
     progress: bool = True,
-    workers: int = 1,
+    workers: int | Workers = 1,
     address: str | None = None,
 ) -> Gathered:
     """Collect `count` distinct images the classifier puts in one of `classes` at `threshold`.
@@ -156,8 +156,9 @@ def gather(
         capped_ok: at `max_searches`, return the images found so far (marked `capped`)
             instead of failing.
         progress: show a progress bar.
-        workers: searches at once on Ray (`fooling.distributed.pool`); 1 runs them
-            here. The images are the same either way: searches are read in order.
+        workers: searches at once on Ray (`fooling.distributed.pool`), or `Workers`
+            already started; 1 runs them here. The images are the same either way:
+            searches are read in order.
         address: with `workers`, a Ray cluster to join (`"auto"`).
 
     Returns:

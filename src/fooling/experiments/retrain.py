@@ -26,6 +26,7 @@ and `gallery.html` (the elites evolved against each network):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import time
@@ -38,6 +39,7 @@ import torch
 from fooling.classifiers import Classifier, load_classifier
 from fooling.classifiers.lenet import SHIPPED_WEIGHTS
 from fooling.data.image_folder import read_image_folder
+from fooling.distributed.pool import Workers
 from fooling.encodings import make_encoding
 from fooling.errors import FoolingError, first_line
 from fooling.experiments.gather import SNAPSHOTS, gather
@@ -298,9 +300,21 @@ def retrain(
         ray = connect(address, cpus=None if address else workers)
         check_room(ray, workers=workers, threads=1, gpu=first.device.type == "cuda")
     directory = RunDirectory(out)
-    with directory.resumable() if resume else directory.claim(force=force):
-        gathering = {"workers": workers, "address": address}
+    with (
+        directory.resumable() if resume else directory.claim(force=force),
+        _workers(workers, address, first) as started,
+    ):
+        gathering = {"workers": started}
         return _Retraining(directory, settings, networks, progress, gathering).run(resume=resume)
+
+
+def _workers(
+    workers: int, address: str | None, first: Classifier
+) -> contextlib.AbstractContextManager[int | Workers]:
+    """The gatherings' workers, started once for the whole run (1: this process)."""
+    if workers == 1:
+        return contextlib.nullcontext(1)
+    return Workers(workers, address=address, gpu=first.device.type == "cuda")
 
 
 def _networks(
@@ -344,7 +358,7 @@ class _Retraining:
         gathering: dict[str, Any],
     ) -> None:
         self.directory = directory
-        self.gathering = gathering  # where the searches run: workers, address
+        self.gathering = gathering  # where the searches run: {"workers": 1 or Workers}
         self.settings = settings
         self.networks = networks
         self.first = networks.first
