@@ -153,6 +153,26 @@ def test_the_export_is_cached_and_a_second_start_does_not_export(fresh_cache, mo
     assert calls == ["openvino"] and again.backend == "openvino"
 
 
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+@pytest.mark.parametrize("damage", [b"", b"<?xml garbage \x00\xff", b"\x08\x01garbage"])
+def test_a_damaged_cache_entry_is_rebuilt_once_and_said_so_in_one_line(
+    fresh_cache, backend, damage, capfd
+):
+    lenet_on(backend)
+    (entry,) = fresh_cache.iterdir()
+    model = next(entry.glob("model.*"))
+    model.write_bytes(damage)  # truncated, or garbage
+    with pytest.warns(UserWarning, match="could not be used") as caught:
+        again = lenet_on(backend)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert str(entry) in str(caught[0].message) and "rebuilt" in str(caught[0].message)
+    assert again.backend == backend and model.stat().st_size > 1000
+    assert capfd.readouterr().err == ""  # no lines of the backend's own logging (absl)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rebuilt: the next start is quiet
+        assert lenet_on(backend).backend == backend
+
+
 def test_a_backend_named_but_not_installed_is_one_clear_line(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(backends, "installed", lambda backend: False)
     with pytest.raises(FoolingError, match="pip install onnxruntime"):

@@ -91,7 +91,8 @@ def test_running_again_reuses_finished_steps_and_reruns_interrupted_ones(report,
 def test_a_report_of_other_settings_is_refused_and_left_alone(report, capsys):
     before = (report / "steps.json").read_bytes()
     assert main(["reproduce", "mnist", "--out", str(report), "--quiet"]) == 2
-    assert "pass --force" in capsys.readouterr().err
+    error = capsys.readouterr().err  # --force deletes what is there: the hint says so
+    assert "choose another --out, or pass --force to delete its" in error
     assert (report / "steps.json").read_bytes() == before
 
 
@@ -192,6 +193,43 @@ def test_an_interrupted_search_resumes_from_its_checkpoint(tmp_path):
     assert not report.records["ascend"].reused
     assert json.loads((run / "summary.json").read_text())["generations"] == 6
     assert (run / "progress.csv").read_bytes() == progress  # continued, not started again
+
+
+@pytest.mark.parametrize(
+    ("other", "field"), [(["--seed", "3"], "seed 3"), (["--generations", "8"], "generations 8")]
+)
+def test_a_finished_run_of_other_settings_in_a_steps_folder_is_named_not_reused(
+    tmp_path, other, field
+):
+    run_plan(OneSearch(), tmp_path / "one", quiet=True)
+    run = tmp_path / "one" / "runs" / "ascend"  # replaced by another experiment's run,
+    argv = ["evolve", "--generations", "6", "--population", "20", "--quiet", "--force"]
+    assert main([*argv, *other, "--out", str(run)]) == 0
+    steps = json.loads((tmp_path / "one" / "steps.json").read_text())  # which the report's
+    steps["steps"].clear()  # record does not know
+    (tmp_path / "one" / "steps.json").write_text(json.dumps(steps))
+    before = (run / "summary.json").read_bytes()
+    with pytest.raises(FoolingError, match=f"made with {field}.*not this report's run"):
+        run_plan(OneSearch(), tmp_path / "one", quiet=True)
+    assert (run / "summary.json").read_bytes() == before  # left as it was
+
+
+def test_a_report_stopped_in_its_first_step_continues(tmp_path, monkeypatch):
+    import fooling.commands.evolve as evolve_command
+
+    real = evolve_command.run
+
+    def stopped(args):  # the step runs, and is stopped by Ctrl-C before it ends
+        assert real(args) == 0
+        (args.out / "summary.json").unlink()
+        return 130
+
+    monkeypatch.setattr(evolve_command, "run", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        run_plan(OneSearch(), tmp_path / "one", quiet=True)
+    monkeypatch.undo()
+    report = run_plan(OneSearch(), tmp_path / "one", quiet=True)  # no --force needed
+    assert not report.records["ascend"].reused
 
 
 def test_imagenet_with_photos_asks_the_detectors_too(tmp_path):

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fooling.errors import FoolingError, first_line
+from fooling.errors import FoolingError, native_logs_dropped
 from fooling.machine import describe_cpu
 from fooling.records import atomic_write_text, quantize
 
@@ -148,12 +148,27 @@ def compile_for_cpu(
         return None  # (`auto` without OpenVINO; an .onnx file already runs on ONNX Runtime)
     probe = torch.rand((PROBE_IMAGES, *input_shape), generator=torch.Generator().manual_seed(0))
     expected = _probabilities(reference(probe), outputs)
-    try:
+    entry = None if isinstance(model, Path) else _cache_entry(candidate, input_shape, fingerprint,
+                                                              mean, std)  # fmt: skip
+    cached = entry is not None and entry.is_file()
+
+    def built() -> tuple[Forward, float, bool]:
         exact = _build(candidate, model, input_shape, mean, std, fingerprint)
-        difference, same_top = _agreement(expected, _probabilities(exact(probe), outputs))
+        return exact, *_agreement(expected, _probabilities(exact(probe), outputs))
+
+    try:
+        exact, difference, same_top = built()
     except Exception as error:  # an export or a compiler that fails: keep torch
-        _warn(f"{name} could not run on {candidate} ({first_line(error)}); using torch")
-        return None
+        if not cached:
+            return _fallback(name, candidate, error, entry)
+        assert entry is not None
+        shutil.rmtree(entry.parent, ignore_errors=True)  # a damaged cache entry: build it again
+        try:
+            exact, difference, same_top = built()
+        except Exception as again:
+            return _fallback(name, candidate, again, entry)
+        _warn(f"the cached {candidate} model in {entry.parent} could not be used "
+              f"({cause(error)}); it was rebuilt")  # fmt: skip
     if difference > AGREEMENT or not same_top:
         _warn(
             f"{name} on {candidate} disagrees with torch (probabilities differ by up to "
@@ -179,6 +194,12 @@ def compile_for_cpu(
     ):
         return None
     return compiled
+
+
+def _fallback(name: str, backend: str, error: BaseException, entry: Path | None) -> None:
+    """Warn, in one line, that `backend` failed and torch runs instead."""
+    where = f"; its cache: {entry.parent}" if entry is not None else ""
+    _warn(f"{name} could not run on {backend} ({cause(error)}){where}; using torch")
 
 
 # ------------------------------------------------------------------ building
@@ -211,15 +232,8 @@ def _cached(
     if isinstance(model, Path):
         return model  # OpenVINO reads an .onnx file as it is
     folded = backend == "onnxruntime"  # ONNX Runtime runs the normalisation in the graph
-    key = {
-        "weights": fingerprint, "input_shape": list(input_shape), "backend": backend,
-        "version": _version(backend), "torch": torch.__version__,
-        "mean": None if mean is None or not folded else mean.flatten().tolist(),
-        "std": None if std is None or not folded else std.flatten().tolist(),
-    }  # fmt: skip
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    folder = cache_folder() / f"{backend}-{digest}"
-    target = folder / ("model.xml" if backend == "openvino" else "model.onnx")
+    target = _cache_entry(backend, input_shape, fingerprint, mean, std)
+    folder = target.parent
     if target.is_file():
         return target
     cache_folder().mkdir(parents=True, exist_ok=True)
@@ -232,6 +246,42 @@ def _cached(
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return target
+
+
+def _cache_entry(
+    backend: str,
+    input_shape: Sequence[int],
+    fingerprint: str,
+    mean: torch.Tensor | None,
+    std: torch.Tensor | None,
+) -> Path:
+    """Where `_cached` keeps the export of a model for `backend` (there or not)."""
+    folded = backend == "onnxruntime"  # ONNX Runtime runs the normalisation in the graph
+    key = {
+        "weights": fingerprint, "input_shape": list(input_shape), "backend": backend,
+        "version": _version(backend), "torch": torch.__version__,
+        "mean": None if mean is None or not folded else mean.flatten().tolist(),
+        "std": None if std is None or not folded else std.flatten().tolist(),
+    }  # fmt: skip
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return (
+        cache_folder()
+        / f"{backend}-{digest}"
+        / ("model.xml" if backend == "openvino" else "model.onnx")
+    )
+
+
+def cause(error: BaseException, limit: int = 200) -> str:
+    """One line of a backend's error that says what went wrong.
+
+    OpenVINO's messages begin with the source file that raised them and end with the
+    cause; ONNX Runtime's put it on the first line. The last line that is not a
+    source location is kept, cut to `limit` characters.
+    """
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    told = [line for line in lines if not line.startswith(("Exception from", "Check '"))]
+    line = (told or lines or [type(error).__name__])[-1]
+    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
 
 
 def export(
@@ -302,7 +352,8 @@ class OpenVinoModel:
 
         self._settings = (path, mean, std, precision)
         core = openvino.Core()
-        graph = core.read_model(str(path))
+        with native_logs_dropped():  # (a file that is not a model: its TensorFlow reader logs)
+            graph = core.read_model(str(path))
         if mean is not None or std is not None:
             steps = PrePostProcessor(graph)
             steps.input().tensor().set_layout(openvino.Layout("NCHW"))

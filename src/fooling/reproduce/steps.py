@@ -5,11 +5,14 @@ read from what they wrote. Each step is a real command line, parsed by the
 `fooling` parser and run in this process, so the command a report shows is the
 command that made its figure, and can be pasted into a shell.
 
-`DIR/steps.json` records, per step, its command and its wall time. A step whose
+`DIR/steps.json` records, per step, its command and its wall time; it is written
+before the first step, so that a report stopped at any point continues. A step whose
 run directory holds a finished `summary.json` made by the same command is reused,
 so running the report again after an interruption continues where it stopped. An
 interrupted step starts again: `--resume` for a command that can (evolve, retrain),
-else `--force` on its own run directory.
+else `--force` on its own run directory. A run in a step's folder that `steps.json`
+does not record is continued or reused only where its recorded settings are the
+step's; otherwise the report stops and names the setting that differs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fooling.classifiers.registry import BUILT_IN
 from fooling.errors import FoolingError
 from fooling.records import atomic_write_text
 from fooling.run_directory import RunDirectory
@@ -34,6 +38,8 @@ REPORT_DIR = "DIR"
 INTERRUPTED = 130  # the exit code of a step stopped by Ctrl-C
 RESUMABLE = ("evolve", "retrain")
 """Commands whose interrupted run continues with `--resume` rather than `--force`."""
+COMPARED = ("classifier", "encoding", "seed", "population", "generations")
+"""Settings of a run's `summary.json` that a step's own must match for the run to be its."""
 
 
 @dataclass(frozen=True)
@@ -108,14 +114,17 @@ def run_steps(
     out = directory.path
     manifest = read_manifest(out)
     if manifest and manifest.get("settings") != settings:
+        done = len(manifest.get("steps") or {})
         raise FoolingError(
             f"{out} holds a report made with {manifest.get('settings')}, not {settings}: "
-            "pass --force to start again, or choose another --out"
+            f"choose another --out, or pass --force to delete its {done} finished steps "
+            "and start again there"
         )
     records = {
         name: StepRecord(name, entry["command"], float(entry["seconds"]), reused=True)
         for name, entry in (manifest.get("steps") or {}).items()
     }
+    write_manifest(out, settings, records)  # so that a report stopped in its first step continues
     parser = build_parser()
     for step in steps:
         template = shlex.join(["fooling", *step.argv(Path(REPORT_DIR))])
@@ -126,6 +135,8 @@ def run_steps(
         folder = run_folder(out, step.name)
         if (folder / ".fooling-run").exists():  # interrupted, or made by another command
             resumable = step.command_name in RESUMABLE and (folder / "checkpoint").is_dir()
+            if resumable and record is None:  # a run steps.json does not know: is it the step's?
+                _check_settings(folder, step, parser.parse_args(argv))
             argv.append("--resume" if resumable and record is None else "--force")
         args = parser.parse_args(argv)
         started = time.perf_counter()
@@ -180,3 +191,38 @@ def _finished(out: Path, step: Step) -> bool:
     except FoolingError:
         return False
     return summary.get("finished", True) is True
+
+
+def _check_settings(folder: Path, step: Step, args: Any) -> None:
+    """Refuse a finished run in a step's folder whose recorded settings are not the step's.
+
+    A run with fewer generations is continued to the step's (as if never stopped); one
+    with more cannot be, and any other difference makes it another experiment. An
+    unfinished run is checked by `--resume` itself.
+
+    Raises:
+        FoolingError: the setting that differs, with the step and what to do.
+    """
+    from fooling.commands.evolve import DEFAULTS  # (what a new run takes when not given)
+
+    try:
+        summary = RunDirectory(folder).read_summary()
+    except FoolingError:
+        return
+    defaults = DEFAULTS if step.command_name == "evolve" else {}
+    for key in COMPARED:
+        ours, theirs = getattr(args, key, None), summary.get(key)
+        ours = defaults.get(key) if ours is None else ours
+        if ours is None or theirs is None:
+            continue
+        if key == "classifier" and str(ours) not in BUILT_IN:
+            continue  # a model file: its summary names it otherwise
+        if key == "generations" and theirs <= ours:
+            continue
+        if str(theirs) != str(ours):
+            raise FoolingError(
+                f"{folder} holds a finished run made with {key} {theirs}, but step "
+                f"{step.name} is `{step.command(folder.parents[1])}` ({key} {ours}): it is "
+                "not this report's run. Move it out of the report folder and run the same "
+                "command again (or --force, which starts the whole report again)"
+            )
