@@ -191,3 +191,33 @@ def test_make_encoding_rejects_unknown_names_and_shapes():
         make_encoding("genetic", (1, 28, 28))
     with pytest.raises(FoolingError, match="1 or 3 channels"):
         make_encoding("cppn", (2, 28, 28))
+
+
+class Toy(DirectEncoding):
+    """A third encoding for the registry: the direct one under another name."""
+
+    name = "toy"
+
+
+def test_a_registered_encoding_is_offered_by_every_command_without_other_edits(
+    monkeypatch, tmp_path, lenet
+):
+    import json
+
+    from fooling.cli import main
+    from fooling.encodings import BOTH, ENCODINGS, encodings_named
+    from fooling.experiments.retrain import RetrainSettings
+    from fooling.reproduce.audit import AuditPlan
+    from fooling.reproduce.mnist import MnistPlan
+
+    monkeypatch.setitem(ENCODINGS, "toy", Toy)
+    out = tmp_path / "toy"
+    argv = ["evolve", "--encoding", "toy", "--generations", "2", "--population", "10"]
+    assert main([*argv, "--classes", "3", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "summary.json").read_text())["encoding"] == "toy"
+    steps = {step.name for step in MnistPlan(quick=True).steps()}
+    assert {f"evolve-toy-{seed}" for seed in range(5)} <= steps
+    audit = {step.name for step in AuditPlan(lenet, ["--classifier", "lenet-mnist"]).steps()}
+    assert {"direct", "cppn", "toy"} <= audit
+    assert encodings_named(BOTH) == ("direct", "cppn", "toy")
+    assert RetrainSettings().encodings == ("direct", "cppn", "toy")

@@ -18,7 +18,7 @@ from fooling.commands.arguments import (
 )
 from fooling.detectors import DETECTORS
 from fooling.detectors.against import PENALTIES, AgainstDetector, against_detector
-from fooling.encodings import make_encoding
+from fooling.encodings import ENCODINGS, make_encoding
 from fooling.errors import FoolingError
 from fooling.limits import (
     CHECKPOINT_INTERVAL,
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `evolve`."""
     add_classifier_arguments(parser)
     add_search_arguments(parser, command="evolve", resumable=True)
-    parser.add_argument("--encoding", choices=("direct", "cppn"), help="default: direct")
+    parser.add_argument("--encoding", choices=ENCODINGS, help="default: direct")
     parser.add_argument("--classes", nargs="+", help="target classes (indices or labels)")
     parser.add_argument(
         "--max-hidden", type=HIDDEN_NODES.parse, metavar="N",

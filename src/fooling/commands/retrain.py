@@ -13,9 +13,9 @@ from fooling.commands.arguments import (
     classifier_from,
     worker_options,
 )
+from fooling.encodings import BOTH, ENCODINGS, encodings_named
 from fooling.errors import FoolingError
 from fooling.experiments.retrain import (
-    ENCODINGS,
     FOOLING_IMAGES,
     GATHER,
     HELD_OUT,
@@ -86,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "reaches it trains on what it found and says so (default: no cap)",
     )  # fmt: skip
     parser.add_argument(
-        "--encoding", choices=tuple(ENCODINGS), default="both",
+        "--encoding", choices=(*ENCODINGS, BOTH), default=BOTH,
         help="encodings of the searches (default: both, in turn)",
     )  # fmt: skip
     parser.add_argument(
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     sizes = {"fooling_per_iteration": args.fooling_images, "held_out": args.held_out,
              "epochs": args.epochs}  # fmt: skip
     settings = RetrainSettings.preset(
-        quick=args.quick, iterations=args.iterations, encodings=ENCODINGS[args.encoding],
+        quick=args.quick, iterations=args.iterations, encodings=encodings_named(args.encoding),
         seed=args.seed, threshold=args.threshold, gather=args.gather,
         max_searches=args.max_searches,
         **{key: value for key, value in sizes.items() if value is not None},

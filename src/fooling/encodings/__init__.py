@@ -15,6 +15,24 @@ ENCODINGS: dict[str, type[DirectEncoding] | type[CPPNEncoding]] = {
     "direct": DirectEncoding,
     "cppn": CPPNEncoding,
 }
+"""Every encoding by name: the one list that commands, reports and experiments read (at
+use, so that an encoding registered here later is offered everywhere)."""
+BOTH = "both"
+"""The name that stands for every encoding of `ENCODINGS`, taken in turn (`encodings_named`)."""
+
+
+def encodings_named(name: str) -> tuple[str, ...]:
+    """The encodings a name stands for: itself, or with `BOTH` every one of `ENCODINGS`.
+
+    Raises:
+        FoolingError: the name is neither an encoding nor `BOTH`.
+    """
+    if name == BOTH:
+        return tuple(ENCODINGS)
+    if name not in ENCODINGS:
+        choices = ", ".join([*ENCODINGS, BOTH])
+        raise FoolingError(f"unknown encoding {name!r}; choose one of {choices}")
+    return (name,)
 
 
 def make_encoding(
@@ -70,12 +88,14 @@ def encoding_from_settings(
 
 
 __all__ = [
+    "BOTH",
     "ENCODINGS",
     "CPPNEncoding",
     "DirectEncoding",
     "Encoding",
     "Genomes",
     "encoding_from_settings",
+    "encodings_named",
     "make_encoding",
     "select",
 ]

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from fooling.archive import Archive
 from fooling.classifiers import Classifier
 from fooling.distributed.pool import Workers, ordered_map
-from fooling.encodings import make_encoding
+from fooling.encodings import ENCODINGS, make_encoding
 from fooling.errors import FoolingError
 from fooling.records import FOOLED_AT
 from fooling.search.evolution import Evolution
@@ -125,7 +125,7 @@ def gather(
     count: int,
     *,
     classes: Sequence[int],
-    encodings: Sequence[str] = ("direct", "cppn"),
+    encodings: Sequence[str] | None = None,
     generations: int = 50,
     population: int = 100,
     seed: int = 0,
@@ -144,7 +144,7 @@ def gather(
         classifier: the network to fool.
         count: images to collect.
         classes: the target classes (for retraining, the real ones only).
-        encodings: the encodings the searches take in turn.
+        encodings: the encodings the searches take in turn (default: every one).
         generations: each search's generations.
         population: each search's images per generation.
         seed: search `k` uses seed `seed + k`.
@@ -174,7 +174,8 @@ def gather(
     found_classes: list[int] = []
     seen: set[bytes] = set()
     stops = sorted({max(1, generations * (k + 1) // snapshots) for k in range(snapshots)})
-    shared = Searches(classifier, list(classes), list(encodings), population, seed, threshold,
+    encodings = list(encodings or ENCODINGS)
+    shared = Searches(classifier, list(classes), encodings, population, seed, threshold,
                       stops)  # fmt: skip
     searches = evaluations = given_up = 0
     results = ordered_map(search, shared, range(max_searches), workers=workers, address=address,

@@ -40,7 +40,7 @@ from fooling.classifiers import Classifier, load_classifier
 from fooling.classifiers.lenet import SHIPPED_WEIGHTS
 from fooling.data.image_folder import read_image_folder
 from fooling.distributed.pool import Workers
-from fooling.encodings import make_encoding
+from fooling.encodings import ENCODINGS, encodings_named, make_encoding
 from fooling.errors import FoolingError, first_line
 from fooling.experiments.gather import SNAPSHOTS, gather
 from fooling.experiments.near_real import NearReal
@@ -68,7 +68,6 @@ STATE_FORMAT = "fooling-retrain-1"
 IMAGES_FORMAT = "fooling-retrain-images-1"
 MAX_SEARCHES = whole("max_searches", 1, 10**7)
 GATHER_SNAPSHOTS = whole("gather_snapshots", 1, 1000)
-ENCODINGS = {"direct": ("direct",), "cppn": ("cppn",), "both": ("direct", "cppn")}
 GATHER = ("all", "far")
 """What an iteration trains on: every image gathered (the paper's), or only those far
 from every real image (`fooling.experiments.near_real`)."""
@@ -113,7 +112,7 @@ class RetrainSettings:
     fooling_per_iteration: int | None = None
     held_out: int | None = None
     threshold: float = FOOLED_AT
-    encodings: tuple[str, ...] = ("direct", "cppn")
+    encodings: tuple[str, ...] = dataclasses.field(default_factory=lambda: tuple(ENCODINGS))
     gather_generations: int = 200
     gather_population: int = 100
     gather_snapshots: int = SNAPSHOTS
@@ -167,8 +166,10 @@ class RetrainSettings:
             MAX_SEARCHES.check(self.max_searches)
         if self.gather not in GATHER:
             raise FoolingError(f"gather must be one of {', '.join(GATHER)}, not {self.gather!r}")
-        if not self.encodings or any(name not in ENCODINGS["both"] for name in self.encodings):
-            raise FoolingError(f"encodings must be direct and/or cppn, not {self.encodings!r}")
+        if not self.encodings or any(name not in ENCODINGS for name in self.encodings):
+            raise FoolingError(
+                f"encodings must be some of {', '.join(ENCODINGS)}, not {self.encodings!r}"
+            )
 
     def json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "encodings": list(self.encodings)}
@@ -276,11 +277,10 @@ def retrain(
             MNIST not found, `out` holding a run without `force`, nothing to resume,
             or Ray missing or unreachable with `workers` > 1.
     """
-    if encoding not in ENCODINGS:
-        raise FoolingError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
+    encodings = encodings_named(encoding)
     if settings is None:
         settings = RetrainSettings.preset(
-            quick=quick, iterations=iterations, encodings=ENCODINGS[encoding], seed=seed
+            quick=quick, iterations=iterations, encodings=encodings, seed=seed
         )
     settings.check()
     WORKERS.check(workers)

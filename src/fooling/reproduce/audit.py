@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fooling.classifiers import Classifier
+from fooling.encodings import ENCODINGS
 from fooling.reproduce.reading import (
     adversarial_figures,
     detection_cells,
@@ -33,7 +34,6 @@ from fooling.reproduce.steps import OUT, Step, StepRecord
 
 PGD_EPSILONS = ("0.1", "0.15", "0.2", "0.3")  # those of benchmarks/attack_rates.py
 DETECTED_PGD = "pgd-0.2"  # the attack whose examples the detectors score
-ENCODINGS = ("direct", "cppn")
 NOT_APPLICABLE = "not applicable"
 
 
@@ -160,7 +160,10 @@ class AuditPlan:
                                            *options)))  # fmt: skip
         return steps
 
-    _searches = (*ENCODINGS, "ascend")
+    @property
+    def _searches(self) -> tuple[str, ...]:
+        """The steps that search: one evolution per encoding, and ascent."""
+        return (*ENCODINGS, "ascend")
 
     def _detector_steps(self, steps: list[Step]) -> list[Step]:
         """`detect` on the searches' and PGD's images, and an evolution against each detector."""
@@ -313,8 +316,9 @@ def _values_after(arguments: list[str], start: int) -> int:
 
 
 def _method(name: str) -> str:
-    return {"direct": "evolution, direct encoding", "cppn": "evolution, CPPN encoding",
-            "ascend": "gradient ascent"}.get(name, name)  # fmt: skip
+    if name == "ascend":
+        return "gradient ascent"
+    return f"evolution, {'CPPN' if name == 'cppn' else name} encoding"
 
 
 def _verdict(searches: dict[str, dict[str, Any]], classifier: Classifier) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from fooling.encodings import ENCODINGS
 from fooling.reproduce.differences import MNIST
 from fooling.reproduce.reading import (
     adversarial_figures,
@@ -26,7 +27,6 @@ from fooling.reproduce.steps import OUT, Step, StepRecord
 
 PAPER_SEEDS = 5
 PAPER_ITERATIONS = 15
-ENCODINGS = ("direct", "cppn")
 PGD_EPSILONS = ("0.1", "0.2", "0.3")  # of benchmarks/attack_rates.py
 FULL_ATTACKED = 1000  # test digits each attack runs on in the full report
 DETECTED_PGD = "pgd-0.2"  # the attack whose examples the detectors score
