@@ -48,13 +48,13 @@ from fooling.errors import FoolingError
 from fooling.experiments.retrain import IMAGES_FORMAT
 from fooling.machine import describe_cpu
 from fooling.records import FOOLED_AT
-from fooling.report.images import read_png
-from fooling.report.progress import read_progress
 from fooling.reproduce.imagenet import ImagenetPlan
 from fooling.reproduce.mnist import MnistPlan
 from fooling.reproduce.steps import REPORT_DIR, Step, read_manifest, run_folder
+from fooling.runs.images import read_png
+from fooling.runs.progress import read_progress
+from fooling.runs.state import load_state
 from fooling.search.evolution import read_checkpoint
-from fooling.state_file import load_state
 
 SHEET_BYTES = 2 * 2**20  # the most a contact sheet may take
 STRIP = 24  # gathered images shown per retraining iteration

@@ -25,7 +25,7 @@ from fooling.classifiers import load_classifier
 from fooling.experiments.gather import gather
 from fooling.experiments.retrain import IMAGES_FORMAT, RetrainSettings
 from fooling.experiments.retrain_networks import LeNetsOnMnist
-from fooling.state_file import load_state
+from fooling.runs.state import load_state
 from fooling.user_files import read_weights
 
 BASELINE = RetrainSettings()

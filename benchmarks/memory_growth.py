@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine, save
 
 from fooling import Evolution, load_classifier, make_encoding
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 from fooling.search.driver import run_in_directory
 
 GOAL = 0.05

@@ -159,7 +159,7 @@ def paper(run: Path, note: str | None) -> None:
 
 def _save_missed(run: Path, rows: list[dict[str, Any]], path: Path) -> None:
     """One line per iteration of the held-out fooling images its network called real."""
-    from fooling.report.images import read_png, save_png
+    from fooling.runs.images import read_png, save_png
 
     lines = []
     for row in rows:
@@ -182,7 +182,7 @@ def _with_near_real(run: Path, row: dict[str, Any]) -> dict[str, Any]:
     import fooling
     from fooling.classifiers.lenet import LeNet
     from fooling.experiments.retrain import IMAGES_FORMAT, fooled_far_from_real
-    from fooling.state_file import load_state
+    from fooling.runs.state import load_state
     from fooling.user_files import read_weights
 
     near_real = _near_real()

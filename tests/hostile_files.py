@@ -15,7 +15,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from fooling.state_file import _checksum
+from fooling.runs.state import _checksum
 
 
 class Trap:

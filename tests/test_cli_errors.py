@@ -82,7 +82,7 @@ def test_checkpoint_with_misshapen_genomes_is_refused(capsys, tmp_path):
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
-    from fooling.state_file import _checksum
+    from fooling.runs.state import _checksum
 
     run = tmp_path / "run"
     argv = [*EVOLVE, "--encoding", "cppn", "--out", str(run)]

@@ -19,7 +19,7 @@ from cluster import two_nodes
 import fooling
 from fooling.cli import main
 from fooling.experiments.retrain import IMAGES_FORMAT, RetrainSettings
-from fooling.state_file import load_state
+from fooling.runs.state import load_state
 
 EVOLVE = ["evolve", "--classifier", "lenet-mnist", "--encoding", "cppn", "--population", "40",
           "--workers", "2", "--migrate-every", "4", "--quiet"]  # fmt: skip

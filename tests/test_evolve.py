@@ -18,7 +18,7 @@ from fooling.cli import main
 from fooling.data.mnist import load_mnist
 from fooling.encodings import make_encoding
 from fooling.records import Statistics
-from fooling.report.progress import read_progress
+from fooling.runs.progress import read_progress
 from fooling.search.evolution import Evolution
 from fooling.training import evaluate
 

@@ -30,7 +30,7 @@ from fooling.classifiers.lenet import shipped_weights_path
 from fooling.cli import main
 from fooling.errors import FoolingError
 from fooling.records import atomic_write_text
-from fooling.run_directory import MARKER, RunDirectory
+from fooling.runs.directory import MARKER, RunDirectory
 from fooling.user_files import no_unpickling
 
 EVOLVE = ["evolve", "--generations", "2", "--population", "8", "--quiet"]
@@ -264,7 +264,7 @@ def test_a_run_directory_in_use_is_refused_and_left_alone(tmp_path, capfd):
 def test_a_killed_process_leaves_no_lock_behind(tmp_path):
     out = tmp_path / "run"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom fooling.run_directory import RunDirectory\n"
+        [sys.executable, "-c", "import sys, time\nfrom fooling.runs.directory import RunDirectory\n"
          "held = RunDirectory(sys.argv[1]).claim()\nprint('claimed', flush=True)\ntime.sleep(120)",
          str(out)],
         stdout=subprocess.PIPE, text=True,

@@ -15,8 +15,8 @@ import fooling
 from fooling.cli import main
 from fooling.errors import FoolingError
 from fooling.experiments.gather import gather
+from fooling.runs.state import load_state, save_state
 from fooling.search.evolution import CHECKPOINT_FILE, CHECKPOINT_FORMAT
-from fooling.state_file import load_state, save_state
 
 ray = pytest.importorskip("ray")
 from fooling.distributed.islands import evolve_islands  # noqa: E402

@@ -15,9 +15,9 @@ from PIL import Image
 from fooling.errors import FoolingError
 from fooling.records import ProgressRow
 from fooling.report.gallery import GalleryCell, GallerySection, format_confidence, write_gallery
-from fooling.report.images import image_filename, save_png, to_uint8
 from fooling.report.plots import plot_confidence_over_generations, plot_per_class_confidence
-from fooling.report.progress import COLUMNS, ProgressLog, read_progress
+from fooling.runs.images import image_filename, save_png, to_uint8
+from fooling.runs.progress import COLUMNS, ProgressLog, read_progress
 
 # ---------------------------------------------------------------- file names
 

@@ -18,8 +18,8 @@ from fooling.data.mnist import load_mnist
 from fooling.experiments.gather import Searches, gather, search
 from fooling.experiments.near_real import NearReal
 from fooling.experiments.retrain import IMAGES_FORMAT, STATE_FORMAT, RetrainSettings
-from fooling.report.images import read_png
-from fooling.state_file import load_state, save_state
+from fooling.runs.images import read_png
+from fooling.runs.state import load_state, save_state
 from fooling.training.fine_tune import with_extra_class
 from fooling.user_files import read_weights
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ import torch
 import fooling
 from fooling.cli import COMMANDS, build_parser, main
 from fooling.records import quantize, to_bytes
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 
 
 def rerendered(result: fooling.SearchResult) -> torch.Tensor:
@@ -222,3 +223,21 @@ def test_run_directory_names_what_a_run_holds(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(fooling.FoolingError, match="not a directory"):
         RunDirectory(tmp_path / "file").claim()
+
+
+OLD_RUN = Path(__file__).parent / "data" / "run-0.1.0"  # made by `fooling evolve` of 0.1.0
+
+
+def test_a_run_made_by_release_0_1_0_loads_and_resumes_as_if_never_stopped(tmp_path, lenet):
+    """`fooling evolve --encoding cppn --classes 3 7 --generations 4 --population 8
+    --checkpoint-every 2 --seed 5`, written before runs/ became a package of its own."""
+    run = tmp_path / "old"
+    shutil.copytree(OLD_RUN, run)
+    summary = json.loads((run / "summary.json").read_text())
+    loaded = fooling.load_run(run)
+    assert loaded.generations == 4 and loaded.classes == [3, 7]
+    assert loaded.confidences.tolist() == [cell["confidence"] for cell in summary["classes"]]
+    resumed = fooling.resume(run, generations=6, progress=False)
+    straight = fooling.evolve(lenet, encoding="cppn", classes=[3, 7], generations=6,
+                              population=8, seed=5, progress=False)  # fmt: skip
+    assert torch.equal(resumed.confidences, straight.confidences)

@@ -10,8 +10,8 @@ import torch
 
 import fooling
 from fooling.encodings import CPPNEncoding, DirectEncoding, encoding_from_settings, make_encoding
+from fooling.runs.state import load_state, save_state
 from fooling.search import Evolution, SearchResult
-from fooling.state_file import load_state, save_state
 
 
 def same_outcome(a: SearchResult, b: SearchResult) -> None:

@@ -18,7 +18,7 @@ from fooling.classifiers.lenet import MNIST_LABELS
 from fooling.cli import main
 from fooling.data.mnist import load_mnist
 from fooling.experiments.transfer import transfer
-from fooling.report.images import read_png
+from fooling.runs.images import read_png
 from fooling.training import evaluate
 
 

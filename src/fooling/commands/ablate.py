@@ -15,7 +15,7 @@ from fooling.commands.arguments import (
 )
 from fooling.errors import FoolingError
 from fooling.limits import CONTROLS, MAX_ABLATION_STEPS, SHOW, TOP
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 
 HELP = "Remove the repeated copies of each elite's motif one at a time, and score each step."
 EXAMPLE = "fooling ablate runs/cppn --out runs/ablate"

@@ -19,8 +19,8 @@ from fooling.commands.arguments import (
 from fooling.errors import FoolingError
 from fooling.limits import COUNT, EPS, SHOW, STEPS
 from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
-from fooling.report.images import save_png
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
+from fooling.runs.images import save_png
 from fooling.user_files import read_image
 
 HELP = "Adversarial examples: real images nudged across a boundary."

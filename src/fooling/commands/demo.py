@@ -10,7 +10,7 @@ from fooling.commands.arguments import add_classifier_arguments, classifier_from
 from fooling.commands.evolve import INTERRUPTED, add_search_arguments
 from fooling.encodings import ENCODINGS
 from fooling.report.gallery import GalleryCell, write_gallery
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 from fooling.search import evolve
 
 HELP = "Evolve with both encodings against LeNet; one gallery for both."

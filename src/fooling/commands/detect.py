@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from fooling.detectors.real_images import real_images
     from fooling.experiments.detect import detect, read_fooling_images
     from fooling.report.detection_report import write_detection_report
-    from fooling.run_directory import RunDirectory
+    from fooling.runs.directory import RunDirectory
 
     classifier = classifier_from(args)  # bad input stops before anything is written
     real = real_images(classifier, args.data, fit_count=args.fit_count,

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import asdict
 
 from fooling.commands.arguments import add_output_arguments
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 
 HELP = "The paper's Figure 1 from real runs on a 2-D, three-class problem."
 EXAMPLE = "fooling figure1 --out runs/figure1"

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{answered} answers from {files} file{'s' * (files != 1)}")
     print(study.format_scores(scores))
     if args.out is not args.default_out:
-        from fooling.run_directory import RunDirectory
+        from fooling.runs.directory import RunDirectory
 
         with RunDirectory(args.out).claim(force=args.force) as directory:
             path = directory.write_summary(study.scores_summary(args.score, scores))

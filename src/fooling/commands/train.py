@@ -10,7 +10,7 @@ from pathlib import Path
 from fooling.commands.arguments import add_output_arguments
 from fooling.data.mnist import load_mnist
 from fooling.limits import EPOCHS, MAX_STEPS
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 from fooling.training.train_lenet import LENET_RECIPE, train_lenet
 
 HELP = "Train a built-in network on its real dataset."

@@ -18,7 +18,7 @@ import torch
 from fooling.classifiers import Classifier
 from fooling.errors import FoolingError
 from fooling.records import to_bytes
-from fooling.report.images import image_filename
+from fooling.runs.images import image_filename
 from fooling.user_files import read_image
 
 MAX_FOLDER_IMAGES = 200_000

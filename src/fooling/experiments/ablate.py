@@ -38,7 +38,7 @@ from fooling.classifiers import Classifier, load_classifier
 from fooling.errors import FoolingError
 from fooling.experiments.motifs import Motif, find_motif
 from fooling.limits import CONTROLS, MAX_ABLATION_STEPS, SEED, TOP
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 from fooling.search.result import SearchResult, load_run
 
 FRACTIONS = [step / 10 for step in range(11)]

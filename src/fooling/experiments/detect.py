@@ -25,8 +25,8 @@ from fooling.detectors import Detectors, check_detectors
 from fooling.detectors.real_images import RealImages, real_images
 from fooling.errors import FoolingError
 from fooling.records import FOOLED_AT
-from fooling.report.images import read_png
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
+from fooling.runs.images import read_png
 from fooling.search.result import load_run
 
 REAL = "real (held out)"

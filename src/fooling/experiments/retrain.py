@@ -52,11 +52,11 @@ from fooling.experiments.retrain_networks import (
 )
 from fooling.limits import EPOCHS, GENERATIONS, MAX_STEPS, POPULATION, SEED, WORKERS, Limit, whole
 from fooling.records import FOOLED_AT, Statistics
-from fooling.report.images import save_png
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
+from fooling.runs.images import save_png
+from fooling.runs.state import load_state, save_state
 from fooling.search.evolution import Evolution
 from fooling.search.result import SearchResult
-from fooling.state_file import load_state, save_state
 from fooling.training.train_lenet import LENET_RECIPE, save_weights
 from fooling.user_files import read_weights
 

@@ -35,8 +35,8 @@ from fooling.distributed.pool import ordered_map
 from fooling.errors import FoolingError
 from fooling.limits import SHOW, WORKERS
 from fooling.records import FOOLED_AT
-from fooling.report.images import image_filename
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
+from fooling.runs.images import image_filename
 from fooling.search.result import SearchResult, load_run
 
 CHUNK = 64

@@ -13,9 +13,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from fooling.records import FOOLED_AT
 from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
-from fooling.report.images import image_filename, save_png
 from fooling.report.plots import save_figure
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
+from fooling.runs.images import image_filename, save_png
 
 if TYPE_CHECKING:
     from fooling.experiments.ablate import AblationResult, ClassAblation

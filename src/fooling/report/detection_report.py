@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 
 from fooling.experiments.detect import REAL, DetectionResult, Source
 from fooling.report.gallery import GalleryCell, GallerySection, format_confidence, write_gallery
-from fooling.report.images import save_png
 from fooling.report.plots import heat_map, save_figure
+from fooling.runs.images import save_png
 
 SHOW = 8  # images per source and end (least / most detected)
 

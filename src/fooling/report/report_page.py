@@ -9,7 +9,7 @@ from fooling.records import atomic_write_text
 from fooling.report.gallery import format_confidence
 from fooling.reproduce.report import Report, Section
 from fooling.reproduce.steps import run_folder
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 
 _CSS = """
 :root{color-scheme:light}

@@ -11,7 +11,7 @@ from matplotlib.ticker import MaxNLocator
 from fooling.records import FOOLED_AT
 from fooling.report.gallery import GalleryCell, GallerySection, format_confidence, write_gallery
 from fooling.report.plots import save_figure
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 
 if TYPE_CHECKING:
     from fooling.experiments.retrain import RetrainResult

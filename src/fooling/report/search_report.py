@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from fooling.records import FOOLED_AT
 from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
-from fooling.report.images import save_png
 from fooling.report.plots import plot_confidence_over_generations, plot_per_class_confidence
-from fooling.report.progress import ProgressLog
+from fooling.runs.images import save_png
+from fooling.runs.progress import ProgressLog
 
 if TYPE_CHECKING:
     from fooling.search.result import SearchResult

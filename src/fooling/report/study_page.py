@@ -158,7 +158,7 @@ def make_study(
             has fewer than `OPTIONS` labels, a number is out of range, or `out` holds
             a run and `force` is False.
     """
-    from fooling.run_directory import RunDirectory
+    from fooling.runs.directory import RunDirectory
 
     paths = [Path(runs)] if isinstance(runs, str | Path) else [Path(run) for run in runs]
     if not paths:
@@ -199,7 +199,7 @@ def _read_run(path: Path, rng: random.Random, per_run: int | None) -> list[Study
     Raises:
         FoolingError: the path is no run directory of a search, or it holds no elites.
     """
-    from fooling.run_directory import RunDirectory
+    from fooling.runs.directory import RunDirectory
     from fooling.search.result import load_run
 
     directory = RunDirectory(path)

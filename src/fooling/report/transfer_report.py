@@ -10,9 +10,9 @@ from matplotlib.figure import Figure
 
 from fooling.records import FOOLED_AT
 from fooling.report.gallery import GalleryCell, GallerySection, format_confidence, write_gallery
-from fooling.report.images import image_filename
 from fooling.report.plots import heat_map, save_figure
 from fooling.report.search_report import describe
+from fooling.runs.images import image_filename
 
 if TYPE_CHECKING:
     from fooling.experiments.transfer import SourceRun, TransferPair, TransferResult

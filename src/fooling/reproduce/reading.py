@@ -7,9 +7,9 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
-from fooling.report.progress import read_progress
 from fooling.reproduce.steps import run_folder
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
+from fooling.runs.progress import read_progress
 
 PAPER_LEVEL = 0.9999
 """The paper's "99.99%": every class at or above it counts as fooled at the paper's level."""

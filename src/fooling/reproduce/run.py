@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from fooling.report.study import StudyScore, score_answers
 from fooling.reproduce.report import Report
 from fooling.reproduce.steps import Step, StepRecord, run_steps
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 
 
 class Plan(Protocol):

@@ -28,7 +28,7 @@ from typing import Any
 from fooling.classifiers.registry import BUILT_IN
 from fooling.errors import FoolingError
 from fooling.records import atomic_write_text
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 
 OUT = "{out}"
 """Stands for the report's own folder in a step's arguments (e.g. `{out}/runs/cppn-0`)."""

@@ -34,7 +34,7 @@ from fooling.limits import (
     THRESHOLD,
 )
 from fooling.records import ProgressRow, Statistics, quantize
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
 from fooling.search.priors import (
     DEFAULT_PARAMETERISATION,
     LEARNING_RATES,

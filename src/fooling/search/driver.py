@@ -24,8 +24,9 @@ from fooling.errors import FoolingError
 from fooling.interrupt import StopOnInterrupt
 from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS, MIGRATION_INTERVAL, WORKERS
 from fooling.records import ProgressRow
-from fooling.report.progress import ProgressLog
-from fooling.run_directory import RunDirectory
+from fooling.runs.directory import RunDirectory
+from fooling.runs.progress import ProgressLog
+from fooling.runs.state import save_state
 from fooling.search.evolution import (
     CHECKPOINT_FILE,
     CHECKPOINT_FORMAT,
@@ -36,7 +37,6 @@ from fooling.search.evolution import (
 from fooling.search.refine import Refinement
 from fooling.search.result import SearchResult
 from fooling.search.selection import Selection, uniform
-from fooling.state_file import save_state
 
 CHECKPOINT_EVERY = 50
 

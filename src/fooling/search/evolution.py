@@ -20,11 +20,11 @@ from fooling.encodings.cppn import CPPNEncoding
 from fooling.errors import FoolingError
 from fooling.limits import GENERATIONS, POPULATION, SEED, check_memory
 from fooling.records import MAX_PROBABILITY, ProgressRow, Statistics
+from fooling.runs.state import State, load_state, save_state
 from fooling.search.emitter import Emitter, Offspring
 from fooling.search.refine import Refinement, refine_weights
 from fooling.search.result import SearchResult
 from fooling.search.selection import Selection, uniform
-from fooling.state_file import State, load_state, save_state
 
 GPU_REPORT_EVERY = 10  # generations between reads of the progress figures on a GPU
 CHECKPOINT_FORMAT = "fooling-checkpoint-3"  # 3: a checksum and the model's identity

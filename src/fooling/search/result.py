@@ -11,10 +11,10 @@ import torch
 from fooling.encodings import Encoding, Genomes, encoding_from_settings
 from fooling.errors import FoolingError
 from fooling.records import FOOLED_AT, ProgressRow, Statistics
-from fooling.report.images import image_filename, read_png
-from fooling.report.progress import read_progress
-from fooling.run_directory import RunDirectory
-from fooling.state_file import load_state, save_state
+from fooling.runs.directory import RunDirectory
+from fooling.runs.images import image_filename, read_png
+from fooling.runs.progress import read_progress
+from fooling.runs.state import load_state, save_state
 
 if TYPE_CHECKING:
     from fooling.classifiers import Classifier
