@@ -237,7 +237,10 @@ def test_a_run_made_by_release_0_1_0_loads_and_resumes_as_if_never_stopped(tmp_p
     loaded = fooling.load_run(run)
     assert loaded.generations == 4 and loaded.classes == [3, 7]
     assert loaded.confidences.tolist() == [cell["confidence"] for cell in summary["classes"]]
-    resumed = fooling.resume(run, generations=6, progress=False)
+    resumed = fooling.resume(run, generations=6, classifier=lenet, progress=False)
     straight = fooling.evolve(lenet, encoding="cppn", classes=[3, 7], generations=6,
                               population=8, seed=5, progress=False)  # fmt: skip
-    assert torch.equal(resumed.confidences, straight.confidences)
+    # the first 4 generations were scored by whichever backend won this machine's race then
+    # (torch or OpenVINO, which differ in the last bits): the same elites, to within those
+    assert torch.allclose(resumed.confidences, straight.confidences, rtol=1e-5, atol=0)
+    assert torch.equal(resumed.images, straight.images)
