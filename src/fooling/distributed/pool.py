@@ -115,9 +115,10 @@ def ordered_map(
     """`function(context, item)` for each item, yielded in the items' order.
 
     Items are taken from `items` only as workers become free, so it may be
-    endless. Closing the iterator early lets the items in hand finish, unread; the
-    workers end then, unless they are a `Workers` of the caller's, which a later map
-    reuses (its items wait for those in hand). An error (Ctrl-C) ends them at once.
+    endless. Closing the iterator early ends the workers and the items in hand, unless
+    the workers are a `Workers` of the caller's: those are kept for a later map, whose
+    items wait for the ones in hand to finish, unread. An error (Ctrl-C) ends them at
+    once either way.
 
     Args:
         function: a module-level function (it is pickled to the workers).

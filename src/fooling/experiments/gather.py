@@ -181,7 +181,7 @@ def gather(
     results = ordered_map(search, shared, range(max_searches), workers=workers, address=address,
                           gpu=classifier.device.type == "cuda")  # fmt: skip
     bar = tqdm(total=count, desc="gather", unit="img", disable=not progress, leave=False)
-    with closing(results), bar:  # closing ends the workers of searches not needed
+    with closing(results), bar:  # closing ends the searches not needed (on workers not kept)
         for one in results:
             for images, fooled in _kept(one.snapshots, keep):
                 for image, value in zip(images, fooled.tolist(), strict=True):
