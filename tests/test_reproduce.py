@@ -76,6 +76,13 @@ def test_the_page_shows_every_row_and_image_without_errors(report):
     assert {"results", "differences", "steps"} <= set(page.tables)
 
 
+def test_a_scaled_row_says_its_counts_in_plain_words(report):
+    rows = {row["result"]: row for row in summary_of(report)["rows"]}
+    (retraining,) = [row for name, row in rows.items() if name.startswith("Retraining")]
+    assert retraining["our_settings"] == "LeNet, 1 iteration, 500 fooling images each"
+    assert "training epochs: 1 (full: 5)" in retraining["scale"]
+
+
 def test_running_again_reuses_finished_steps_and_reruns_interrupted_ones(report, tmp_path):
     again = tmp_path / "moved"  # a report folder moved elsewhere continues too
     shutil.copytree(report, again)

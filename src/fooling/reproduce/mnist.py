@@ -260,7 +260,7 @@ class MnistPlan:
             scale.append(f"{self.iterations} of {PAPER_ITERATIONS} iterations")
         settings = summary["settings"]
         scale += [
-            f"{settings[key]} {words} (full: {full})"
+            f"{words}: {settings[key]} (full: {full})"
             for key, (words, full) in RETRAIN_FULL.items()
             if settings[key] != full
         ]
@@ -268,7 +268,8 @@ class MnistPlan:
             scale.append(f"at most {settings['max_searches']} searches per gathering")
         result = "Retraining with fooling images as an extra class does not stop evolution"
         images = summary["settings"]["fooling_per_iteration"]
-        ours_settings = f"LeNet, {self.iterations} iterations, {images} fooling images each"
+        plural = "" if self.iterations == 1 else "s"
+        ours_settings = f"LeNet, {self.iterations} iteration{plural}, {images} fooling images each"
         if not self.quick:
             result += f" (trained on {GATHERING[name]})"
             ours_settings += f", trained on {GATHERING[name]}"
