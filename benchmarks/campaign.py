@@ -152,7 +152,7 @@ def _elites(folder: Path, step: Step, *, finished: bool, dest: Path) -> dict[str
                                      "cpu", backend="torch", precision="fp32")  # fmt: skip
         confidences = classifier.exact_confidences(archive["images"], archive["classes"],
                                                    archive["confidence"])  # fmt: skip
-    _sheet(images, dest / f"{step.name}.png")
+    contact_sheet(images, dest / f"{step.name}.png")
     return {"median": float(confidences.median()), "fooled": int((confidences >= FOOLED_AT).sum()),
             "classes": len(confidences)}  # fmt: skip
 
@@ -246,7 +246,7 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
-def _sheet(images: torch.Tensor, path: Path) -> None:
+def contact_sheet(images: torch.Tensor, path: Path) -> None:
     """Every elite in class order on one PNG, thumbnails shrunk until it fits `SHEET_BYTES`."""
     columns = math.ceil(math.sqrt(len(images) * 1.6))
     for size in (64, 48, 40, 32, 24, 16):

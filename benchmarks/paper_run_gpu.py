@@ -26,7 +26,7 @@ from fooling.records import FOOLED_AT
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import RESULTS, machine, save
-from campaign import _sheet
+from campaign import contact_sheet
 
 PAPER = {"median_confidence": 0.8811, "generations": 5000, "population": 400}
 
@@ -84,7 +84,7 @@ def main() -> None:
     )  # fmt: skip
     save(name, figures)
     shutil.copy(args.out / "progress.csv", RESULTS / f"{name}_progress.csv")
-    _sheet(result.images.float().div(255), RESULTS / f"{name}.png")
+    contact_sheet(result.images.float().div(255), RESULTS / f"{name}.png")
     shown = ("generations", "wall_s", "median_confidence_fp32", "fooled_at_099")
     print({key: figures[key] for key in (*shown, "evaluations_per_s_last_chunk")})
 

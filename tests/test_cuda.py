@@ -143,10 +143,9 @@ def test_retraining_on_the_gpu_adds_its_class(tmp_path):
         iterations=1, fooling_per_iteration=60, held_out=30, gather_generations=8,
         gather_population=40, epochs=1, max_steps=150, generations=8, population=40,
     )  # fmt: skip
-    result = fooling.retrain(out=tmp_path / "run", settings=tiny, device=DEVICE, progress=False)
+    fooling.retrain(out=tmp_path / "run", settings=tiny, device=DEVICE, progress=False)
     row = json.loads((tmp_path / "run" / "summary.json").read_text())["iterations"][-1]
     assert row["test_accuracy"] >= 0.9 and row["trained_fooling_images"] > 0
-    assert result is not None
 
 
 def test_adversarial_examples_on_the_gpu(lenet_gpu, digits):

@@ -28,7 +28,7 @@ from fooling.limits import (
     POPULATION,
 )
 from fooling.search import evolve, resume
-from fooling.search.driver import CHECKPOINT_EVERY
+from fooling.search.driver import CHECKPOINT_EVERY, DEFAULTS
 from fooling.search.refine import REFINE_EVERY, REFINE_STEPS, Refinement
 
 HELP = "Evolve fooling images with MAP-Elites (direct or CPPN encoding)."
@@ -37,7 +37,6 @@ EXAMPLE = (
     "--population 200 --seed 0 --out runs/cppn"
 )
 INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C
-DEFAULTS = {"encoding": "direct", "population": 200, "seed": 0}  # a new run's, when not given
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

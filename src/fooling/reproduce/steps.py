@@ -29,6 +29,7 @@ from fooling.classifiers.registry import BUILT_IN
 from fooling.errors import FoolingError
 from fooling.records import atomic_write_text
 from fooling.runs.directory import RunDirectory
+from fooling.search.driver import DEFAULTS
 
 OUT = "{out}"
 """Stands for the report's own folder in a step's arguments (e.g. `{out}/runs/cppn-0`)."""
@@ -203,8 +204,6 @@ def _check_settings(folder: Path, step: Step, args: Any) -> None:
     Raises:
         FoolingError: the setting that differs, with the step and what to do.
     """
-    from fooling.commands.evolve import DEFAULTS  # (what a new run takes when not given)
-
     try:
         summary = RunDirectory(folder).read_summary()
     except FoolingError:

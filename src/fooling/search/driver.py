@@ -39,6 +39,8 @@ from fooling.search.result import SearchResult
 from fooling.search.selection import Selection, uniform
 
 CHECKPOINT_EVERY = 50
+DEFAULTS = {"encoding": "direct", "population": 200, "seed": 0}
+"""A new run's settings when not given (`evolve`'s own defaults)."""
 
 
 def evolve(
