@@ -56,7 +56,7 @@ MEASURE = """
 import json, sys, time
 import torch, fooling
 from fooling.distributed.cluster import connect
-from fooling.distributed.islands import evolve_islands
+from fooling.search.islands import evolve_islands
 from fooling.encodings import make_encoding
 from fooling.search.evolution import Evolution
 

@@ -28,9 +28,9 @@ from _machine import machine, save
 
 import fooling
 from fooling.distributed.cluster import connect
-from fooling.distributed.islands import evolve_islands
 from fooling.encodings import make_encoding
 from fooling.search.evolution import Evolution
+from fooling.search.islands import evolve_islands
 
 POPULATION = 200
 MIGRATE_EVERY = 20

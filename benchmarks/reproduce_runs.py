@@ -64,7 +64,7 @@ def record(folder: Path, name: str, note: str) -> None:
 
 def markdown_table(folder: Path) -> str:
     """The report's table in Markdown, as `Report.markdown` writes it."""
-    from fooling.reproduce.report import Report, Row
+    from fooling.reproduce.findings import Report, Row
     from fooling.reproduce.steps import Step, StepRecord
 
     summary = json.loads((folder / "summary.json").read_text())

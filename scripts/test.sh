@@ -17,4 +17,5 @@ fi
 FOOLING_EXTRAS=test bash scripts/setup.sh
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
+.venv/bin/lint-imports --no-cache  # every import points down (pyproject.toml, docs/architecture.md)
 exec .venv/bin/python -m pytest "$@"

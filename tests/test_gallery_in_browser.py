@@ -40,7 +40,7 @@ def test_labels_are_shown_as_text_not_markup(tmp_path: Path, lenet):
     labels += [f"digit {d}" for d in range(4, 10)]
     classifier = fooling.Classifier(lenet.model, input_shape=(1, 28, 28), labels=labels)
     result = fooling.evolve(classifier, generations=2, population=10, progress=False)
-    gallery = result.save(tmp_path / "run")
+    gallery = result.save(tmp_path / "run", pages=fooling.write_pages)
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page()

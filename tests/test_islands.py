@@ -15,14 +15,14 @@ import torch
 import fooling
 from fooling.archive import Archive
 from fooling.cli import main
-from fooling.distributed import default_migrate_every
 from fooling.encodings import make_encoding
 from fooling.search.evolution import Evolution
+from fooling.search.islands import default_migrate_every
 from fooling.search.refine import Refinement
 
 ray = pytest.importorskip("ray")
 from fooling.distributed.cluster import LOOPBACK, node_addresses  # noqa: E402
-from fooling.distributed.islands import evolve_islands, merge  # noqa: E402
+from fooling.search.islands import evolve_islands, merge  # noqa: E402
 
 
 @pytest.fixture(scope="module")

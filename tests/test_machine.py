@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fooling import machine
-from fooling.reproduce.report import describe_machine
+from fooling.reproduce.findings import describe_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 

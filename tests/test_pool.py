@@ -19,8 +19,8 @@ from fooling.runs.state import load_state, save_state
 from fooling.search.evolution import CHECKPOINT_FILE, CHECKPOINT_FORMAT
 
 ray = pytest.importorskip("ray")
-from fooling.distributed.islands import evolve_islands  # noqa: E402
 from fooling.distributed.pool import Workers, ordered_map  # noqa: E402
+from fooling.search.islands import evolve_islands  # noqa: E402
 
 
 def square_with_pid(context, item):

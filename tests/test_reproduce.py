@@ -12,8 +12,8 @@ from test_cli_errors import fails_with_one_line
 from fooling.cli import build_parser, main
 from fooling.errors import FoolingError
 from fooling.reproduce import run_plan
+from fooling.reproduce.findings import Report, Row, describe_machine
 from fooling.reproduce.imagenet import ImagenetPlan
-from fooling.reproduce.report import Report, Row, describe_machine
 from fooling.reproduce.steps import Step
 
 
@@ -138,7 +138,7 @@ class OneStep:
 
 
 def test_a_plan_of_ones_own_makes_a_report_with_its_markdown(tmp_path):
-    report = run_plan(OneStep(), tmp_path / "one", quiet=True)
+    report = run_plan(OneStep(), tmp_path / "one", parser=build_parser(), quiet=True)
     markdown = report.markdown()
     assert "| ascent \\| reaches | 99.99% |" in markdown  # a | in a cell is escaped
     assert "`fooling ascend --classifier lenet-mnist --steps 2 --classes 3 --out " in markdown
@@ -147,14 +147,16 @@ def test_a_plan_of_ones_own_makes_a_report_with_its_markdown(tmp_path):
 
 
 def test_a_damaged_steps_file_is_one_line(tmp_path, capsys):
-    run_plan(OneStep(), tmp_path / "one", quiet=True)
+    run_plan(OneStep(), tmp_path / "one", parser=build_parser(), quiet=True)
     (tmp_path / "one" / "steps.json").write_text("[1, 2")
     with pytest.raises(FoolingError, match=r"cannot read .*steps\.json"):
-        run_plan(OneStep(), tmp_path / "one", quiet=True)
+        run_plan(OneStep(), tmp_path / "one", parser=build_parser(), quiet=True)
     (tmp_path / "one" / "steps.json").write_text('{"steps": {"ascend": {"seconds": 1}}}')
     with pytest.raises(FoolingError, match=r"steps\.json is not a report's list of steps"):
-        run_plan(OneStep(), tmp_path / "one", quiet=True)
-    report = run_plan(OneStep(), tmp_path / "one", quiet=True, force=True)  # starts afresh
+        run_plan(OneStep(), tmp_path / "one", parser=build_parser(), quiet=True)
+    report = run_plan(
+        OneStep(), tmp_path / "one", parser=build_parser(), quiet=True, force=True
+    )  # starts afresh
     assert not report.records["ascend"].reused
 
 
@@ -171,7 +173,9 @@ def test_answers_of_a_study_are_scored_on_the_report(tmp_path):
     content = {"format": "fooling-study-answers", "version": 1, "study": "abc", "items": 6,
                "answers": answers}  # fmt: skip
     path.write_text(json.dumps(content))
-    report = run_plan(OneStep(), tmp_path / "one", quiet=True, answers=[path])
+    report = run_plan(
+        OneStep(), tmp_path / "one", parser=build_parser(), quiet=True, answers=[path]
+    )
     heading, _columns, rows = report.extra[-1]
     assert heading.startswith("Can people see the class?")
     assert rows[0][:5] == ["evolve-cppn-0", "evolve", "cppn", "3/6", "50%"]
@@ -189,14 +193,14 @@ class OneSearch(OneStep):
 
 
 def test_an_interrupted_search_resumes_from_its_checkpoint(tmp_path):
-    run_plan(OneSearch(), tmp_path / "one", quiet=True)
+    run_plan(OneSearch(), tmp_path / "one", parser=build_parser(), quiet=True)
     run = tmp_path / "one" / "runs" / "ascend"
     progress = (run / "progress.csv").read_bytes()
     (run / "summary.json").unlink()  # as if stopped after its last checkpoint, before its
     steps = json.loads((tmp_path / "one" / "steps.json").read_text())  # record was written
     steps["steps"].clear()
     (tmp_path / "one" / "steps.json").write_text(json.dumps(steps))
-    report = run_plan(OneSearch(), tmp_path / "one", quiet=True)
+    report = run_plan(OneSearch(), tmp_path / "one", parser=build_parser(), quiet=True)
     assert not report.records["ascend"].reused
     assert json.loads((run / "summary.json").read_text())["generations"] == 6
     assert (run / "progress.csv").read_bytes() == progress  # continued, not started again
@@ -208,7 +212,7 @@ def test_an_interrupted_search_resumes_from_its_checkpoint(tmp_path):
 def test_a_finished_run_of_other_settings_in_a_steps_folder_is_named_not_reused(
     tmp_path, other, field
 ):
-    run_plan(OneSearch(), tmp_path / "one", quiet=True)
+    run_plan(OneSearch(), tmp_path / "one", parser=build_parser(), quiet=True)
     run = tmp_path / "one" / "runs" / "ascend"  # replaced by another experiment's run,
     argv = ["evolve", "--generations", "6", "--population", "20", "--quiet", "--force"]
     assert main([*argv, *other, "--out", str(run)]) == 0
@@ -217,7 +221,7 @@ def test_a_finished_run_of_other_settings_in_a_steps_folder_is_named_not_reused(
     (tmp_path / "one" / "steps.json").write_text(json.dumps(steps))
     before = (run / "summary.json").read_bytes()
     with pytest.raises(FoolingError, match=f"made with {field}.*not this report's run"):
-        run_plan(OneSearch(), tmp_path / "one", quiet=True)
+        run_plan(OneSearch(), tmp_path / "one", parser=build_parser(), quiet=True)
     assert (run / "summary.json").read_bytes() == before  # left as it was
 
 
@@ -233,9 +237,11 @@ def test_a_report_stopped_in_its_first_step_continues(tmp_path, monkeypatch):
 
     monkeypatch.setattr(evolve_command, "run", stopped)
     with pytest.raises(KeyboardInterrupt):
-        run_plan(OneSearch(), tmp_path / "one", quiet=True)
+        run_plan(OneSearch(), tmp_path / "one", parser=build_parser(), quiet=True)
     monkeypatch.undo()
-    report = run_plan(OneSearch(), tmp_path / "one", quiet=True)  # no --force needed
+    report = run_plan(
+        OneSearch(), tmp_path / "one", parser=build_parser(), quiet=True
+    )  # no --force needed
     assert not report.records["ascend"].reused
 
 

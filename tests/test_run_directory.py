@@ -91,6 +91,22 @@ def test_saving_over_a_run_needs_force(lenet, tmp_path):
     assert (tmp_path / "run" / "mine.txt").read_text() == "kept"
 
 
+def test_pages_come_from_the_writer_handed_in_and_the_api_hands_one(lenet, tmp_path):
+    from fooling.search import evolve as bare_evolve
+
+    pages = {"gallery.html", "plots"}
+    bare = bare_evolve(lenet, generations=2, population=5, progress=False, out=tmp_path / "bare")
+    assert not pages & {path.name for path in (tmp_path / "bare").iterdir()}
+    assert fooling.write_pages(bare, tmp_path / "bare") == tmp_path / "bare" / "gallery.html"
+    assert pages <= {path.name for path in (tmp_path / "bare").iterdir()}
+    fooling.evolve(lenet, generations=2, population=5, progress=False, out=tmp_path / "api")
+    assert pages <= {path.name for path in (tmp_path / "api").iterdir()}
+    saved = bare.save(tmp_path / "saved", pages=fooling.write_pages)
+    assert saved == tmp_path / "saved" / "gallery.html"
+    with pytest.raises(fooling.FoolingError, match="no pages for a dict"):
+        fooling.write_pages({}, tmp_path / "saved")
+
+
 # ------------------------------------------------------------ the CLI convention
 WRITERS = [name for name in COMMANDS if name != "classify"]
 

@@ -5,12 +5,19 @@ fooling images with MAP-Elites and a direct or CPPN encoding (`resume`
 continues a saved run), `ascend` finds them by gradient ascent on the pixels,
 `detect` asks whether out-of-distribution detectors would catch them,
 and the returned `SearchResult` saves a run directory with `.save(dir)` and
-reads one back with `load_run(dir)`. The loop's own parts (`Emitter`,
-`Archive`, `Evolution`) are here too, for composing a loop of one's own.
+reads one back with `load_run(dir)`; `write_pages(result, dir)` adds its gallery
+and plots. The loop's own parts (`Emitter`, `Archive`, `Evolution`) are here too,
+for composing a loop of one's own.
+
+`evolve`, `resume`, `ascend`, `retrain`, `transfer` and `ablate` here write a run's
+pages with its data when given `out`, as the commands do: they are the functions of
+`fooling.search` and `fooling.experiments` with `pages=write_pages` (those layers sit
+below the pages and write none unless handed a writer).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import TYPE_CHECKING
 
@@ -23,6 +30,7 @@ if TYPE_CHECKING:
     from fooling.experiments.detect import detect
     from fooling.experiments.retrain import retrain
     from fooling.experiments.transfer import transfer
+    from fooling.report.pages import write_pages
     from fooling.search import Emitter, Evolution, SearchResult, evolve, load_run, resume
     from fooling.search.ascent import ascend
     from fooling.search.priors import Transforms
@@ -51,7 +59,10 @@ _HOMES = {
     "Refinement": "fooling.search.refine",
     "Recipe": "fooling.training",
     "train": "fooling.training",
+    "write_pages": "fooling.report.pages",
 }
+_WRITE_PAGES = {"evolve", "resume", "ascend", "retrain", "transfer", "ablate"}
+"""The functions that take `pages=`: here they write the pages too."""
 
 
 def __getattr__(name: str) -> object:
@@ -59,6 +70,10 @@ def __getattr__(name: str) -> object:
     if name not in _HOMES:
         raise AttributeError(f"module 'fooling' has no attribute {name!r}")
     value = getattr(importlib.import_module(_HOMES[name]), name)
+    if name in _WRITE_PAGES:
+        from fooling.report.pages import write_pages
+
+        value = functools.update_wrapper(functools.partial(value, pages=write_pages), value)
     globals()[name] = value
     return value
 
@@ -91,4 +106,5 @@ __all__ = [
     "retrain",
     "train",
     "transfer",
+    "write_pages",
 ]

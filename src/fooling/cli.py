@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=module.HELP, description=module.HELP, epilog="example: " + module.EXAMPLE
         )
         module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        sub.set_defaults(run=module.run, parser=parser)  # reproduce runs its steps with it
     return parser
 
 

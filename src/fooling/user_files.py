@@ -21,20 +21,15 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-from torch import nn
 
 from fooling.errors import FoolingError, first_line
 from fooling.limits import IMAGE_SIDE
-
-if TYPE_CHECKING:
-    from fooling.classifiers.onnx_model import OnnxModel
 
 MAX_IMAGE_PIXELS = int(IMAGE_SIDE.high) ** 2
 """The largest image `read_image` opens: a header that claims more is refused before decoding."""
@@ -88,30 +83,6 @@ def no_unpickling(path: str | Path) -> Iterator[None]:
                 f"{path} holds pickled Python objects ({refused[0]}); fooling never unpickles "
                 "a user's file, as that could run any code: save the model with its tensors only"
             )
-
-
-def load_model_file(path: Path, device: torch.device) -> nn.Module | OnnxModel:
-    """A TorchScript, torch.export (`.pt2`) or ONNX (`.onnx`) model file, loaded safely.
-
-    Raises:
-        FoolingError: the file is not such a model, or it holds pickled objects.
-    """
-    if path.suffix == ".onnx":
-        from fooling.classifiers.onnx_model import OnnxModel
-
-        with no_unpickling(path):
-            return OnnxModel(path, device)
-    kind = "a torch.export" if path.suffix == ".pt2" else "a TorchScript"
-    try:
-        with no_unpickling(path), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # TorchScript is deprecated; torch.export warns
-            if path.suffix == ".pt2":
-                return torch.export.load(path).module()
-            return torch.jit.load(path, map_location="cpu").eval()
-    except FoolingError:
-        raise
-    except Exception as error:
-        raise FoolingError(f"{path} is not {kind} model: {first_line(error)}") from None
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:

@@ -22,6 +22,7 @@ from fooling.classifiers.backends import (
     cache_folder,
     compile_for_cpu,
 )
+from fooling.classifiers.model_file import load_model_file
 from fooling.classifiers.onnx_model import OnnxModel
 from fooling.errors import FoolingError, first_line
 from fooling.limits import BATCH_SIZE, CHANNELS, IMAGE_SIDE, MEAN, STD, Limit
@@ -534,8 +535,6 @@ class ModelBytes:
 
     def load(self, device: torch.device, memory_format: torch.memory_format) -> nn.Module:
         """The model, loaded as `load_model_file` loads a file (no pickle runs), on `device`."""
-        from fooling.user_files import load_model_file
-
         with tempfile.TemporaryDirectory(prefix="fooling-model-") as folder:
             path = Path(folder) / f"model{self.suffix}"
             path.write_bytes(self.data)

@@ -19,9 +19,10 @@ from torch import nn
 
 from fooling.classifiers.classifier import Classifier, check_input_shape
 from fooling.classifiers.efficientnet import imagenet_labels
+from fooling.classifiers.model_file import load_model_file
 from fooling.classifiers.onnx_model import OnnxModel
 from fooling.errors import FoolingError, first_line
-from fooling.user_files import file_digest, load_model_file, no_unpickling, read_labels
+from fooling.user_files import file_digest, no_unpickling, read_labels
 
 HUBS = ("torchvision", "timm")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

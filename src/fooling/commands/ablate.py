@@ -15,6 +15,7 @@ from fooling.commands.arguments import (
 )
 from fooling.errors import FoolingError
 from fooling.limits import CONTROLS, MAX_ABLATION_STEPS, SHOW, TOP
+from fooling.report.pages import write_pages
 from fooling.runs.directory import RunDirectory
 
 HELP = "Remove the repeated copies of each elite's motif one at a time, and score each step."
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         args.run_dir, classifier=_classifier(args), out=args.out, force=args.force, seed=args.seed,
         controls=args.controls, classes=split_classes(args.classes), top=args.top,
         max_steps=args.max_steps, show=args.show, progress=not args.quiet,
+        pages=write_pages,
     )  # fmt: skip
     print(f"gallery: {args.out / 'gallery.html'}  ({result.headline()})")
     return 0

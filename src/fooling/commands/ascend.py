@@ -22,6 +22,7 @@ from fooling.limits import (
     THRESHOLD,
     ZOOM,
 )
+from fooling.report.pages import write_pages
 from fooling.search.ascent import STARTS, ascend
 from fooling.search.priors import DEFAULT_PARAMETERISATION, PARAMETERISATIONS, Transforms
 
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         blur_every=args.blur_every, blur_sigma=args.blur_sigma, threshold=args.threshold,
         progress=not args.quiet, out=args.out, force=args.force, param=args.param,
         transforms=transforms_from(args, min(classifier.input_shape[1:])),
+        pages=write_pages,
     )  # fmt: skip
     print(f"gallery: {args.out / 'gallery.html'}  ({result.headline()})")
     return 0

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         images=[path.resolve() for path in args.images or []], seed=args.seed,
         detectors=args.detectors, data=None if args.data is None else args.data.resolve(),
     )  # fmt: skip
-    report = run_plan(plan, args.out, force=args.force, quiet=args.quiet)
+    report = run_plan(plan, args.out, parser=args.parser, force=args.force, quiet=args.quiet)
     print(report.headline)
     print(f"report: {args.out / 'report.html'}")
     return 0

@@ -10,6 +10,7 @@ from fooling.commands.arguments import add_classifier_arguments, classifier_from
 from fooling.commands.evolve import INTERRUPTED, add_search_arguments
 from fooling.encodings import ENCODINGS
 from fooling.report.gallery import GalleryCell, write_gallery
+from fooling.report.pages import write_pages
 from fooling.runs.directory import RunDirectory
 from fooling.search import evolve
 
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
                 classifier, encoding=encoding, generations=args.generations,
                 population=args.population, seed=args.seed, progress=not args.quiet,
                 out=directory.path / encoding, force=args.force,
+                pages=write_pages,
             )  # fmt: skip
             if result.generations < args.generations:
                 again = f"fooling evolve --resume --out {directory.path / encoding}"

@@ -27,6 +27,7 @@ from fooling.limits import (
     MIGRATION_INTERVAL,
     POPULATION,
 )
+from fooling.report.pages import write_pages
 from fooling.search import evolve, resume
 from fooling.search.driver import CHECKPOINT_EVERY, DEFAULTS
 from fooling.search.refine import REFINE_EVERY, REFINE_STEPS, Refinement
@@ -134,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device, progress=not args.quiet, checkpoint_every=args.checkpoint_every,
             expect={**given, "max_hidden": args.max_hidden}, **classifier_options(args),
             workers=args.workers if args.workers > 1 else None, address=args.address,
+            pages=write_pages,
         )  # fmt: skip
     else:
         workers = worker_options(args)
@@ -155,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             generations=args.generations, progress=not args.quiet, out=args.out,
             force=args.force, checkpoint_every=args.checkpoint_every, **workers,
             migrate_every=args.migrate_every, refinement=refinement, evaluator=evaluator,
+            pages=write_pages,
         )  # fmt: skip
     if result.generations < args.generations:
         print(

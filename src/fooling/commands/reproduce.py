@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
         if args.data is not None and not args.data.is_dir():
             raise FoolingError(f"--data {args.data} is not a folder")
         plan = ImagenetPlan(quick=args.quick, data=args.data)
-    report = run_plan(plan, args.out, force=args.force, quiet=args.quiet, answers=args.answers)
+    report = run_plan(
+        plan, args.out, parser=args.parser, force=args.force, quiet=args.quiet, answers=args.answers
+    )
     print(report.headline)
     print(f"report: {args.out / 'report.html'}")
     return 0

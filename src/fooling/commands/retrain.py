@@ -27,6 +27,7 @@ from fooling.experiments.retrain import (
     retrain,
 )
 from fooling.limits import EPOCHS
+from fooling.report.pages import write_pages
 
 HELP = "Retrain a network with fooling images as an extra class, and evolve against it again."
 EXAMPLE = "fooling retrain --classifier lenet-mnist --iterations 3 --quick --out runs/retrain"
@@ -114,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         classifier_from(args), out=args.out, data=args.data, full=args.full,
         mnist_root=args.mnist, force=args.force, resume=args.resume,
         progress=not args.quiet, settings=settings, **worker_options(args),
+        pages=write_pages,
     )  # fmt: skip
     from fooling.report.retrain_report import headline
 

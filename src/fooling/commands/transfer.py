@@ -15,6 +15,7 @@ from fooling.commands.arguments import (
 )
 from fooling.errors import FoolingError
 from fooling.limits import SHOW
+from fooling.report.pages import write_pages
 
 HELP = "Score the fooling images of finished runs with other classifiers (do they transfer?)."
 EXAMPLE = "fooling transfer runs/cppn runs/direct --to lenet-mnist-b --out runs/transfer"
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     result = transfer(
         args.runs, targets, out=args.out, force=args.force, show=args.show,
         progress=not args.quiet, **worker_options(args),
+        pages=write_pages,
     )  # fmt: skip
     print(f"gallery: {args.out / 'gallery.html'}  ({result.headline()})")
     return 0

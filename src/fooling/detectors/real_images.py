@@ -10,6 +10,7 @@ import torch
 
 from fooling.classifiers import Classifier
 from fooling.data.image_folder import read_image_folder
+from fooling.data.mnist import load_mnist
 from fooling.errors import FoolingError
 
 HELD_OUT_SHARE = 0.2  # of a folder's images, per class, held out to set the thresholds
@@ -68,8 +69,6 @@ def real_images(
         fit, held = images.split(HELD_OUT_SHARE, seed=0)
         found = RealImages(fit.images, fit.labels, held.images, f"the folder {data}", str(data))
     elif tuple(classifier.input_shape) == MNIST_SHAPE:
-        from fooling.data.mnist import load_mnist
-
         train, labels = load_mnist("train")
         test, _ = load_mnist("test")
         found = RealImages(_bytes(train), labels, _bytes(test), "MNIST: training set / test set")

@@ -25,6 +25,9 @@ from typing import Any, TypeVar
 
 import torch
 
+from fooling.distributed.cluster import check_room, connect, live_cpus, restartable, share
+from fooling.distributed.nodes import LOST, NodeWatch
+
 Context = TypeVar("Context")
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -73,9 +76,6 @@ class Workers:
     def __init__(
         self, workers: int, *, address: str | None = None, threads: int = 1, gpu: bool = False
     ) -> None:
-        from fooling.distributed.cluster import check_room, connect, live_cpus, restartable
-        from fooling.distributed.nodes import NodeWatch
-
         self.ray = ray = connect(address, cpus=None if address else workers * threads)
         if gpu:
             check_room(ray, workers=workers, threads=threads, gpu=gpu)
@@ -154,9 +154,6 @@ def _mapped(
     items: Iterable[Item],
     pool: Workers,
 ) -> Iterator[Result]:
-    from fooling.distributed.cluster import share
-    from fooling.distributed.nodes import LOST
-
     ray, actors, watch = pool.ray, pool.actors, pool.watch
     shared = [share(ray, context, "the work")]  # kept to the end: a restarted worker reads it
 

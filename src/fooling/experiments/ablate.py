@@ -36,9 +36,10 @@ from tqdm.auto import tqdm
 
 from fooling.classifiers import Classifier, load_classifier
 from fooling.errors import FoolingError
+from fooling.experiments.ablation_strip import write_strip
 from fooling.experiments.motifs import Motif, find_motif
 from fooling.limits import CONTROLS, MAX_ABLATION_STEPS, SEED, TOP
-from fooling.runs.directory import RunDirectory
+from fooling.runs.directory import Pages, RunDirectory
 from fooling.search.result import SearchResult, load_run
 
 FRACTIONS = [step / 10 for step in range(11)]
@@ -122,6 +123,7 @@ class AblationResult:
         seconds: wall-clock seconds from reading the run to the last score and strip
             (the plots, gallery and summary not included).
         images_scored: how many images the classifier scored.
+        show: the most strips (and elites without a motif) its gallery shows.
     """
 
     run: Path
@@ -131,6 +133,7 @@ class AblationResult:
     classes: list[ClassAblation]
     seconds: float
     images_scored: int
+    show: int = 40
 
     @property
     def with_motif(self) -> list[ClassAblation]:
@@ -202,6 +205,7 @@ def ablate(
     max_steps: int = 16,
     show: int = 40,
     progress: bool = True,
+    pages: Pages | None = None,
 ) -> AblationResult:
     """Remove each elite's repeated copies one at a time and score it after each removal.
 
@@ -221,6 +225,8 @@ def ablate(
         show: the most strips shown in the gallery (those with a motif and the highest
             confidence); every strip is written to `images/`.
         progress: show a progress bar.
+        pages: writes the gallery and plots into `out` (`fooling.write_pages`); None
+            writes none.
 
     Returns:
         Each class's copies and curves, and the median curves.
@@ -261,12 +267,12 @@ def ablate(
         )  # fmt: skip
         outcome = AblationResult(
             Path(run), model.name, seed, controls, ablations,
-            time.perf_counter() - started, scored,
+            time.perf_counter() - started, scored, show,
         )  # fmt: skip
         if directory is not None:
-            from fooling.report.ablation_report import write_ablation_report  # (matplotlib)
-
-            write_ablation_report(outcome, directory, show=show)
+            if pages is not None:
+                pages(outcome, directory.path)
+            directory.write_summary(outcome.summary())
     return outcome
 
 
@@ -470,8 +476,6 @@ def _score(
         ablation.changed_motif = [0, *changed[:, 0].long().tolist()]
         ablation.changed_control = [0.0, *changed[:, 1:].mean(dim=1).tolist()]
         if directory is not None:
-            from fooling.report.ablation_report import write_strip
-
             frames = plan.images.view(-1, 1 + controls, *plan.original.shape)
             pieces = plan.pieces.view(-1, 1 + controls, *plan.original.shape[1:])
             ablation.strip = write_strip(

@@ -39,6 +39,7 @@ import torch
 from fooling.classifiers import Classifier, load_classifier
 from fooling.classifiers.lenet import SHIPPED_WEIGHTS
 from fooling.data.image_folder import read_image_folder
+from fooling.distributed.cluster import check_room, connect
 from fooling.distributed.pool import Workers
 from fooling.encodings import ENCODINGS, encodings_named, make_encoding
 from fooling.errors import FoolingError, first_line
@@ -52,7 +53,7 @@ from fooling.experiments.retrain_networks import (
 )
 from fooling.limits import EPOCHS, GENERATIONS, MAX_STEPS, POPULATION, SEED, WORKERS, Limit, whole
 from fooling.records import FOOLED_AT, Statistics
-from fooling.runs.directory import RunDirectory
+from fooling.runs.directory import Pages, RunDirectory
 from fooling.runs.images import save_png
 from fooling.runs.state import load_state, save_state
 from fooling.search.evolution import Evolution
@@ -221,6 +222,7 @@ def retrain(
     settings: RetrainSettings | None = None,
     workers: int = 1,
     address: str | None = None,
+    pages: Pages | None = None,
 ) -> RetrainResult:
     """Retrain a classifier with a class of fooling images, `iterations` times.
 
@@ -267,6 +269,8 @@ def retrain(
         workers: gathering searches at once, on Ray (see `gather`); the images
             gathered are the same for any number.
         address: with `workers`, a Ray cluster to join (`"auto"`).
+        pages: writes the pages into `out` after every iteration, the run's and each
+            evolved search's (`fooling.write_pages`); None writes none.
 
     Returns:
         Every finished iteration's figures.
@@ -295,8 +299,6 @@ def retrain(
     settings = settings.sized(networks.class_size)
     settings.check()
     if workers > 1:  # Ray, and room for the workers, before `out` is touched
-        from fooling.distributed.cluster import check_room, connect
-
         ray = connect(address, cpus=None if address else workers)
         check_room(ray, workers=workers, threads=1, gpu=first.device.type == "cuda")
     directory = RunDirectory(out)
@@ -305,7 +307,8 @@ def retrain(
         _workers(workers, address, first) as started,
     ):
         gathering = {"workers": started}
-        return _Retraining(directory, settings, networks, progress, gathering).run(resume=resume)
+        retraining = _Retraining(directory, settings, networks, progress, gathering, pages)
+        return retraining.run(resume=resume)
 
 
 def _workers(
@@ -356,8 +359,10 @@ class _Retraining:
         networks: Networks,
         progress: bool,
         gathering: dict[str, Any],
+        pages: Pages | None,
     ) -> None:
         self.directory = directory
+        self.pages = pages
         self.gathering = gathering  # where the searches run: {"workers": 1 or Workers}
         self.settings = settings
         self.networks = networks
@@ -490,7 +495,7 @@ class _Retraining:
             result = evolution.run(self.settings.generations, progress=self.progress)
             path = self._folder(number) / "evolved" / name
             with RunDirectory(path).claim(force=True) as run:
-                result.write_to(run)
+                result.write_to(run, pages=self.pages)
             results.append(result)
         best = torch.stack([result.confidences for result in results]).amax(dim=0)
         figures = Statistics.of(best)
@@ -530,14 +535,13 @@ class _Retraining:
         return self.networks.classifier(network, number)
 
     def _save(self, rows: list[dict[str, Any]]) -> None:
-        """Record the iterations finished: checkpoint, plots, gallery, then the summary."""
-        from fooling.report.retrain_report import write_retrain_report  # (loads matplotlib)
-
+        """Record the iterations finished: checkpoint, pages, then the summary."""
         result = RetrainResult(self.first.name, self.settings, rows, 0.0)
         state = {"settings": self.settings.json(), "identity": self.first.identity(),
                  "source": self.networks.source(), "rows": rows}  # fmt: skip
         save_state(self.state_path, state, kind=STATE_FORMAT)
-        write_retrain_report(result, self.directory.path)
+        if self.pages is not None:
+            self.pages(result, self.directory.path)
         self.directory.write_summary(result.summary())
 
     def _restore(self) -> list[dict[str, Any]]:

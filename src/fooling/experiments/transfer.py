@@ -35,7 +35,7 @@ from fooling.distributed.pool import ordered_map
 from fooling.errors import FoolingError
 from fooling.limits import SHOW, WORKERS
 from fooling.records import FOOLED_AT
-from fooling.runs.directory import RunDirectory
+from fooling.runs.directory import Pages, RunDirectory
 from fooling.runs.images import image_filename
 from fooling.search.result import SearchResult, load_run
 
@@ -171,12 +171,14 @@ class TransferResult:
         targets: the targets' names, in the order given.
         pairs: one `TransferPair` per (run, target), run by run.
         seconds: wall-clock seconds spent scoring.
+        show: the most elites per (run, target) its gallery shows; all when None.
     """
 
     runs: list[SourceRun]
     targets: list[str]
     pairs: list[TransferPair]
     seconds: float
+    show: int | None = 100
 
     def pair(self, run: int, target: int) -> TransferPair:
         """The pair of the `run`-th run and the `target`-th target."""
@@ -216,6 +218,7 @@ def transfer(
     backend: str = "auto",
     show: int | None = 100,
     progress: bool = True,
+    pages: Pages | None = None,
     workers: int = 1,
     address: str | None = None,
 ) -> TransferResult:
@@ -235,6 +238,8 @@ def transfer(
         show: the most elites per (run, target) the gallery shows, those the source
             was most confident in; all when None.
         progress: show a progress bar.
+        pages: writes the gallery and plots into `out` (`fooling.write_pages`); None
+            writes none.
         workers: targets scored at once, each on a Ray worker of its own
             (`fooling.distributed.pool`); 1 scores them here.
         address: with `workers`, a Ray cluster to join (`"auto"`).
@@ -276,12 +281,11 @@ def transfer(
                 for target, target_classes in zip(classifiers, matched, strict=True)
             ]  # fmt: skip
     result = TransferResult(sources, [target.name for target in classifiers], pairs,
-                            time.perf_counter() - started)  # fmt: skip
+                            time.perf_counter() - started, show)  # fmt: skip
     if out is not None:
-        from fooling.report.transfer_report import write_transfer_report  # (loads matplotlib)
-
         with RunDirectory(out).claim(force=force) as directory:
-            write_transfer_report(result, directory.path, show=show)
+            if pages is not None:
+                pages(result, directory.path)
             directory.write_summary(result.summary())
     return result
 

@@ -1,103 +1,20 @@
-"""The human side of an ablation: a strip of removals per class, two figures and a gallery."""
+"""The human side of an ablation: two figures and a gallery of its strips (`ablation_strip`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from matplotlib.figure import Figure
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
+from fooling.experiments.ablate import FRACTIONS, AblationResult, ClassAblation
 from fooling.records import FOOLED_AT
 from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
 from fooling.report.plots import save_figure
-from fooling.runs.directory import RunDirectory
-from fooling.runs.images import image_filename, save_png
+from fooling.runs.images import image_filename
 
-if TYPE_CHECKING:
-    from fooling.experiments.ablate import AblationResult, ClassAblation
-
-FRAME = 112
-"""The side, in pixels, each image of a strip is shown at (28 x 28 scaled up 4x, 224 halved)."""
-STRIP_STEPS = 8
-"""The most removal steps a strip shows (evenly spaced, the last one always)."""
-_TEXT = 14  # pixels of text above and below the frames
-_GAP = 6
-_OUTLINE = (255, 0, 255)  # where this step's pixels were removed
 _MOTIF, _CONTROL = "#1f6fb4", "#e08a1e"
-
-
-def write_strip(
-    folder: Path,
-    ablation: ClassAblation,
-    original: torch.Tensor,
-    frames: torch.Tensor,
-    pieces: torch.Tensor,
-) -> str:
-    """Write one class's strip: the elite, then the image after each step of removal.
-
-    The top row removes the motif's copies, the bottom row the same area at random
-    places (the control's first draw). This step's removed pixels are outlined in
-    magenta; each frame's confidence is written under it.
-
-    Args:
-        folder: the output run directory.
-        ablation: the class, with its curves filled in.
-        original: `uint8 [C, H, W]` the elite.
-        frames: `uint8 [S, 2, C, H, W]` after each step: copies removed, control.
-        pieces: `bool [S, 2, H, W]` the pixels removed at each step.
-
-    Returns:
-        The strip's path relative to `folder` (`images/003_3.png`).
-    """
-    steps = len(frames)
-    shown = sorted({round(value) for value in np.linspace(0, steps - 1, min(steps, STRIP_STEPS))})
-    columns = [(0, original, original, None, None)] + [
-        (step + 1, frames[step, 0], frames[step, 1], pieces[step, 0], pieces[step, 1])
-        for step in shown
-    ]
-    width = len(columns) * (FRAME + _GAP) - _GAP
-    height = 3 * _TEXT + 2 * FRAME + _GAP
-    canvas = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    try:
-        font = ImageFont.load_default(size=11)
-    except TypeError:  # Pillow before 10.1 has one bitmap font, of one size
-        font = ImageFont.load_default()
-    for column, (step, motif_image, control_image, motif_piece, control_piece) in enumerate(
-        columns
-    ):
-        left = column * (FRAME + _GAP)
-        removed = ablation.removed[step]
-        words = f"{removed} cop{'y' if removed == 1 else 'ies'} removed"
-        draw.text((left, 1), words, "black", font)
-        for row, (image, piece, curve) in enumerate(
-            ((motif_image, motif_piece, ablation.motif_curve),
-             (control_image, control_piece, ablation.control_draws[0]))
-        ):  # fmt: skip
-            top = _TEXT + row * (FRAME + _TEXT + _GAP)
-            canvas.paste(_frame(image, piece), (left, top))
-            draw.text((left, top + FRAME + 1), f"{curve[step]:.4f}", "black", font)
-    relative = image_filename(ablation.index, ablation.label)
-    save_png(torch.from_numpy(np.array(canvas)).permute(2, 0, 1).float().div(255),
-             folder / relative)  # fmt: skip
-    return relative
-
-
-def _frame(image: torch.Tensor, piece: torch.Tensor | None) -> Image.Image:
-    """One image at `FRAME` x `FRAME`, RGB, with the outline of `piece` in magenta."""
-    pixels = image.float()[None].expand(-1, 3, -1, -1)  # gray to RGB; colour stays
-    mode = "nearest" if image.shape[-1] < FRAME else "area"
-    shown = F.interpolate(pixels, size=(FRAME, FRAME), mode=mode)[0].round().to(torch.uint8)
-    if piece is not None:
-        mask = F.interpolate(piece[None, None].float(), size=(FRAME, FRAME), mode="nearest")[0, 0]
-        inside = F.max_pool2d(-mask[None, None], 3, stride=1, padding=1)[0, 0] == -1  # eroded
-        edge = (mask > 0) & ~inside
-        shown[:, edge] = torch.tensor(_OUTLINE, dtype=torch.uint8).view(3, 1)
-    return Image.fromarray(shown.permute(1, 2, 0).contiguous().numpy())
 
 
 def plot_median_curves(result: AblationResult, path: Path) -> None:
@@ -109,8 +26,6 @@ def plot_median_curves(result: AblationResult, path: Path) -> None:
         result: the ablation.
         path: the PNG to write; missing folders are created.
     """
-    from fooling.experiments.ablate import FRACTIONS
-
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.add_subplot()
     found = result.with_motif
@@ -176,8 +91,6 @@ def plot_class_curves(result: AblationResult, path: Path) -> None:
         figure.supxlabel("copies removed (control: the same area elsewhere)", fontsize=9)
         figure.supylabel("confidence", fontsize=9)
     else:
-        from fooling.experiments.ablate import FRACTIONS
-
         figure = Figure(figsize=(11, 4.5), layout="constrained")
         panels = figure.subplots(1, 2, sharey=True)
         for axes, kind, colour in ((panels[0], "motif", _MOTIF), (panels[1], "control", _CONTROL)):
@@ -197,18 +110,17 @@ def plot_class_curves(result: AblationResult, path: Path) -> None:
     save_figure(figure, path, dpi=100)
 
 
-def write_ablation_report(result: AblationResult, directory: RunDirectory, *, show: int) -> Path:
-    """Write plots/, gallery.html and, last, summary.json (the strips are already written).
+def write_ablation_report(result: AblationResult, out: Path) -> Path:
+    """Write plots/ and gallery.html into the ablation's run directory (its strips are there).
 
     Args:
         result: the ablation.
-        directory: the claimed output run directory.
-        show: the most strips (and elites without a motif) the gallery shows.
+        out: its run directory.
 
     Returns:
         The path of `gallery.html`.
     """
-    out = directory.path
+    show = result.show
     plot_median_curves(result, out / "plots" / "median.png")
     plot_class_curves(result, out / "plots" / "per_class.png")
     found = sorted(result.with_motif, key=lambda ablation: -ablation.confidence)
@@ -243,9 +155,9 @@ def write_ablation_report(result: AblationResult, directory: RunDirectory, *, sh
             note=_more(len(missing), show), count=False,
         ))  # fmt: skip
     title = f"{result.classifier} · ablation of repeated copies · {result.run.name}"
-    write_gallery(directory.gallery, title, sections, subtitle=result.headline())
-    directory.write_summary(result.summary())
-    return directory.gallery
+    gallery = out / "gallery.html"
+    write_gallery(gallery, title, sections, subtitle=result.headline())
+    return gallery
 
 
 def _strip_cell(ablation: ClassAblation, out: Path) -> GalleryCell:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from fooling.experiments.retrain import RetrainResult
 from fooling.records import FOOLED_AT
 from fooling.report.gallery import GalleryCell, GallerySection, format_confidence, write_gallery
 from fooling.report.plots import save_figure
 from fooling.runs.directory import RunDirectory
-
-if TYPE_CHECKING:
-    from fooling.experiments.retrain import RetrainResult
 
 
 def write_retrain_report(result: RetrainResult, out: Path) -> Path:

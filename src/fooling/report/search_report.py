@@ -1,38 +1,26 @@
-"""The human side of a finished search: elite PNGs, progress.csv, plots and gallery.html."""
+"""The human side of a finished search: plots and gallery.html."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fooling.records import FOOLED_AT
 from fooling.report.gallery import GalleryCell, GallerySection, write_gallery
 from fooling.report.plots import plot_confidence_over_generations, plot_per_class_confidence
-from fooling.runs.images import save_png
-from fooling.runs.progress import ProgressLog
-
-if TYPE_CHECKING:
-    from fooling.search.result import SearchResult
+from fooling.search.result import SearchResult
 
 
 def write_report(result: SearchResult, out: Path) -> Path:
-    """Write images/, progress.csv, plots/ and gallery.html of `result` into `out`.
+    """Write plots/ and gallery.html of `result` into `out`.
 
     Args:
         result: the finished search.
-        out: its run directory (`SearchResult.write_to` adds the summary and genomes).
+        out: its run directory (`SearchResult.write_to` writes the images it shows).
 
     Returns:
         The path of `gallery.html`.
     """
-    out.mkdir(parents=True, exist_ok=True)
     summary = result.summary()
-    for cell, image in zip(summary["classes"], result.images, strict=True):
-        save_png(image.float().div(255), out / cell["image"])
-    with ProgressLog(out / "progress.csv") as log:
-        log.start(fresh=True)
-        for row in result.history:
-            log.append(row)
     title = describe(result)
     plot_confidence_over_generations(result.history, out / "plots" / "confidence.png", title)
     plot_per_class_confidence(

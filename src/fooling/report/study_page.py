@@ -26,10 +26,14 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from fooling.classifiers.efficientnet import VARIANTS, imagenet_labels
+from fooling.classifiers.lenet import MNIST_LABELS, SHIPPED_WEIGHTS
 from fooling.errors import FoolingError
 from fooling.limits import SEED, whole
 from fooling.records import atomic_write_text
 from fooling.report.study import ANSWERS_FORMAT, CHANCE, OPTIONS, PAGE_VERSION
+from fooling.runs.directory import RunDirectory
+from fooling.search.result import load_run
 
 PER_RUN = whole("per_run", 1, 10**6)
 """The range of `--per-run`, the most images a study takes from one run."""
@@ -158,8 +162,6 @@ def make_study(
             has fewer than `OPTIONS` labels, a number is out of range, or `out` holds
             a run and `force` is False.
     """
-    from fooling.runs.directory import RunDirectory
-
     paths = [Path(runs)] if isinstance(runs, str | Path) else [Path(run) for run in runs]
     if not paths:
         raise FoolingError("a study needs at least one run directory")
@@ -199,9 +201,6 @@ def _read_run(path: Path, rng: random.Random, per_run: int | None) -> list[Study
     Raises:
         FoolingError: the path is no run directory of a search, or it holds no elites.
     """
-    from fooling.runs.directory import RunDirectory
-    from fooling.search.result import load_run
-
     directory = RunDirectory(path)
     if not directory.path.is_dir():
         what = "is a file" if directory.path.exists() else "does not exist"
@@ -270,9 +269,6 @@ def built_in_labels(name: str) -> list[str]:
     Returns:
         Its labels in class order, or an empty list.
     """
-    from fooling.classifiers.efficientnet import VARIANTS, imagenet_labels
-    from fooling.classifiers.lenet import MNIST_LABELS, SHIPPED_WEIGHTS
-
     if name in SHIPPED_WEIGHTS:
         return list(MNIST_LABELS)
     if name in VARIANTS:

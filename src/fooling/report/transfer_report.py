@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from fooling.experiments.transfer import SourceRun, TransferPair, TransferResult
 from fooling.records import FOOLED_AT
 from fooling.report.gallery import GalleryCell, GallerySection, format_confidence, write_gallery
 from fooling.report.plots import heat_map, save_figure
 from fooling.report.search_report import describe
 from fooling.runs.images import image_filename
-
-if TYPE_CHECKING:
-    from fooling.experiments.transfer import SourceRun, TransferPair, TransferResult
 
 SOURCE = "source (own)"
 """The heat map column of the run's own classifier, for comparison."""
@@ -28,14 +25,15 @@ _PANELS = (
 """Each panel: its figure, the source's figure (None: not recorded), its title, its format."""
 
 
-def write_transfer_report(result: TransferResult, out: Path, *, show: int | None = 100) -> Path:
+def write_transfer_report(result: TransferResult, out: Path) -> Path:
     """Write `plots/transfer.png` and `gallery.html` of `result` into `out`.
+
+    The gallery shows at most `result.show` elites per (run, target), those the source
+    was most confident in.
 
     Args:
         result: the finished transfer.
         out: its run directory (the caller writes `summary.json` last).
-        show: the most elites per (run, target) the gallery shows, those the source was
-            most confident in; all when None.
 
     Returns:
         The path of `gallery.html`.
@@ -43,7 +41,7 @@ def write_transfer_report(result: TransferResult, out: Path, *, show: int | None
     plot_transfer(result, out / "plots" / "transfer.png")
     gallery = out / "gallery.html"
     sections = [
-        pair_section(run, result.pair(row, column), show)
+        pair_section(run, result.pair(row, column), result.show)
         for row, run in enumerate(result.runs)
         for column in range(len(result.targets))
     ]

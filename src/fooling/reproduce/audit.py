@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fooling.classifiers import Classifier
+from fooling.classifiers import BUILT_IN, Classifier
 from fooling.encodings import ENCODINGS
+from fooling.reproduce.findings import Report, Section, describe_machine
 from fooling.reproduce.reading import (
     adversarial_figures,
     detection_cells,
@@ -29,7 +30,6 @@ from fooling.reproduce.reading import (
     percent,
     summary_of,
 )
-from fooling.reproduce.report import Report, Section, describe_machine
 from fooling.reproduce.steps import OUT, Step, StepRecord
 
 PGD_EPSILONS = ("0.1", "0.15", "0.2", "0.3")  # those of benchmarks/attack_rates.py
@@ -182,8 +182,6 @@ class AuditPlan:
 
     def _reference_options(self) -> list[str]:
         """The audited model's file options, for a reference given as a file of the same kind."""
-        from fooling.classifiers import BUILT_IN
-
         if self.reference in BUILT_IN:
             return []
         kept, arguments = [], list(self.model_arguments)

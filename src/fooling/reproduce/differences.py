@@ -6,7 +6,7 @@ with Caffe; `../shared/PAPER.md` lists its settings.
 
 from __future__ import annotations
 
-from fooling.reproduce.report import Difference
+from fooling.reproduce.findings import Difference
 
 COMMON = [
     Difference(

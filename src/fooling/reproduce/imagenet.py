@@ -14,6 +14,7 @@ import statistics
 from pathlib import Path
 
 from fooling.reproduce.differences import IMAGENET
+from fooling.reproduce.findings import Report, Row, Section, describe_machine
 from fooling.reproduce.reading import (
     cppn_size,
     detection_table,
@@ -21,7 +22,6 @@ from fooling.reproduce.reading import (
     percent,
     summary_of,
 )
-from fooling.reproduce.report import Report, Row, Section, describe_machine
 from fooling.reproduce.steps import OUT, Step, StepRecord
 
 MODEL = "efficientnet-lite0"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fooling.encodings import ENCODINGS
 from fooling.reproduce.differences import MNIST
+from fooling.reproduce.findings import Report, Row, Section, describe_machine
 from fooling.reproduce.reading import (
     adversarial_figures,
     cppn_size,
@@ -22,7 +23,6 @@ from fooling.reproduce.reading import (
     percent,
     summary_of,
 )
-from fooling.reproduce.report import Report, Row, Section, describe_machine
 from fooling.reproduce.steps import OUT, Step, StepRecord
 
 PAPER_SEEDS = 5

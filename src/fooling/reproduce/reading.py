@@ -10,6 +10,7 @@ from typing import Any
 from fooling.reproduce.steps import run_folder
 from fooling.runs.directory import RunDirectory
 from fooling.runs.progress import read_progress
+from fooling.search import load_run
 
 PAPER_LEVEL = 0.9999
 """The paper's "99.99%": every class at or above it counts as fooled at the paper's level."""
@@ -84,8 +85,6 @@ def cppn_size(out: Path, name: str) -> dict[str, Any]:
         `max_hidden`, `elites`, `at_cap` (elites with every hidden slot in use) and
         `mean_hidden`.
     """
-    from fooling.search import load_run
-
     run = load_run(run_folder(out, name))
     encoding = run.make_encoding()
     filled = run.confidences >= 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from fooling.report.study import StudyScore, score_answers
-from fooling.reproduce.report import Report
+from fooling.reproduce.findings import Report
+from fooling.reproduce.page import write_report_page
 from fooling.reproduce.steps import Step, StepRecord, run_steps
 from fooling.runs.directory import RunDirectory
 
@@ -32,6 +34,7 @@ def run_plan(
     plan: Plan,
     out: str | Path,
     *,
+    parser: argparse.ArgumentParser,
     force: bool = False,
     quiet: bool = False,
     answers: Sequence[str | Path] | None = None,
@@ -44,6 +47,7 @@ def run_plan(
     Args:
         plan: the report's steps and rows.
         out: the report's folder.
+        parser: the `fooling` command line (`fooling.cli.build_parser()`), which runs each step.
         force: start again, replacing a run or report already in `out`.
         quiet: no progress bars.
         answers: answers files of `fooling study` pages, scored on the page.
@@ -55,13 +59,12 @@ def run_plan(
         FoolingError: `out` holds another run (without `force`) or a report of other
             settings, an answers file is bad, or a step failed.
     """
-    from fooling.report.report_page import write_report_page
-
     scores = score_answers(answers) if answers else []  # bad files stop before any work
     directory = RunDirectory(out)
     continuing = not force and (directory.path / "steps.json").is_file()
     with directory.reopen() if continuing else directory.claim(force=force):
-        records = run_steps(directory, plan.steps(), quiet=quiet, settings=plan.settings())
+        records = run_steps(directory, plan.steps(), parser=parser, quiet=quiet,
+                            settings=plan.settings())  # fmt: skip
         report = plan.report(directory.path, records)
         if scores:
             report.extra.append(study_table(scores))

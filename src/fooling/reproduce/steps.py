@@ -17,6 +17,7 @@ step's; otherwise the report stops and names the setting that differs.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import time
@@ -93,13 +94,19 @@ def run_folder(out: Path, name: str) -> Path:
 
 
 def run_steps(
-    directory: RunDirectory, steps: Sequence[Step], *, quiet: bool, settings: dict[str, Any]
+    directory: RunDirectory,
+    steps: Sequence[Step],
+    *,
+    parser: argparse.ArgumentParser,
+    quiet: bool,
+    settings: dict[str, Any],
 ) -> dict[str, StepRecord]:
     """Run each step not already finished, recording it in `steps.json` as it ends.
 
     Args:
         directory: the report's run directory, claimed or reopened by the caller.
         steps: the steps, in order (a step may read the runs of earlier ones).
+        parser: the `fooling` command line (`fooling.cli.build_parser()`), which runs each step.
         quiet: pass `--quiet` to every step.
         settings: the report's settings; `steps.json` made with others is refused.
 
@@ -110,8 +117,6 @@ def run_steps(
         FoolingError: a step failed (its command is in the message), or the folder
             holds steps of other settings.
     """
-    from fooling.cli import build_parser  # (the parser imports every command module)
-
     out = directory.path
     manifest = read_manifest(out)
     if manifest and manifest.get("settings") != settings:
@@ -126,7 +131,6 @@ def run_steps(
         for name, entry in (manifest.get("steps") or {}).items()
     }
     write_manifest(out, settings, records)  # so that a report stopped in its first step continues
-    parser = build_parser()
     for step in steps:
         template = shlex.join(["fooling", *step.argv(Path(REPORT_DIR))])
         record = records.get(step.name)

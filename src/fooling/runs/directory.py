@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,6 +33,11 @@ from filelock import FileLock, Timeout
 
 from fooling.errors import FoolingError
 from fooling.records import TEMPORARY_SUFFIX, atomic_write_text
+
+Pages = Callable[[Any, Path], Path]
+"""Writes the pages of a result (gallery.html, plots) into its run directory and returns
+the main one: `fooling.write_pages`. Searches and experiments write runs but sit below
+the pages, so whoever calls them hands one in."""
 
 MARKER = ".fooling-run"
 """The file that marks a folder as a run directory and carries its lock."""

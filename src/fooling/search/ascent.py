@@ -34,7 +34,7 @@ from fooling.limits import (
     THRESHOLD,
 )
 from fooling.records import ProgressRow, Statistics, quantize
-from fooling.runs.directory import RunDirectory
+from fooling.runs.directory import Pages, RunDirectory
 from fooling.search.priors import (
     DEFAULT_PARAMETERISATION,
     LEARNING_RATES,
@@ -64,6 +64,7 @@ def ascend(
     force: bool = False,
     param: str = DEFAULT_PARAMETERISATION,
     transforms: Transforms | None = None,
+    pages: Pages | None = None,
 ) -> SearchResult:
     """Fooling images by gradient ascent, one per target class.
 
@@ -90,6 +91,8 @@ def ascend(
         transforms: random jitter, scale and rotation applied before each step's
             gradient (the images saved and scored are untransformed); None:
             `Transforms.default` for `param` (none for pixels).
+        pages: with `out`, writes the gallery and plots (`fooling.write_pages`, which
+            `fooling.ascend` passes); None writes none.
 
     Returns:
         The per-class images and their confidences (`method` "ascend"; a
@@ -135,7 +138,7 @@ def ascend(
         result = _climb(classifier, classes, steps, seed, start, learning_rate, l2, blur_every,
                         blur_sigma, threshold, progress, param, transforms)  # fmt: skip
         if directory is not None:
-            result.write_to(directory)
+            result.write_to(directory, pages=pages)
     return result
 
 

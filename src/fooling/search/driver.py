@@ -18,13 +18,13 @@ from torch import nn
 
 from fooling.classifiers import Classifier, load_classifier
 from fooling.detectors.against import against_from_settings
-from fooling.distributed import default_migrate_every
+from fooling.distributed.cluster import check_room, connect
 from fooling.encodings import Encoding, make_encoding
 from fooling.errors import FoolingError
 from fooling.interrupt import StopOnInterrupt
 from fooling.limits import CHECKPOINT_INTERVAL, GENERATIONS, MIGRATION_INTERVAL, WORKERS
 from fooling.records import ProgressRow
-from fooling.runs.directory import RunDirectory
+from fooling.runs.directory import Pages, RunDirectory
 from fooling.runs.progress import ProgressLog
 from fooling.runs.state import save_state
 from fooling.search.evolution import (
@@ -34,6 +34,7 @@ from fooling.search.evolution import (
     Evolution,
     read_checkpoint,
 )
+from fooling.search.islands import IslandRun, default_migrate_every, evolve_islands
 from fooling.search.refine import Refinement
 from fooling.search.result import SearchResult
 from fooling.search.selection import Selection, uniform
@@ -62,6 +63,7 @@ def evolve(
     workers: int = 1,
     address: str | None = None,
     migrate_every: int | None = None,
+    pages: Pages | None = None,
 ) -> SearchResult:
     """Evolve fooling images for every target class of a classifier (MAP-Elites).
 
@@ -81,11 +83,13 @@ def evolve(
         selection: picks parent cells; uniform over filled cells by default.
         evaluator: scores images instead of the classifier (see `Evolution`).
         refinement: gradient steps on CPPN elites' weights (see `Evolution`).
-        workers: islands on Ray (`fooling.distributed`); 1 runs in this process.
+        workers: islands on Ray (`fooling.search.islands`); 1 runs in this process.
         address: with `workers`, a Ray cluster to join (`"auto"`); None starts one
             on this machine, bound to 127.0.0.1.
         migrate_every: with `workers`, generations between merges of the islands
-            (default: `fooling.distributed.default_migrate_every`).
+            (default: `fooling.search.islands.default_migrate_every`).
+        pages: with `out`, writes the finished run's gallery and plots
+            (`fooling.write_pages`, which `fooling.evolve` passes); None writes none.
 
     Returns:
         The per-class elites, their genomes, confidences and the run's history;
@@ -116,14 +120,14 @@ def evolve(
                                                   classifier.input_shape)  # fmt: skip
         return _evolve_islands(evolution, generations, workers, address, migrate_every,
                                progress=progress, out=out, force=force,
-                               checkpoint_every=checkpoint_every)  # fmt: skip
+                               checkpoint_every=checkpoint_every, pages=pages)  # fmt: skip
     if out is None:
         return evolution.run(generations, progress=progress)
     classifier.trial()  # a model that cannot work must not cost the run already in `out`
     with RunDirectory(out).claim(force=force) as directory:
         return run_in_directory(
             evolution, directory, generations, fresh=True, progress=progress,
-            checkpoint_every=checkpoint_every,
+            checkpoint_every=checkpoint_every, pages=pages,
         )  # fmt: skip
 
 
@@ -138,6 +142,7 @@ def resume(
     expect: dict[str, Any] | None = None,
     workers: int | None = None,
     address: str | None = None,
+    pages: Pages | None = None,
     **classifier_options: Any,
 ) -> SearchResult:
     """Continue the run in `out` from its checkpoint to generation `generations`.
@@ -158,6 +163,7 @@ def resume(
             is an error.
         workers: the islands a distributed run had (a check; None takes the checkpoint's).
         address: a Ray cluster to continue a distributed run on (None: a local one).
+        pages: as `evolve`'s.
         classifier_options: passed on to `load_classifier` (`weights`, `mean`, ...).
 
     Returns:
@@ -180,13 +186,13 @@ def resume(
                 evolution, directory, generations, fresh=False,
                 checkpoint_every=checkpoint_every, restore=islands,
                 workers=islands["workers"], migrate_every=islands["migrate_every"],
-                address=address, progress=progress,
+                address=address, progress=progress, pages=pages,
             )  # fmt: skip
         if workers is not None and workers > 1:
             raise FoolingError(f"the run in {out} ran in one process: resume it without --workers")
         return run_in_directory(
             evolution, directory, generations, fresh=False, progress=progress,
-            checkpoint_every=checkpoint_every,
+            checkpoint_every=checkpoint_every, pages=pages,
         )  # fmt: skip
 
 
@@ -269,11 +275,9 @@ def _evolve_islands(
     out: str | Path | None,
     force: bool,
     checkpoint_every: int,
+    pages: Pages | None,
 ) -> SearchResult:
     """`evolve` as islands on Ray, written to `out` with checkpoints."""
-    from fooling.distributed.cluster import check_room, connect
-    from fooling.distributed.islands import evolve_islands
-
     WORKERS.check(workers)
     MIGRATION_INTERVAL.check(migrate_every)
     options = {"workers": workers, "migrate_every": migrate_every, "address": address,
@@ -285,7 +289,8 @@ def _evolve_islands(
     check_room(ray, workers=workers, threads=1, gpu=evolution.classifier.device.type == "cuda")
     with RunDirectory(out).claim(force=force) as directory:
         return islands_in_directory(evolution, directory, generations, fresh=True,
-                                    checkpoint_every=checkpoint_every, **options)  # fmt: skip
+                                    checkpoint_every=checkpoint_every, pages=pages,
+                                    **options)  # fmt: skip
 
 
 def islands_in_directory(
@@ -296,6 +301,7 @@ def islands_in_directory(
     fresh: bool,
     checkpoint_every: int,
     restore: dict[str, Any] | None = None,
+    pages: Pages | None = None,
     **options: Any,
 ) -> SearchResult:
     """`evolve_islands` inside a claimed `directory`: a progress row per merge, checkpoints.
@@ -304,8 +310,6 @@ def islands_in_directory(
     generations and at the end: the merged run and every island's random state.
     Ctrl-C stops the run at the next merge, checkpointed there (as `run_in_directory`).
     """
-    from fooling.distributed.islands import IslandRun, evolve_islands
-
     with ProgressLog(directory.progress) as log, StopOnInterrupt() as interrupted:
         log.start(fresh=fresh)
         if not fresh:
@@ -328,7 +332,7 @@ def islands_in_directory(
         result = evolve_islands(evolution, generations, after_merge=after_merge,
                                 should_stop=interrupted, restore=restore, **options)  # fmt: skip
     if result.generations >= generations:
-        result.write_to(directory)
+        result.write_to(directory, pages=pages)
     return result
 
 
@@ -340,6 +344,7 @@ def run_in_directory(
     fresh: bool,
     progress: bool = True,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    pages: Pages | None = None,
 ) -> SearchResult:
     """Run `evolution` to `generations` inside a claimed `directory` (Ctrl-C stops it early).
 
@@ -350,6 +355,7 @@ def run_in_directory(
         fresh: start `progress.csv` anew; else keep its rows up to the restored generation.
         progress: show a progress bar.
         checkpoint_every: generations between checkpoints.
+        pages: writes the finished run's gallery and plots; None writes none.
 
     Returns:
         The result; written into the directory when the run reached `generations`.
@@ -368,5 +374,5 @@ def run_in_directory(
                                should_stop=interrupted)  # fmt: skip
         evolution.save(directory.checkpoint)
     if evolution.generation >= generations:
-        result.write_to(directory)
+        result.write_to(directory, pages=pages)
     return result

@@ -11,9 +11,9 @@ import torch
 from fooling.encodings import Encoding, Genomes, encoding_from_settings
 from fooling.errors import FoolingError
 from fooling.records import FOOLED_AT, ProgressRow, Statistics
-from fooling.runs.directory import RunDirectory
-from fooling.runs.images import image_filename, read_png
-from fooling.runs.progress import read_progress
+from fooling.runs.directory import Pages, RunDirectory
+from fooling.runs.images import image_filename, read_png, save_png
+from fooling.runs.progress import ProgressLog, read_progress
 from fooling.runs.state import load_state, save_state
 
 if TYPE_CHECKING:
@@ -172,39 +172,45 @@ class SearchResult:
             ],
         }
 
-    def save(self, out: str | Path, *, force: bool = False) -> Path:
-        """Write a new run directory: summary.json, images/, gallery.html, progress.csv,
-        plots/ and elites.safetensors (the genomes).
+    def save(self, out: str | Path, *, force: bool = False, pages: Pages | None = None) -> Path:
+        """Write a new run directory: summary.json, images/, progress.csv and
+        elites.safetensors (the genomes), and with `pages` gallery.html and plots/.
 
         Args:
             out: the run directory (created if missing).
             force: replace a run already in `out`.
+            pages: writes the gallery and plots (`fooling.write_pages`); None writes none.
 
         Returns:
-            The path of `gallery.html`.
+            The main page (`gallery.html`) with `pages`, else the run directory.
 
         Raises:
             FoolingError: `out` holds a run and `force` is False.
         """
         with RunDirectory(out).claim(force=force) as directory:
-            return self.write_to(directory)
+            return self.write_to(directory, pages=pages)
 
-    def write_to(self, directory: RunDirectory) -> Path:
+    def write_to(self, directory: RunDirectory, *, pages: Pages | None = None) -> Path:
         """Write this result into a directory already claimed for it (see `save`).
 
         Returns:
-            The path of `gallery.html`.
+            The main page with `pages`, else the run directory.
         """
-        from fooling.report.search_report import write_report  # (loads matplotlib)
-
-        gallery = write_report(self, directory.path)
+        out = directory.path
+        for index, label, image in zip(self.classes, self.labels, self.images, strict=True):
+            save_png(image.float().div(255), out / image_filename(index, label))
+        with ProgressLog(directory.progress) as log:
+            log.start(fresh=True)
+            for row in self.history:
+                log.append(row)
+        main = pages(self, out) if pages is not None else out
         elites: dict[str, Any] = {
             "classes": torch.tensor(self.classes), "confidence": self.confidences,
             "found_at": self.found_at, "genomes": self.genomes, "encoding": self.encoding_settings,
         }  # fmt: skip
         save_state(directory.elites, elites, kind=ELITES_FORMAT)
         directory.write_summary(self.summary())
-        return gallery
+        return main
 
     @classmethod
     def load(cls, folder: str | Path) -> SearchResult:

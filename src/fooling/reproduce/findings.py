@@ -1,7 +1,7 @@
 """What a report page holds: rows set beside the paper, sections of runs, the machine.
 
 `fooling reproduce` and `fooling audit` both build a `Report` from the run
-directories of their steps and write it with `fooling.report.report_page`.
+directories of their steps and write it with `fooling.reproduce.page`.
 """
 
 from __future__ import annotations

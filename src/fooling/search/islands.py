@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +37,36 @@ import torch
 from tqdm import tqdm
 
 from fooling.archive import Archive
+from fooling.distributed.cluster import check_room, connect, restartable, share
 from fooling.distributed.nodes import LOST, NodeWatch
 from fooling.records import ProgressRow, Statistics
 from fooling.search.evolution import Evolution
 from fooling.search.result import SearchResult
+
+COSTLY_GENERATION = 2**20
+"""Image values (population x C x H x W) from which a CPU generation is costly enough to
+merge after every one: an ImageNet-sized population of 7 or more, never an MNIST one."""
+
+
+def default_migrate_every(device: torch.device, population: int, input_shape: Sequence[int]) -> int:
+    """Generations between merges when none is asked for: 1 for costly CPU generations, else 10.
+
+    A merge costs a few milliseconds (6-9 ms measured on 2 cores). Where a generation
+    costs far more (EfficientNet-Lite0 on one CPU thread: 0.25 s for 50 images) merging after
+    each one is free and keeps the islands as close to one search as they can be;
+    merging every 10 generations made the median confidence of short runs lower
+    (`benchmarks/ray_quality.py`). Where a generation costs milliseconds (LeNet, or
+    any model on a GPU) merging every generation would double its time.
+
+    Args:
+        device: where the classifier runs.
+        population: each island's images per generation.
+        input_shape: the classifier's `(C, H, W)`.
+    """
+    values = population
+    for size in input_shape:
+        values *= size
+    return 1 if device.type == "cpu" and values >= COSTLY_GENERATION else 10
 
 
 def island_seed(seed: int, island: int, restart: int = 0) -> int:
@@ -303,8 +329,6 @@ def evolve_islands(
         FoolingError: Ray is missing, its cluster cannot be reached or has too few
             CPUs (GPUs, for a classifier on CUDA) for the islands.
     """
-    from fooling.distributed.cluster import check_room, connect, restartable, share
-
     ray = connect(address, cpus=None if address else workers * threads)
     gpu = evolution.classifier.device.type == "cuda"
     check_room(ray, workers=workers, threads=threads, gpu=gpu)

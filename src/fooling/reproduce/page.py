@@ -1,4 +1,4 @@
-"""`report.html`: a `Report` as one page that needs nothing but the files beside it."""
+"""`report.html`: a `Report` (`findings`) as one page that needs nothing but the files beside it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fooling.records import atomic_write_text
 from fooling.report.gallery import format_confidence
-from fooling.reproduce.report import Report, Section
+from fooling.reproduce.findings import Report, Section
 from fooling.reproduce.steps import run_folder
 from fooling.runs.directory import RunDirectory
 
