@@ -179,7 +179,7 @@ def main() -> None:
         "generations": args.generations, "population_per_island": POPULATION,
         "migrate_every": MIGRATE_EVERY, "evaluations_per_s": rates,
         "link": "veth pair between network namespaces of one machine",
-        "firewall": "only the README's ports open" if firewalled else "none (no iptables)",
+        "firewall": "docs/scale-out.md ports only" if firewalled else "none (no iptables)",
     }  # fmt: skip
     figures["idle_ray_cores_of_the_two_nodes"] = round(idle, 3)
     figures["evaluations_per_s_alone"] = [

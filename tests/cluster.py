@@ -12,7 +12,7 @@ Ray 2.60 authenticates with a token by default; the cluster gets one of its own
 in a temporary folder (`RAY_AUTH_TOKEN_PATH`), given to both nodes and to every
 driver through `TwoNodes.env`.
 
-Each node's ports are fixed (`ports`, the README's recipe) and, where `iptables` is
+Each node's ports are fixed (`ports`, the recipe in docs/scale-out.md) and, where `iptables` is
 installed, a firewall on each end of the veth pair drops every connection to any
 other port, so that every test on the two nodes also tests that recipe.
 

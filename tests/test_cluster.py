@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cluster import two_nodes
+from cluster import _fixed_ports, two_nodes
 
 import fooling
 from fooling.cli import main
@@ -91,8 +91,16 @@ def test_islands_on_two_nodes_stopped_by_ctrl_c_and_resumed_give_the_run_of_one_
     assert summary["lost_nodes"] == 0
 
 
+def test_the_scale_out_page_gives_the_ports_that_the_two_node_tests_open():
+    """The `ray start` recipe of docs/scale-out.md is the one the firewall above lets through."""
+    page = (Path(__file__).parents[1] / "docs" / "scale-out.md").read_text()
+    recipe = " ".join(page.replace("\\\n", " ").split())
+    options, _ = _fixed_ports(0)
+    assert " ".join(options) in recipe
+
+
 def test_the_nodes_reach_each_other_only_on_the_ports_of_the_recipe(cluster):
-    """The README's ports, and no others, pass the firewall: the tests above ran through it."""
+    """docs/scale-out.md's ports, and no others, pass the firewall, which the tests above used."""
     if not cluster.firewalled:
         pytest.skip("no iptables: the nodes run without a firewall between them")
     far, port = cluster.addresses[1], 7999  # a port the recipe does not open

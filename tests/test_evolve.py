@@ -125,18 +125,20 @@ def test_an_interrupted_run_resumes_to_the_generations_asked_for(tmp_path):
 
 
 def test_the_readme_example_fools_a_users_own_module(tmp_path, monkeypatch):
-    """README's "fool your own model", run as printed (in a fresh folder)."""
+    """README's ten lines, "fool a model of your own", run as printed (in a fresh folder)."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
     (code,) = [block for block in blocks if "fooling.Classifier(net" in block]
+    assert len(code.strip().splitlines()) <= 10
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     namespace: dict = {}
     exec(compile(code, str(README), "exec"), namespace)
     test_images, test_labels = load_mnist("test")
     assert evaluate(namespace["net"], test_images, test_labels) > 0.9  # a real digit classifier
-    again = namespace["again"]
+    again = fooling.load_run("runs/my-model")  # what the README says reads it back
     assert again.fooled(0.99) >= 9 and torch.equal(again.images, namespace["result"].images)
     assert len(list((tmp_path / "runs" / "my-model" / "images").glob("*.png"))) == 10
+    assert (tmp_path / "runs" / "my-model" / "gallery.html").is_file()  # as its comment says
 
 
 def test_a_bare_module_is_refused_with_a_hint():

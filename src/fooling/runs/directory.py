@@ -15,7 +15,7 @@ POSIX), so the system drops it when its process dies, even by `kill -9`. A
 second command on the same directory is refused while the first runs. A
 directory holds no symbolic links among its run files. Leftover temporary
 files of an interrupted write are removed whenever the directory is claimed
-or resumed. See "A run on disk" and "Safety" in the README.
+or resumed. See docs/runs.md.
 """
 
 from __future__ import annotations
