@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine, save
 
 from fooling import Evolution, load_classifier, make_encoding
+from fooling.report.pages import write_pages
 from fooling.runs.directory import RunDirectory
 from fooling.search.driver import run_in_directory
 
@@ -59,7 +60,9 @@ def measure(encoding: str, generations: int, population: int, folder: Path) -> d
     started = time.perf_counter()
     sampler.start()
     with RunDirectory(folder / encoding).claim() as directory:
-        result = run_in_directory(evolution, directory, generations, fresh=True, progress=False)
+        result = run_in_directory(
+            evolution, directory, generations, fresh=True, progress=False, pages=write_pages
+        )  # as `fooling evolve --out DIR`
     done.set()
     sampler.join()
     samples.append((evolution.generation, resident_bytes()))
