@@ -1,9 +1,12 @@
-"""Write docs/measured.md from the benchmark results, so that no figure there can drift.
+"""Write docs/measured.md from benchmarks/results/*.json, so that no figure there can drift.
 
-Every JSON file in `benchmarks/results/` becomes one section: the command that made
-it, the machine it ran on (CPU model and the flags that decide precision, or the GPU),
-when, and a table of its figures: those `HEADLINES` names for that benchmark, or, for
-one it does not name, every number at the top of the file.
+Every JSON file in `benchmarks/results/` becomes one section of the page, under its
+topic: the file, the command that made it, the machine it ran on (as the file records
+it), when, and a table of its headline figures. `SPECS` names the headline figures of
+each benchmark (by the file's `benchmark` field); a file it does not name shows every
+number at the top of the file. A figure that `SPECS` names but a file lacks stops the
+script with the file and the path, so a benchmark whose output changes shape gets its
+spec updated rather than a silently shorter page.
 
     python benchmarks/results_page.py           # write docs/measured.md
     python benchmarks/results_page.py --check   # exit 1 if docs/measured.md is not current
@@ -13,211 +16,1034 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from fnmatch import fnmatchcase
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).parent / "results"
-PAGE = Path(__file__).parents[1] / "docs" / "measured.md"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PAGE = ROOT / "docs" / "measured.md"
 COMMAND = "python benchmarks/results_page.py"
-
-MACHINE_KEYS = {
-    "benchmark", "command", "platform", "processor", "cpu_model", "cpu_precision_flags",
-    "cpu", "cpu_count", "torch_threads", "python", "torch", "gpu", "measured_at", "code",
-    "device", "note", "numpy", "openvino", "onnxruntime",
-}  # fmt: skip
-"""Keys that say where and how a figure was made, not what was measured."""
-
-HEADLINES: dict[str, list[str]] = {
-    "ablate_imagenet_cpu": ["wall_seconds", "summary/classes_*", "summary/median_after_all/*"],
-    "ablate_mnist_cpu": ["wall_seconds", "summary/classes_*", "summary/median_after_all/*"],
-    "ascend_runs_cpu": ["*/wall_s", "*/search_s", "*/seconds", "*/steps_used",
-                        "*/weakest_class_confidence"],
-    "ascent_priors_cpu": ["methods/*/reached_0.99", "methods/*/median", "methods/*/seconds",
-                          "methods/*/same_top1/*"],
-    "ascent_priors_cppn_cpu": ["methods/*/reached_0.99", "methods/*/median",
-                               "methods/*/seconds", "methods/*/same_top1/*"],
-    "attack_rates_cpu": ["runs/*/eps", "runs/*/success_rate", "runs/*/mean_l2",
-                         "runs/*/seconds"],
-    "backend_race_cpu": ["torch_margin", "lenet_searches/*", "efficientnet_lite0_race/*"],
-    "cpu_backends_cpu": ["forward/efficientnet-lite0 batch 400/*/images_per_s",
-                         "end_to_end/*/*/evaluations_per_s", "end_to_end/*/*/vs_torch_fp32"],
-    "detection_against_lenet_cpu": ["runs/*/share_of_fooled_passed"],
-    "detection_*_cpu": ["runs/seconds", "detect_seconds", "summary/table/*/caught"],
-    "evaluations_per_second_cpu": ["encodings/*/bare_forward_images_per_s",
-                                   "encodings/*/end_to_end_evaluations_per_s",
-                                   "encodings/*/ratio", "goal_ratios/*"],
-    "hybrid_cppn_*": ["refinement/refine_*", "plain/median", "plain/fooled_at_0.99",
-                      "plain/seconds", "hybrid/median", "hybrid/fooled_at_0.99",
-                      "hybrid/seconds"],
-    "imagenet_cppn_tenth_cpu": ["wall_seconds", "evaluations_per_s", "median_confidence",
-                                "fooled_at_0.99", "paper_full_budget_projected_hours"],
-    "imagenet_throughput_*": ["settings/*/bare_forward_images_per_s",
-                              "settings/*/end_to_end_evaluations_per_s", "settings/*/ratio",
-                              "settings/*/render_over_forward",
-                              "settings/*/projected_paper_run_s"],
-    "memory_growth_cpu": ["runs/*/generations", "runs/*/seconds", "runs/*/rss_*_mib",
-                          "runs/*/growth"],
-    "mnist_fifty_cpu": ["networks/*/test_accuracy", "variants/*/runs_all_by_50",
-                        "variants/*/median_digits_by_50"],
-    "mnist_runs_cpu": ["runs/*/wall_s", "runs/*/search_s", "runs/*/median_confidence",
-                       "runs/*/weakest_class_confidence"],
-    "paper_run_cuda": ["generations", "planned_generations", "wall_s",
-                       "evaluations_per_s_last_chunk", "projected_full_run_s",
-                       "median_confidence_fp32", "fooled_at_099", "paper/median_confidence"],
-    "ray_multinode_cpu": ["*_efficiency_per_island", "*_merge_ms",
-                          "idle_ray_cores_of_the_two_nodes", "node_loss/lost_run_median"],
-    "ray_quality*_cpu": ["cases/*/summary/*/islands_mean", "cases/*/summary/*/single_mean"],
-    "ray_scaling_cpu": ["*_efficiency", "overhead_per_merge_s"],
-    "reproduce_*_quick_cpu": ["wall_seconds", "ratio_to_*_budget", "max_resident_set_mib"],
-    "reproduce_mnist_cpu": ["steps_wall_seconds", "summary/retrain_iterations"],
-    "retrain_paper_cpu": ["iterations_finished", "seconds_of_the_iterations",
-                          "iterations/*/test_accuracy", "iterations/*/fooling_recall*",
-                          "iterations/*/fooled_at_0.99"],
-    "retrain_quick_cpu": ["wall_seconds", "summary/iterations/*/test_accuracy",
-                          "summary/iterations/*/fooling_recall*",
-                          "gather_yields/*/images_per_1000_evaluations"],
-    "transfer_*_cpu": ["wall_seconds", "summary/table/*/same_top1",
-                       "summary/table/*/at_0.99", "summary/table/*/mean_confidence"],
-    "gpu_check_cuda": ["steps/*", "passed/*", "skipped/*", "failed/*"],
-}  # fmt: skip
-"""Per benchmark (a file name without `.json`, `*` allowed), the figures shown: paths
-into the JSON, key by key (`a/b/c`), `*` standing for any one key or list entry."""
-
-ROW_NAMES = ("name", "network", "detector", "source", "attack", "penalty", "encoding", "seed")
-"""Fields that name an entry of a list of records (a table row) on the page."""
-ROW_FLAGS = ("mean_subtracted_input", "sbx_crossover")
-"""Yes/no fields that name a variant of a record when they are yes."""
-
-MOST_ROWS = 40
-"""Rows shown a section at most; the rest stay in the JSON, which the section links."""
+NOT_RECORDED = "CPU model not recorded"
+ABSENT = "n/a"
+"""What a cell shows for a figure an entry lacks, or one the file records as null."""
 
 
-def flatten(value: Any, path: str = "") -> list[tuple[str, Any]]:
-    """Every figure in `value` (number, yes/no or text), as (path, value), in order.
+@dataclass(frozen=True)
+class Figure:
+    """One figure: its label on the page, where it is in the JSON, how it is written.
 
-    An entry of a list is named by what identifies it (`ROW_NAMES`), else by its index.
+    `path` is a key, or keys joined by `/` (`summary/seconds`); a list entry is named by
+    its index. `form` is a format spec (`.3f`, `,.1f`, `,`); empty for the default
+    (whole numbers with thousands separators, other numbers to 6 significant digits).
     """
-    if isinstance(value, bool | int | float | str):
-        return [(path, value)]
-    if isinstance(value, dict):
-        items = [(str(key), item) for key, item in value.items()]
-    elif isinstance(value, list):
-        items = [(_row_name(item, index), item) for index, item in enumerate(value)]
-    else:
-        return []
-    found = []
-    for key, item in items:
-        found += flatten(item, f"{path}/{key}" if path else key)
-    return found
+
+    label: str
+    path: str
+    form: str = ""
 
 
-def _row_name(item: Any, index: int) -> str:
-    """A list entry's name: its identifying fields (`detector source`), or its index."""
-    if not isinstance(item, dict):
-        return str(index)
-    names = [
-        str(item[key])
-        for key in ROW_NAMES
-        if isinstance(item.get(key), str | int) and not isinstance(item[key], bool)
-    ]
-    names += [flag for flag in ROW_FLAGS if item.get(flag) is True]
-    return " ".join(names) or str(index)
+@dataclass(frozen=True)
+class Table:
+    """A table with a row per entry of a dict or list in the JSON, a column per figure.
+
+    A dict's rows are named by their keys, a list's by the entry's `names` fields.
+    `keys` picks a dict's rows (all of them when empty); the `columns` paths lead from
+    an entry (`""` is the entry itself). An entry without a column's figure shows n/a.
+    """
+
+    title: str
+    path: str
+    row: str
+    columns: tuple[Figure, ...]
+    names: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
 
 
-def figures(name: str, data: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The (path, value) rows of one benchmark's table."""
-    measured = {key: value for key, value in data.items() if key not in MACHINE_KEYS}
-    patterns = next((HEADLINES[key] for key in HEADLINES if fnmatchcase(name, key)), None)
-    if patterns is None:  # a benchmark not named: the numbers at the top of its file
-        return [(key, value) for key, value in measured.items()
-                if isinstance(value, bool | int | float)]  # fmt: skip
-    return [(path, value) for path, value in flatten(measured)
-            if any(_matches(path, pattern) for pattern in patterns)]  # fmt: skip
+@dataclass(frozen=True)
+class Grid:
+    """One figure of a list of records, laid out by some of their fields: rows by
+    `rows`, columns by `columns` (`detector` against `source`, say)."""
+
+    title: str
+    path: str
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    value: str
+    form: str = ""
 
 
-def _matches(path: str, pattern: str) -> bool:
-    """Whether a path matches a pattern key by key (`*` is any one key)."""
-    keys, wanted = path.split("/"), pattern.split("/")
-    return len(keys) == len(wanted) and all(map(fnmatchcase, keys, wanted))
+@dataclass(frozen=True)
+class Spec:
+    """What a benchmark's section shows: its topic, figures and tables, and files
+    beside its JSON that do not share its name (those that do are found by name)."""
+
+    topic: str
+    figures: tuple[Figure, ...] = ()
+    tables: tuple[Table | Grid, ...] = ()
+    also: tuple[str, ...] = ()
 
 
-def machine(data: dict[str, Any]) -> str:
-    """Where the figures were measured, as the file records it."""
-    if data.get("gpu"):
-        gpu = data["gpu"]
-        return f"GPU: {gpu if isinstance(gpu, str) else json.dumps(gpu)}"
-    cpu = data.get("cpu_model")
-    if not cpu:
-        return f"CPU model not recorded ({data.get('processor', 'processor unknown')})"
-    flags = data.get("cpu_precision_flags")
-    if isinstance(flags, dict):
-        cpu += " (" + ", ".join(f"{flag} {'yes' if on else 'no'}"
-                                for flag, on in sorted(flags.items())) + ")"  # fmt: skip
-    parts = [f"CPU: {cpu}"]
-    if "cpu_count" in data:
-        parts.append(f"{data['cpu_count']} cores")
-    if "torch_threads" in data:
-        parts.append(f"{data['torch_threads']} torch threads")
-    return ", ".join(parts)
+class MissingFigure(LookupError):
+    """A figure that `SPECS` names is not in the file."""
 
 
-def number(value: Any) -> str:
-    """A figure as the page shows it: text, yes/no, whole numbers, or 6 significant digits."""
-    if isinstance(value, str):
-        return value.replace("|", "\\|")
+THROUGHPUT = "Throughput and memory on the CPU"
+EVOLUTION = "Evolution and ascent"
+EXPERIMENTS = "Experiments"
+SCALE_OUT = "Scale-out with Ray"
+GPU = "On a GPU"
+OTHER = "Other results"
+TOPICS = (THROUGHPUT, EVOLUTION, EXPERIMENTS, SCALE_OUT, GPU, OTHER)
+"""The page's topics, in order. A file that names a GPU goes under `GPU`."""
+
+SECONDS = ",.1f"
+CONFIDENCE = ".6f"
+RATIO = ".3f"
+COUNT = ","
+
+_ABLATE = Spec(
+    EXPERIMENTS,
+    figures=(
+        Figure("wall seconds (/usr/bin/time)", "wall_seconds", ",.2f"),
+        Figure("peak resident set (KiB)", "peak_rss_kb", COUNT),
+        Figure("seconds of the ablation", "summary/seconds"),
+        Figure("images scored", "summary/images_scored", COUNT),
+        Figure("classes ablated", "summary/classes_ablated", COUNT),
+        Figure("classes with a repeated motif", "summary/classes_with_motif", COUNT),
+        Figure(
+            "median confidence, every copy removed", "summary/median_after_all/motif", CONFIDENCE
+        ),
+        Figure(
+            "median confidence, the same area removed elsewhere",
+            "summary/median_after_all/control",
+            CONFIDENCE,
+        ),
+    ),
+)
+
+_ASCENT_PRIORS = Spec(
+    EVOLUTION,
+    figures=(Figure("steps at most", "steps", COUNT),),
+    tables=(
+        Table(
+            "Gradient ascent on EfficientNet-Lite0, one row per parameterisation",
+            "methods",
+            "method",
+            (
+                Figure("classes at >= 0.99", "reached_0.99", COUNT),
+                Figure("median confidence", "median", CONFIDENCE),
+                Figure("steps", "steps", COUNT),
+                Figure("forward passes", "forwards", COUNT),
+                Figure("seconds", "seconds", SECONDS),
+                Figure("same top-1 on Lite1", "same_top1/efficientnet-lite1", ".2f"),
+                Figure("same top-1 on Lite2", "same_top1/efficientnet-lite2", ".2f"),
+            ),
+        ),
+    ),
+)
+
+_DETECTION = Spec(
+    EXPERIMENTS,
+    figures=(
+        Figure("seconds to make the images", "runs/seconds", SECONDS),
+        Figure("seconds to fit and run the detectors", "detect_seconds", SECONDS),
+    ),
+    tables=(
+        Grid(
+            "Share of each source's images the detector flags (set to flag 5% of real ones)",
+            "summary/table",
+            ("detector",),
+            ("source",),
+            "caught",
+            ".4f",
+        ),
+        Grid(
+            "AUROC of each detector, real against each source",
+            "summary/table",
+            ("detector",),
+            ("source",),
+            "auroc",
+            ".4f",
+        ),
+    ),
+)
+
+_HYBRID = Spec(
+    EVOLUTION,
+    figures=(
+        Figure("budget (forward-pass equivalents)", "budget_forward_equivalents", COUNT),
+        Figure("population", "population", COUNT),
+        Figure("seed", "seed"),
+        Figure("refinement steps", "refinement/refine_steps", COUNT),
+        Figure("refine every (generations)", "refinement/refine_every", COUNT),
+        Figure("learning rate", "refinement/learning_rate"),
+    ),
+    tables=(
+        Table(
+            "CPPN evolution alone against the hybrid, on the same budget",
+            "",
+            "search",
+            (
+                Figure("generations", "generations", COUNT),
+                Figure("evaluations", "evaluations", COUNT),
+                Figure("refined genome-steps", "refined_genome_steps", COUNT),
+                Figure("median confidence", "median", CONFIDENCE),
+                Figure("classes at >= 0.99", "fooled_at_0.99", COUNT),
+                Figure("seconds", "seconds", SECONDS),
+            ),
+            keys=("plain", "hybrid"),
+        ),
+    ),
+)
+
+_IMAGENET_THROUGHPUT = Spec(
+    THROUGHPUT,
+    figures=(
+        Figure("precision", "precision"),
+        Figure("timed generations", "timed_generations", COUNT),
+        Figure("warm-up generations", "warmup_generations", COUNT),
+    ),
+    tables=(
+        Table(
+            "EfficientNet-Lite0 at the paper's ImageNet settings (torch)",
+            "settings",
+            "encoding",
+            (
+                Figure("population", "population", COUNT),
+                Figure("bare forward images/s", "bare_forward_images_per_s", SECONDS),
+                Figure("end-to-end evaluations/s", "end_to_end_evaluations_per_s", SECONDS),
+                Figure("end to end / bare", "ratio", RATIO),
+                Figure("rendering / forward", "render_over_forward", RATIO),
+                Figure("paper's CPPN run projected (s)", "projected_paper_run_s", SECONDS),
+                Figure("goal met", "meets_goal"),
+            ),
+        ),
+    ),
+)
+
+_ITERATIONS = (
+    Figure("test accuracy", "test_accuracy", ".4f"),
+    Figure("fooling-class recall", "fooling_recall", RATIO),
+    Figure("recall far from real digits", "fooling_recall_far_from_real", RATIO),
+    Figure("median confidence of new elites", "median_confidence", CONFIDENCE),
+    Figure("digits at >= 0.99", "fooled_at_0.99", COUNT),
+    Figure("of those far from real digits", "fooled_at_0.99_far_from_real", COUNT),
+    Figure("gathered near a real digit", "gathered_near_real", RATIO),
+    Figure("seconds", "seconds", SECONDS),
+)
+"""The columns of a retraining run's table, one row per iteration."""
+
+
+_PAPER_AGAINST_OURS = Table(
+    "The paper's results against ours",
+    "summary/rows",
+    "result",
+    (Figure("the paper", "paper"), Figure("ours", "ours")),
+    names=("result",),
+)
+
+
+def _reproduce_quick(budget: str, label: str) -> Spec:
+    """The spec of `reproduce --quick` on one dataset; `budget` is the key of its share
+    of the time budget, `label` that figure's label."""
+    return Spec(
+        EXPERIMENTS,
+        figures=(
+            Figure("wall seconds", "wall_seconds", SECONDS),
+            Figure(label, budget, RATIO),
+            Figure("within the budget", "met"),
+            Figure("peak resident set (MiB)", "max_resident_set_mib", COUNT),
+            Figure("headline", "summary/headline"),
+        ),
+        tables=(_PAPER_AGAINST_OURS,),
+    )
+
+
+_TRANSFER = Spec(
+    EXPERIMENTS,
+    figures=(
+        Figure("wall seconds (/usr/bin/time)", "wall_seconds", ",.2f"),
+        Figure("seconds of the transfer", "summary/seconds"),
+        Figure("peak resident set (GiB)", "max_resident_set_gib", ".2f"),
+        Figure("load average after", "load_average_after", ".2f"),
+    ),
+    tables=(
+        Table(
+            "Every elite of a run shown to another network",
+            "summary/table",
+            "run, target",
+            (
+                Figure("elites", "elites", COUNT),
+                Figure("same top-1", "same_top1", RATIO),
+                Figure("at >= 0.99 on the target", "at_0.99", RATIO),
+                Figure("mean target confidence", "mean_confidence", CONFIDENCE),
+                Figure("at >= 0.99 on the source", "source_at_0.99", RATIO),
+                Figure("mean source confidence", "source_mean_confidence", CONFIDENCE),
+            ),
+            names=("run", "target"),
+        ),
+    ),
+)
+
+SPECS: dict[str, Spec] = {
+    "ablate_imagenet_cpu": _ABLATE,
+    "ablate_mnist_cpu": _ABLATE,
+    "ascend_runs": Spec(
+        EVOLUTION,
+        tables=(
+            Table(
+                "Pixel gradient ascent: LeNet from the command line, EfficientNet-Lite0 in "
+                "one batch",
+                "",
+                "classifier",
+                (
+                    Figure("classes", "classes", COUNT),
+                    Figure("precision", "precision"),
+                    Figure("wall seconds (fresh process)", "wall_s", ",.2f"),
+                    Figure("seconds of the search", "search_s", ",.3f"),
+                    Figure("seconds (in process)", "seconds", ",.2f"),
+                    Figure("steps used", "steps_used", COUNT),
+                    Figure("weakest class confidence", "weakest_class_confidence", CONFIDENCE),
+                    Figure("goal met", "meets_goal"),
+                ),
+                keys=("lenet", "efficientnet_lite0"),
+            ),
+        ),
+    ),
+    "ascent_priors": _ASCENT_PRIORS,
+    "attack_rates": Spec(
+        EXPERIMENTS,
+        figures=(
+            Figure("MNIST test digits", "images", COUNT),
+            Figure("steps (PGD, Carlini-Wagner)", "steps", COUNT),
+            Figure("PGD goal at eps 0.1", "pgd_goal_at_0_1", ".2f"),
+            Figure("PGD goal met at eps 0.1", "pgd_meets_goal_at_0_1"),
+        ),
+        tables=(
+            Table(
+                "Untargeted attacks on the shipped LeNet",
+                "runs",
+                "attack",
+                (
+                    Figure("norm", "norm"),
+                    Figure("success rate", "success_rate", RATIO),
+                    Figure("mean L-inf", "mean_linf", RATIO),
+                    Figure("mean L2", "mean_l2", RATIO),
+                    Figure("seconds", "seconds", SECONDS),
+                ),
+                names=("attack", "eps"),
+            ),
+        ),
+    ),
+    "backend_race": Spec(
+        THROUGHPUT,
+        figures=(
+            Figure("TORCH_MARGIN, the race's margin for torch", "torch_margin", ".2f"),
+            Figure(
+                "LeNet races: torch time / OpenVINO time", "lenet_race/torch_over_openvino", RATIO
+            ),
+            Figure("LeNet searches, each backend", "lenet_searches/searches_each", COUNT),
+            Figure(
+                "LeNet seconds per search, OpenVINO fp32",
+                "lenet_searches/openvino_fp32_seconds_per_search",
+                ".4f",
+            ),
+            Figure(
+                "LeNet seconds per search, torch fp32",
+                "lenet_searches/torch_fp32_seconds_per_search",
+                ".4f",
+            ),
+            Figure(
+                "LeNet searches: torch time / OpenVINO time",
+                "lenet_searches/torch_over_openvino",
+                RATIO,
+            ),
+            Figure(
+                "EfficientNet-Lite0 races: torch time / OpenVINO time",
+                "efficientnet_lite0_race/torch_over_openvino",
+                RATIO,
+            ),
+        ),
+    ),
+    "cpu_backends": Spec(
+        THROUGHPUT,
+        figures=(
+            Figure("fp32 goal (times the path before)", "goals/fp32/goal", ".1f"),
+            Figure("fp32 best (times the path before)", "goals/fp32/best_vs_before", ".2f"),
+            Figure("fp32 goal met", "goals/fp32/met"),
+            Figure("bf16 goal (times the path before)", "goals/bf16/goal", ".1f"),
+            Figure("bf16 best (times the path before)", "goals/bf16/best_vs_before", ".2f"),
+            Figure("bf16 goal met", "goals/bf16/met"),
+        ),
+        tables=(
+            Table(
+                "Forward pass, EfficientNet-Lite0, batch 400",
+                "forward/efficientnet-lite0 batch 400",
+                "backend",
+                (
+                    Figure("images/s", "images_per_s", SECONDS),
+                    Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
+                    Figure("top-1 agreement", "top1_agreement", ".4f"),
+                    Figure(
+                        "largest probability difference", "max_abs_probability_difference", ".2g"
+                    ),
+                ),
+            ),
+            Table(
+                "Forward pass, LeNet, batch 200",
+                "forward/lenet-mnist batch 200",
+                "backend",
+                (
+                    Figure("images/s", "images_per_s", SECONDS),
+                    Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
+                ),
+            ),
+            Table(
+                "End to end, EfficientNet-Lite0, CPPN x 400",
+                "end_to_end/efficientnet-lite0 cppn x 400",
+                "backend",
+                (
+                    Figure("evaluations/s", "evaluations_per_s", SECONDS),
+                    Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
+                    Figure("paper's run projected (hours)", "paper_run_projected_hours", ".2f"),
+                ),
+            ),
+            Table(
+                "End to end, EfficientNet-Lite0, direct x 200",
+                "end_to_end/efficientnet-lite0 direct x 200",
+                "backend",
+                (
+                    Figure("evaluations/s", "evaluations_per_s", SECONDS),
+                    Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
+                    Figure("paper's run projected (hours)", "paper_run_projected_hours", ".2f"),
+                ),
+            ),
+            Table(
+                "End to end, LeNet, direct x 200",
+                "end_to_end/lenet-mnist direct x 200",
+                "backend",
+                (
+                    Figure("evaluations/s", "evaluations_per_s", SECONDS),
+                    Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
+                ),
+            ),
+            Table(
+                "End to end, LeNet, CPPN x 200",
+                "end_to_end/lenet-mnist cppn x 200",
+                "backend",
+                (
+                    Figure("evaluations/s", "evaluations_per_s", SECONDS),
+                    Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
+                ),
+            ),
+        ),
+    ),
+    "detection_against_lenet": Spec(
+        EXPERIMENTS,
+        figures=(
+            Figure("generations", "generations", COUNT),
+            Figure("population", "population", COUNT),
+            Figure("goal", "goal"),
+        ),
+        tables=(
+            Grid(
+                "Digits fooled at >= 0.99 (of 10) by evolution against LeNet and a detector",
+                "runs",
+                ("detector", "penalty"),
+                ("encoding", "seed"),
+                "fooled",
+                COUNT,
+            ),
+            Grid(
+                "Share of those that the detector let through",
+                "runs",
+                ("detector", "penalty"),
+                ("encoding", "seed"),
+                "share_of_fooled_passed",
+                ".2f",
+            ),
+        ),
+    ),
+    "detection_imagenet": _DETECTION,
+    "detection_lenet": _DETECTION,
+    "evaluations_per_second": Spec(
+        THROUGHPUT,
+        figures=(
+            Figure("population", "population", COUNT),
+            Figure("goal, direct (end to end / bare)", "goal_ratios/direct", ".2f"),
+            Figure("goal, CPPN (end to end / bare)", "goal_ratios/cppn", ".2f"),
+            Figure("backend chosen by auto", "auto_backend"),
+        ),
+        tables=(
+            Table(
+                "LeNet: a generation end to end against a bare forward pass",
+                "encodings",
+                "encoding",
+                (
+                    Figure("bare forward images/s", "bare_forward_images_per_s", COUNT),
+                    Figure("end-to-end evaluations/s", "end_to_end_evaluations_per_s", COUNT),
+                    Figure("end to end / bare", "ratio", RATIO),
+                    Figure("quartiles of the ratio", "ratio_quartiles", RATIO),
+                    Figure("goal met", "meets_goal"),
+                    Figure("backend auto / torch", "auto_vs_torch", RATIO),
+                ),
+            ),
+        ),
+    ),
+    "gpu_check": Spec(
+        GPU,
+        figures=(
+            Figure("code", "code"),
+            Figure("tests, fresh machine", "steps/tests, fresh machine"),
+            Figure("tests, warm machine", "steps/tests, warm (second call)"),
+            Figure("throughput benchmark", "steps/throughput"),
+            Figure("paper-scale run", "steps/paper_run"),
+            Figure("passed", "passed"),
+            Figure("skipped", "skipped"),
+        ),
+        tables=(Table("Failed", "failed", "test", (Figure("what was found", ""),)),),
+    ),
+    "hybrid_cppn": _HYBRID,
+    "imagenet_cppn_tenth": Spec(
+        EVOLUTION,
+        figures=(
+            Figure("wall seconds", "wall_seconds", ",.2f"),
+            Figure("seconds of the search", "search_seconds", ",.2f"),
+            Figure("evaluations", "evaluations", COUNT),
+            Figure("evaluations/s", "evaluations_per_s", SECONDS),
+            Figure("median confidence", "median_confidence", CONFIDENCE),
+            Figure("classes at >= 0.99", "fooled_at_0.99", COUNT),
+            Figure(
+                "paper's full budget projected (hours)", "paper_full_budget_projected_hours", ".2f"
+            ),
+            Figure(
+                "the paper's median after 5,000 generations",
+                "paper_at_5000_generations/median_confidence",
+                ".4f",
+            ),
+            Figure("peak resident set (GiB)", "max_resident_set_gib", ".2f"),
+            Figure("earlier run: evaluations/s", "earlier_run/evaluations_per_s", SECONDS),
+            Figure("earlier run: median confidence", "earlier_run/median_confidence", CONFIDENCE),
+        ),
+    ),
+    "imagenet_throughput": _IMAGENET_THROUGHPUT,
+    "memory_growth": Spec(
+        THROUGHPUT,
+        tables=(
+            Table(
+                "Resident memory over a long LeNet run, as `fooling evolve --out` runs it",
+                "runs",
+                "encoding",
+                (
+                    Figure("generations", "generations", COUNT),
+                    Figure("seconds", "seconds", SECONDS),
+                    Figure("RSS after warm-up (MiB)", "rss_after_warm_up_mib", SECONDS),
+                    Figure("RSS at the end (MiB)", "rss_at_end_mib", SECONDS),
+                    Figure("peak RSS (MiB)", "rss_peak_mib", SECONDS),
+                    Figure("growth", "growth", ".4f"),
+                    Figure("goal met", "met"),
+                ),
+            ),
+        ),
+    ),
+    "mnist_fifty": Spec(
+        EVOLUTION,
+        figures=(
+            Figure("population", "settings/population", COUNT),
+            Figure("generations", "settings/generations", COUNT),
+            Figure("seeds a variant", "settings/seeds", COUNT),
+            Figure("confidence level", "settings/level"),
+            Figure("within (generations)", "settings/within", COUNT),
+        ),
+        tables=(
+            Table(
+                "Networks",
+                "networks",
+                "network",
+                (
+                    Figure("test accuracy", "test_accuracy", ".4f"),
+                    Figure("training seconds", "train_seconds", SECONDS),
+                ),
+            ),
+            Table(
+                "Every digit at the level within 50 generations?",
+                "variants",
+                "variant",
+                (
+                    Figure("runs with every digit by 50", "runs_all_by_50", COUNT),
+                    Figure("median digits by 50", "median_digits_by_50", COUNT),
+                    Figure("seconds", "seconds", SECONDS),
+                ),
+                names=("network", "encoding", "mean_subtracted_input", "sbx_crossover"),
+            ),
+        ),
+    ),
+    "mnist_runs": Spec(
+        EVOLUTION,
+        tables=(
+            Table(
+                "LeNet, 200 generations x 200, from the command line",
+                "runs",
+                "encoding",
+                (
+                    Figure("wall seconds (fresh process)", "wall_s", ",.2f"),
+                    Figure("seconds of the search", "search_s", ",.3f"),
+                    Figure("median confidence", "median_confidence", ".7f"),
+                    Figure("weakest class confidence", "weakest_class_confidence", ".7f"),
+                    Figure("goal met", "meets_goal"),
+                ),
+            ),
+        ),
+    ),
+    "paper_run_gpu": Spec(
+        GPU,
+        figures=(
+            Figure("classifier", "classifier"),
+            Figure("precision of the search", "precision"),
+            Figure("encoding", "encoding"),
+            Figure("population", "population", COUNT),
+            Figure("planned generations", "planned_generations", COUNT),
+            Figure("generations run", "generations", COUNT),
+            Figure("finished", "finished"),
+            Figure("budget (s)", "budget_s", SECONDS),
+            Figure("wall seconds", "wall_s", SECONDS),
+            Figure("first chunk (s)", "first_chunk_s", SECONDS),
+            Figure("last chunk (s)", "last_chunk_s", SECONDS),
+            Figure("evaluations/s, last chunk", "evaluations_per_s_last_chunk", COUNT),
+            Figure("full run projected (s)", "projected_full_run_s", SECONDS),
+            Figure("median confidence (fp32)", "median_confidence_fp32", ".4f"),
+            Figure("classes at >= 0.99", "fooled_at_099", COUNT),
+            Figure("the paper's median confidence", "paper/median_confidence", ".4f"),
+        ),
+    ),
+    "ray_multinode": Spec(
+        SCALE_OUT,
+        figures=(
+            Figure("generations", "generations", COUNT),
+            Figure("population per island", "population_per_island", COUNT),
+            Figure("migrate every", "migrate_every", COUNT),
+            Figure("link", "link"),
+            Figure(
+                "one node alone: efficiency per island",
+                "one_node_alone_efficiency_per_island",
+                RATIO,
+            ),
+            Figure("one node alone: range", "one_node_alone_efficiency_range", RATIO),
+            Figure("one node: efficiency per island", "one_node_efficiency_per_island", RATIO),
+            Figure("one node: range", "one_node_efficiency_range", RATIO),
+            Figure("one node: merge (ms)", "one_node_merge_ms", ".2f"),
+            Figure("two nodes: efficiency per island", "two_nodes_efficiency_per_island", RATIO),
+            Figure("two nodes: range", "two_nodes_efficiency_range", RATIO),
+            Figure("two nodes: merge (ms)", "two_nodes_merge_ms", ".2f"),
+            Figure("idle Ray cores of the two nodes", "idle_ray_cores_of_the_two_nodes", RATIO),
+            Figure("node lost: run median confidence", "node_loss/lost_run_median", CONFIDENCE),
+            Figure(
+                "node lost: median within the seeds' spread", "node_loss/median_within_seed_spread"
+            ),
+            Figure("node lost: every class filled", "node_loss/every_class_filled"),
+            Figure("node lost: evaluations counted once", "node_loss/evaluations_counted_once"),
+        ),
+        tables=(
+            Table(
+                "Evaluations per second, round by round",
+                "evaluations_per_s",
+                "round",
+                (
+                    Figure("one process", "one_process", COUNT),
+                    Figure("one node", "one_node", COUNT),
+                    Figure("two nodes", "two_nodes", COUNT),
+                ),
+            ),
+        ),
+    ),
+    "ray_quality": Spec(
+        SCALE_OUT,
+        tables=(
+            Table(
+                "Islands against one population of the same size (means over the seeds)",
+                "cases",
+                "case",
+                (
+                    Figure("classes", "classes", COUNT),
+                    Figure("generations", "generations", COUNT),
+                    Figure("population", "population", COUNT),
+                    Figure(
+                        "median, one population",
+                        "summary/islands_every_10_median/single_mean",
+                        ".4f",
+                    ),
+                    Figure(
+                        "median, islands migrating every 10",
+                        "summary/islands_every_10_median/islands_mean",
+                        ".4f",
+                    ),
+                    Figure(
+                        "median, islands migrating every 1",
+                        "summary/islands_every_1_median/islands_mean",
+                        ".4f",
+                    ),
+                    Figure(
+                        "at >= 0.99, one population",
+                        "summary/islands_every_10_fooled_at_0.99/single_mean",
+                    ),
+                    Figure(
+                        "at >= 0.99, islands every 10",
+                        "summary/islands_every_10_fooled_at_0.99/islands_mean",
+                    ),
+                    Figure(
+                        "at >= 0.99, islands every 1",
+                        "summary/islands_every_1_fooled_at_0.99/islands_mean",
+                    ),
+                ),
+            ),
+        ),
+    ),
+    "ray_scaling": Spec(
+        SCALE_OUT,
+        figures=(
+            Figure("generations", "generations", COUNT),
+            Figure("population", "population", COUNT),
+            Figure("migrate every", "migrate_every", COUNT),
+            Figure("1 island, whole run: efficiency", "1_islands_whole_efficiency", RATIO),
+            Figure("1 island, whole run: range", "1_islands_whole_efficiency_range", RATIO),
+            Figure("1 island, steady: efficiency", "1_islands_steady_efficiency", RATIO),
+            Figure("1 island, steady: range", "1_islands_steady_efficiency_range", RATIO),
+            Figure("2 islands, whole run: efficiency", "2_islands_whole_efficiency", RATIO),
+            Figure("2 islands, whole run: range", "2_islands_whole_efficiency_range", RATIO),
+            Figure("2 islands, steady: efficiency", "2_islands_steady_efficiency", RATIO),
+            Figure("2 islands, steady: range", "2_islands_steady_efficiency_range", RATIO),
+            Figure("overhead per merge (s)", "overhead_per_merge_s", ".4f"),
+        ),
+        tables=(
+            Table(
+                "Evaluations per second, round by round",
+                "evaluations_per_s",
+                "round",
+                (
+                    Figure("one process", "single_process", COUNT),
+                    Figure("1 island, whole", "1_islands_whole", COUNT),
+                    Figure("1 island, steady", "1_islands_steady", COUNT),
+                    Figure("2 islands, whole", "2_islands_whole", COUNT),
+                    Figure("2 islands, steady", "2_islands_steady", COUNT),
+                ),
+            ),
+        ),
+    ),
+    "reproduce_imagenet_quick_cpu": _reproduce_quick(
+        "ratio_to_1800s_budget", "share of the 1,800 s budget"
+    ),
+    "reproduce_mnist_quick_cpu": _reproduce_quick(
+        "ratio_to_300s_budget", "share of the 300 s budget"
+    ),
+    "reproduce_mnist_cpu": Spec(
+        EXPERIMENTS,
+        figures=(
+            Figure("seconds of the steps, summed", "steps_wall_seconds", SECONDS),
+            Figure("retraining iterations", "summary/retrain_iterations", COUNT),
+            Figure("headline", "summary/headline"),
+        ),
+        tables=(_PAPER_AGAINST_OURS,),
+    ),
+    "retrain_paper": Spec(
+        EXPERIMENTS,
+        figures=(
+            Figure("iterations planned", "settings/iterations", COUNT),
+            Figure("iterations finished", "iterations_finished", COUNT),
+            Figure("finished", "finished"),
+            Figure("seconds of the iterations", "seconds_of_the_iterations", SECONDS),
+        ),
+        tables=(Table("Iterations", "iterations", "iteration", _ITERATIONS, names=("iteration",)),),
+        also=("retrain_paper_missed.png",),
+    ),
+    "retrain_quick": Spec(
+        EXPERIMENTS,
+        figures=(
+            Figure("wall seconds", "wall_seconds", SECONDS),
+            Figure("share of the 300 s budget", "ratio_to_300s_budget", RATIO),
+            Figure("peak resident set (MiB)", "max_resident_set_mib", COUNT),
+            Figure("LeNet backend", "lenet_backend"),
+            Figure("goal met: wall seconds", "met/wall_seconds"),
+            Figure("goal met: test accuracy", "met/test_accuracy"),
+            Figure("goal met: recall far from real digits", "met/fooling_recall_far_from_real"),
+        ),
+        tables=(
+            Table(
+                "Iterations", "summary/iterations", "iteration", _ITERATIONS, names=("iteration",)
+            ),
+        ),
+    ),
+    "transfer_imagenet_cpu": _TRANSFER,
+    "transfer_mnist_cpu": _TRANSFER,
+}
+"""The headline figures of each benchmark, by the `benchmark` field of its files."""
+
+GENERIC_SKIP = frozenset({"cpu_count", "torch_threads"})
+"""Numbers at the top of a file that describe the machine, not a measurement."""
+
+
+def lookup(data: Any, path: str) -> Any:
+    """The value at `path` in `data` (keys joined by `/`; `""` is `data` itself).
+
+    Raises:
+        MissingFigure: a key or list index on the way is not there.
+    """
+    value = data
+    for key in path.split("/") if path else []:
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            raise MissingFigure(f"no figure at {path!r}")
+    return value
+
+
+def show(value: Any, form: str = "") -> str:
+    """A value as a table cell: text, yes/no, n/a for null, numbers in `form`."""
+    if value is None:
+        return ABSENT
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.6g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
+    if isinstance(value, str):
+        return " ".join(value.split()).replace("|", "\\|")
+    if isinstance(value, list):
+        return ", ".join(show(item, form) for item in value)
+    if isinstance(value, dict):
+        raise TypeError(f"a figure is a number, text, yes/no or a list of them, not {value!r}")
+    if form:
+        return format(value, form)
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.6g}"
 
 
-def section(path: Path) -> str:
-    """One benchmark file's section of the page."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    name = path.stem
-    lines = [f"## {name}", "",
-             f"[`{path.name}`](../benchmarks/results/{path.name}) · {machine(data)}"]  # fmt: skip
-    if data.get("measured_at"):
-        lines[-1] += f" · measured {data['measured_at']}"
-    if data.get("command"):
-        lines += ["", f"`{data['command']}`"]
-    rows = figures(name, data)
-    if rows:
-        lines += ["", "| figure | value |", "| --- | --- |"]
-        lines += [f"| {key} | {number(value)} |" for key, value in rows[:MOST_ROWS]]
-        if len(rows) > MOST_ROWS:
-            lines += ["", f"{len(rows) - MOST_ROWS} more figures in the file."]
-    if isinstance(data.get("note"), str):
-        lines += ["", f"Note: {data['note']}"]
-    return "\n".join(lines)
+def cell(entry: Any, figure: Figure) -> str:
+    """One table cell: `figure` of `entry`, or n/a when the entry lacks it."""
+    try:
+        return show(lookup(entry, figure.path), figure.form)
+    except MissingFigure:
+        return ABSENT
 
 
-def page() -> str:
-    """The whole of docs/measured.md."""
-    files = sorted(RESULTS.glob("*.json"))
-    head = [
-        "# Everything measured",
-        "",
-        "[← README](../README.md)",
-        "",
-        f"Generated from the {len(files)} files in `benchmarks/results/` by `{COMMAND}`; do not",
-        "edit it by hand (a test fails when it is not current). Each section is one benchmark:",
-        "the file, the machine it ran on as the file records it, when, the command that made",
-        "it, and its figures (the benchmark script in `benchmarks/` says what each one means).",
-        "Machines differ several-fold (an AMD EPYC without AMX against a Xeon with AMX), so",
-        "compare the ratios a benchmark measures in one process, not times across machines.",
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def row_name(entry: Any, names: tuple[str, ...], index: int) -> str:
+    """A list entry's name: its `names` fields (`pgd eps 0.15`), or its index.
+
+    Text is written as it is, a number after its field's name, a yes field by its name.
+    """
+    if not isinstance(entry, dict):
+        return str(index)
+    parts = []
+    for name in names:
+        value = entry.get(name)
+        label = name.replace("_", " ")
+        if value is True:
+            parts.append(label)
+        elif isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            parts.append(f"{label} {value}")
+    return " ".join(parts) or str(index)
+
+
+def table_lines(table: Table, data: dict[str, Any]) -> list[str]:
+    """A `Table`: its title, then a row per entry."""
+    container = lookup(data, table.path)
+    if table.keys:
+        entries = [(key, lookup(container, key)) for key in table.keys]
+    elif isinstance(container, dict):
+        entries = list(container.items())
+    else:
+        entries = [(row_name(item, table.names, i), item) for i, item in enumerate(container)]
+    header = [table.row, *(figure.label for figure in table.columns)]
+    rows = [
+        [show(name), *(cell(entry, figure) for figure in table.columns)] for name, entry in entries
     ]
-    return "\n\n".join(["\n".join(head), *(section(path) for path in files)]) + "\n"
+    return [f"**{table.title}**", "", *markdown_table(header, rows)]
 
 
-def main() -> int:
-    """Write the page, or with `--check` say whether it is current."""
+def grid_lines(grid: Grid, data: dict[str, Any]) -> list[str]:
+    """A `Grid`: its title, then a row per value of its row fields."""
+    cells: dict[str, dict[str, str]] = {}
+    columns: list[str] = []
+    value = Figure(grid.value, grid.value, grid.form)
+    for index, record in enumerate(lookup(data, grid.path)):
+        row = row_name(record, grid.rows, index)
+        column = row_name(record, grid.columns, index)
+        if column not in columns:
+            columns.append(column)
+        cells.setdefault(row, {})[column] = cell(record, value)
+    header = [", ".join(grid.rows), *columns]
+    rows = [
+        [show(row), *(found.get(column, ABSENT) for column in columns)]
+        for row, found in cells.items()
+    ]
+    return [f"**{grid.title}**", "", *markdown_table(header, rows)]
+
+
+def headline_figures(spec: Spec | None, data: dict[str, Any]) -> list[list[str]]:
+    """[label, shown value] of a file's headline figures: its spec's, or, for a benchmark
+    with no spec, every number at the top of the file."""
+    if spec is None:
+        return [
+            [key, show(value)]
+            for key, value in data.items()
+            if isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and key not in GENERIC_SKIP
+        ]
+    return [[figure.label, show(lookup(data, figure.path), figure.form)] for figure in spec.figures]
+
+
+def cpu_line(data: dict[str, Any]) -> str:
+    """The CPU a file was measured on: model and precision flags, cores, torch threads."""
+    if data.get("cpu_model"):
+        cpu = data["cpu_model"] + precision_flags(data.get("cpu_precision_flags"))
+    elif data.get("cpu"):  # a description written by hand (gpu_check_cuda.json)
+        cpu = data["cpu"]
+    else:
+        cpu = f"{NOT_RECORDED} (processor {data.get('processor', 'not recorded either')})"
+    counts = [
+        f"{data[key]} {noun}{'' if data[key] == 1 else 's'}"
+        for key, noun in (("cpu_count", "core"), ("torch_threads", "torch thread"))
+        if key in data
+    ]
+    return ", ".join([cpu, *counts])
+
+
+def precision_flags(flags: Any) -> str:
+    """` (avx512_bf16, avx512f; no amx_bf16)` from the recorded flags; `""` if none."""
+    if not isinstance(flags, dict) or not flags:
+        return ""
+    has = [flag for flag in sorted(flags) if flags[flag]]
+    lacks = [f"no {flag}" for flag in sorted(flags) if not flags[flag]]
+    return " (" + "; ".join(part for part in (", ".join(has), ", ".join(lacks)) if part) + ")"
+
+
+def topic(spec: Spec | None, data: dict[str, Any]) -> str:
+    """The topic a file's section goes under."""
+    if data.get("gpu"):
+        return GPU
+    return spec.topic if spec else OTHER
+
+
+def beside(path: Path, spec: Spec | None) -> list[str]:
+    """Files next to a result that belong to it: named after it, or named by its spec."""
+    named = [
+        other.name
+        for other in sorted(path.parent.iterdir())
+        if other.suffix != ".json" and other.name.startswith((f"{path.stem}.", f"{path.stem}_"))
+    ]
+    return named + [name for name in (spec.also if spec else ()) if name not in named]
+
+
+def link(name: str) -> str:
+    """A link from docs/ to a file in benchmarks/results/."""
+    return f"[`{name}`](../benchmarks/results/{name})"
+
+
+def section(path: Path, data: dict[str, Any], spec: Spec | None) -> str:
+    """One result file's section of the page; `spec` is its benchmark's, if it has one."""
+    blocks = [f"### {path.stem}", "\n".join(facts(path, data, spec))]
+    figures = headline_figures(spec, data)
+    if figures:
+        blocks.append("\n".join(markdown_table(["figure", "value"], figures)))
+    for table in spec.tables if spec else ():
+        made = table_lines(table, data) if isinstance(table, Table) else grid_lines(table, data)
+        blocks.append("\n".join(made))
+    if isinstance(data.get("note"), str):
+        blocks.append(f"Note: {show(data['note'])}")
+    return "\n\n".join(blocks)
+
+
+def facts(path: Path, data: dict[str, Any], spec: Spec | None) -> list[str]:
+    """The list under a section's heading: files, command, machine, date."""
+    files = link(path.name)
+    extras = beside(path, spec)
+    if extras:
+        files += "; beside it: " + ", ".join(link(name) for name in extras)
+    lines = [f"- File: {files}"]
+    if data.get("command"):
+        lines.append(f"- Command: `{' '.join(data['command'].split())}`")
+    if data.get("gpu"):
+        lines.append(f"- GPU: {data['gpu']}")
+    lines.append(f"- CPU: {cpu_line(data)}")
+    if data.get("torch"):
+        lines.append(f"- torch: {data['torch']}")
+    lines.append(f"- Measured: {data.get('measured_at', 'date not recorded')}")
+    return lines
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def introduction(count: int, topics: list[str]) -> str:
+    """The page's head: what it is, how it is made, how to read a machine."""
+    contents = " · ".join(f"[{name}](#{anchor(name)})" for name in topics)
+    return "\n".join(
+        [
+            "# Everything measured",
+            "",
+            "[← README](../README.md)",
+            "",
+            f"Generated from the {count} files in [`benchmarks/results/`](../benchmarks/results/)",
+            f"by `{COMMAND}`: do not edit it by hand; run that command after a benchmark",
+            "writes a result (`tests/test_results_page.py` fails while the page is not current).",
+            "Each section is one result file: the command that made it, the machine it ran on",
+            "as the file records it, when, and its headline figures. The file holds every",
+            "figure, and the benchmark script in `benchmarks/` says what each one means.",
+            "",
+            "The CPU line gives the model, the flags that decide whether bf16 pays",
+            "(AMX-BF16, AVX-512-BF16), the cores and torch's threads. Older files record the",
+            "model and flags as one string, the model followed by the bf16 flags it has",
+            "(`AMD EPYC avx512_bf16`: AVX-512-BF16, no AMX-BF16); a file that does not name",
+            f"its CPU says `{NOT_RECORDED}`. Machines differ several-fold (an AMD EPYC",
+            "without AMX against a Xeon with AMX), so compare the ratios a benchmark measures",
+            "in one process, not times across machines.",
+            "",
+            f"Topics: {contents}",
+        ]
+    )
+
+
+def page(results: Path = RESULTS) -> str:
+    """The whole of docs/measured.md, made from the JSON files in `results`.
+
+    Raises:
+        ValueError: a file lacks a figure its spec names, or holds it in another shape;
+            the message names the file and the figure.
+    """
+    sections: dict[str, list[str]] = {name: [] for name in TOPICS}
+    files = sorted(results.glob("*.json"))
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        spec = SPECS.get(data.get("benchmark", path.stem))
+        try:
+            sections[topic(spec, data)].append(section(path, data, spec))
+        except (MissingFigure, TypeError) as error:
+            raise ValueError(
+                f"{path.name}: {error}; update SPECS in benchmarks/results_page.py"
+            ) from error
+    topics = [name for name in TOPICS if sections[name]]
+    parts = [introduction(len(files), topics)]
+    for name in topics:
+        parts += [f"## {name}", *sections[name]]
+    return "\n\n".join(parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the page, or with `--check` say whether it is current (exit 1 if not)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the page is not current")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     text = page()
     if args.check:
         current = PAGE.is_file() and PAGE.read_text(encoding="utf-8") == text
