@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import math
 import re
@@ -225,7 +226,7 @@ def test_progress_header_is_exact(tmp_path) -> None:
     with ProgressLog(path) as log:
         log.start(fresh=True)
     header = "generation,evaluations,seconds,best_confidence,median_confidence,"
-    header += "mean_confidence,fooled_at_0.99,lowest_confidence\n"
+    header += "mean_confidence,fooled_at_0.99,lowest_confidence,rescored_share\n"
     assert path.read_text() == header
     assert ",".join(COLUMNS) + "\n" == header
     assert read_progress(path) == []
@@ -243,6 +244,19 @@ def test_progress_written_before_the_lowest_column_reads_and_resumes(tmp_path) -
         log.append(_row(1))
     assert path.read_text().splitlines()[0] == ",".join(COLUMNS)
     assert [r.generation for r in read_progress(path)] == [0, 1]
+
+
+def test_progress_written_before_the_rescored_column_reads_as_nothing_rescored(tmp_path) -> None:
+    path = tmp_path / "progress.csv"
+    old = ",".join(COLUMNS[:8]) + "\n"
+    path.write_text(old + "0,200,0.5,0.9,0.5,0.4,0,0.25\n")
+    (row,) = read_progress(path)
+    assert (row.lowest_confidence, row.rescored_share) == (0.25, 0.0)
+    with ProgressLog(path) as log:
+        log.start(fresh=False)
+        log.append(dataclasses.replace(_row(1), rescored_share=0.125))
+    assert path.read_text().splitlines()[0] == ",".join(COLUMNS)
+    assert [r.rescored_share for r in read_progress(path)] == [0.0, 0.125]
 
 
 def test_progress_round_trip(tmp_path) -> None:

@@ -84,6 +84,8 @@ class ProgressRow:
             (column `fooled_at_0.99`).
         lowest_confidence: the lowest elite confidence over all classes (NaN in rows
             read from a log or checkpoint written before this column existed).
+        rescored_share: the share of this generation's offspring scored again in fp32
+            before they entered the archive (fp32 admission, `Evolution`); 0 otherwise.
     """
 
     generation: int
@@ -94,15 +96,22 @@ class ProgressRow:
     mean_confidence: float
     fooled: int
     lowest_confidence: float
+    rescored_share: float = 0.0
 
     @classmethod
     def at(
-        cls, generation: int, evaluations: int, seconds: float, figures: Statistics
+        cls,
+        generation: int,
+        evaluations: int,
+        seconds: float,
+        figures: Statistics,
+        rescored_share: float = 0.0,
     ) -> ProgressRow:
         """The row of a generation whose archive has the statistics `figures`."""
         return cls(
             int(generation), int(evaluations), float(seconds), float(figures.best),
             float(figures.median), float(figures.mean), int(figures.fooled), float(figures.lowest),
+            float(rescored_share),
         )  # fmt: skip
 
     def values(self) -> tuple[int | float, ...]:

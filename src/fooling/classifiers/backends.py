@@ -37,6 +37,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -341,30 +342,19 @@ class OpenVinoModel:
         path: the model file (OpenVINO IR `.xml`, or `.onnx`).
         mean: `[1, C, 1, 1]` subtracted first, or None.
         std: `[1, C, 1, 1]` divided by next, or None.
-        precision: `"fp32"` or `"bf16"`.
+        precision: `"fp32"`, `"bf16"`, or `"int8"` (a model NNCF quantised).
     """
 
     def __init__(
         self, path: Path, mean: torch.Tensor | None, std: torch.Tensor | None, precision: str
     ) -> None:
         import openvino
-        from openvino.preprocess import PrePostProcessor
 
         self._settings = (path, mean, std, precision)
-        core = openvino.Core()
-        with native_logs_dropped():  # (a file that is not a model: its TensorFlow reader logs)
-            graph = core.read_model(str(path))
-        if mean is not None or std is not None:
-            steps = PrePostProcessor(graph)
-            steps.input().tensor().set_layout(openvino.Layout("NCHW"))
-            steps.input().model().set_layout(openvino.Layout("NCHW"))
-            if mean is not None:
-                steps.input().preprocess().mean(mean.flatten().tolist())
-            if std is not None:
-                steps.input().preprocess().scale(std.flatten().tolist())
-            graph = steps.build()
-        hint = "bf16" if precision == "bf16" else "f32"
-        compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": hint})
+        self.path = path
+        graph = read_normalized(path, mean, std)
+        hint = "bf16" if precision == "bf16" else "f32"  # (an int8 model's other layers: fp32)
+        compiled = openvino.Core().compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": hint})
         self._request = compiled.create_infer_request()
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -376,6 +366,25 @@ class OpenVinoModel:
 
     def __setstate__(self, settings: tuple) -> None:
         self.__init__(*settings)
+
+
+def read_normalized(path: Path, mean: torch.Tensor | None, std: torch.Tensor | None) -> Any:
+    """The OpenVINO model in `path` with the normalisation (where given) put before it."""
+    import openvino
+    from openvino.preprocess import PrePostProcessor
+
+    with native_logs_dropped():  # (a file that is not a model: its TensorFlow reader logs)
+        graph = openvino.Core().read_model(str(path))
+    if mean is None and std is None:
+        return graph
+    steps = PrePostProcessor(graph)
+    steps.input().tensor().set_layout(openvino.Layout("NCHW"))
+    steps.input().model().set_layout(openvino.Layout("NCHW"))
+    if mean is not None:
+        steps.input().preprocess().mean(mean.flatten().tolist())
+    if std is not None:
+        steps.input().preprocess().scale(std.flatten().tolist())
+    return steps.build()
 
 
 # ------------------------------------------------------------------ checking

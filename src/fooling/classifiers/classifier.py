@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,19 +16,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fooling.classifiers import int8
 from fooling.classifiers.backends import (
     BACKENDS,
     Compiled,
     Forward,
+    OpenVinoModel,
     cache_folder,
+    cause,
     compile_for_cpu,
+    installed,
 )
+from fooling.classifiers.int8 import Calibration
 from fooling.classifiers.model_file import load_model_file
 from fooling.classifiers.onnx_model import OnnxModel
 from fooling.errors import FoolingError, first_line
 from fooling.limits import BATCH_SIZE, CHANNELS, IMAGE_SIDE, MEAN, STD, Limit
 from fooling.records import MAX_PROBABILITY, hash_tensors
 
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 EXACT_BATCH = 64
 """Images per call of a compiled CPU model's fp32 twin. Re-scoring 1000 EfficientNet-Lite0
 elites on OpenVINO at the classifier's own 512 peaked at 9.6 GB (measured)."""
@@ -57,6 +64,8 @@ class Classifier:
             AMX or AVX-512-BF16 and bf16 wins a timed race against fp32 there
             (`fooling.classifiers.backends`); fp32 otherwise. On a CPU, bf16 runs on
             OpenVINO where that is the backend, else through torch autocast.
+            `"int8"`: on OpenVINO only, quantised by NNCF for a search, which
+            calibrates it on its encoding's images (`calibrate`); fp32 until then.
             Softmax is always taken in fp32, and `exact_probabilities` is fp32
             whatever the precision.
         dataset_mean: the training data's mean colour on `[0, 1]`, where known (gradient
@@ -71,7 +80,8 @@ class Classifier:
             bytes (checked against `fingerprint`) and loads them again, safely.
 
     Raises:
-        FoolingError: inconsistent shapes, labels or options.
+        FoolingError: inconsistent shapes, labels or options; int8 on a GPU, on a
+            backend other than OpenVINO, or without OpenVINO or NNCF installed.
     """
 
     def __init__(
@@ -97,8 +107,9 @@ class Classifier:
         if outputs not in ("logits", "probabilities"):
             raise FoolingError(f"outputs must be 'logits' or 'probabilities', got {outputs!r}")
         BATCH_SIZE.check(batch_size)
-        if precision not in ("auto", "fp32", "bf16"):
-            raise FoolingError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+        if precision not in PRECISIONS:
+            raise FoolingError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                               f"got {precision!r}")  # fmt: skip
         if len(labels) < 2:
             raise FoolingError("a classifier needs at least two labels")
         self.input_shape = input_shape
@@ -120,10 +131,13 @@ class Classifier:
         channels = self.input_shape[0]
         self._mean = _per_channel(mean, channels, MEAN, self.device)
         self._std = _per_channel(std, channels, STD, self.device)
+        self.calibration: Calibration | None = None
         self._compiled = self._compile(backend, precision)
         self.backend = "torch" if self._compiled is None else self._compiled.backend
         if self._compiled is not None:
             precision = self._compiled.precision
+        elif precision == "int8":  # OpenVINO failed on this model (one warning said so)
+            precision = "fp32"
         elif precision == "auto":
             on_gpu = self.device.type == "cuda" and isinstance(model, nn.Module)
             precision = "bf16" if on_gpu else "fp32"
@@ -199,6 +213,7 @@ class Classifier:
             "outputs": self.outputs,
             "precision": self.precision,
             "backend": self.backend,
+            **({"calibration": self.calibration.key()} if self.calibration is not None else {}),
         }
 
     def _weights(self) -> str | None:
@@ -431,16 +446,64 @@ class Classifier:
             state["model"] = state["model"].load(state["device"], state["memory_format"])
         vars(self).update(state)
         if self.backend != "torch":
+            calibration, self.calibration = self.calibration, None
             self._compiled = self._compile(self.backend, self.precision)
             if self._compiled is None:  # it failed or disagrees there: torch (one warning)
                 self.backend, self.precision = "torch", "fp32"
             else:
                 self.precision = self._compiled.precision
+                if calibration is not None:  # quantised again there (or read from its cache)
+                    self.calibrate(calibration)
+
+    def calibrate(self, calibration: Calibration) -> None:
+        """Quantise an int8 classifier for a search, on the images `calibration` makes.
+
+        Nothing happens at other precisions, or when it is calibrated so already. A
+        quantisation that fails, or whose top-1 class agrees with fp32 on fewer than
+        `int8.TOP1_AGREEMENT` of the probe images, is not used: one warning line says
+        why, and the classifier runs at the precision `auto` chooses.
+
+        Args:
+            calibration: the recipe (`Calibration.of(encoding)` for a search's encoding).
+        """
+        if self.precision != "int8" or self.calibration == calibration:
+            return
+        assert self._compiled is not None and isinstance(self._compiled.exact, OpenVinoModel)
+        exact = self._compiled.exact
+        try:
+            path = int8.quantized_model(
+                exact.path, calibration, self.fit(calibration.calibration_images()),
+                mean=self._mean, std=self._std, cache=cache_folder(),
+                fingerprint=str(self._weights()),
+            )  # fmt: skip
+            quantized = OpenVinoModel(path, None, None, "int8")
+            probe = self.fit(calibration.probe_images())
+            agreement = float((quantized(probe).argmax(1) == exact(probe).argmax(1)).float().mean())
+        except Exception as error:  # NNCF or OpenVINO failing: the search goes on without int8
+            self._leave_int8(f"could not be quantised ({cause(error)})")
+            return
+        if agreement < int8.TOP1_AGREEMENT:
+            self._leave_int8(
+                f"in int8 gives fp32's top-1 class on {agreement:.0%} of {len(probe)} probe "
+                f"images (at least {int8.TOP1_AGREEMENT:.0%} needed)"
+            )
+            return
+        self._compiled = Compiled("openvino", quantized, exact, "int8")
+        self.calibration = calibration
+
+    def _leave_int8(self, why: str) -> None:
+        """Warn, in one line, why int8 is not used, and run at `auto`'s precision."""
+        self._compiled = self._compile("openvino", "auto")
+        self.precision = "fp32" if self._compiled is None else self._compiled.precision
+        self.backend = "torch" if self._compiled is None else self._compiled.backend
+        warnings.warn(f"fooling: {self.name} {why}; running in {self.precision}", stacklevel=3)
 
     def _compile(self, backend: str, precision: str) -> Compiled | None:
         """The model compiled for the CPU by `backend`, or None for the torch path."""
         if backend not in BACKENDS:
             raise FoolingError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+        if precision == "int8":
+            return self._compile_int8(backend)
         if backend == "torch" or self.device.type != "cpu":
             if backend not in ("torch", "auto"):
                 raise FoolingError(f"backend {backend} runs on the CPU, not on {self.device}")
@@ -456,6 +519,26 @@ class Classifier:
             mean=self._mean, std=self._std, fingerprint=str(self._weights()),
             reference=self._reference, outputs=self.outputs, name=self.name,
         )  # fmt: skip
+
+    def _compile_int8(self, backend: str) -> Compiled | None:
+        """The fp32 OpenVINO model that `calibrate` quantises (until then, the forward pass).
+
+        Raises:
+            FoolingError: int8 asked of a GPU, of another backend, of a Python callable,
+                or without OpenVINO or NNCF installed.
+        """
+        if self.device.type != "cpu":
+            raise FoolingError(f"--precision int8 runs on the CPU (through OpenVINO), "
+                               f"not on {self.device}")  # fmt: skip
+        if backend not in ("auto", "openvino"):
+            raise FoolingError(f"--precision int8 runs on OpenVINO, not on --backend {backend}")
+        if not installed("openvino"):
+            raise FoolingError("--precision int8 runs on OpenVINO: pip install openvino")
+        int8.check_installed()
+        compiled = self._compile("openvino", "fp32")
+        if compiled is None:  # it failed or disagrees with torch: torch (one warning said so)
+            return None
+        return Compiled("openvino", compiled.exact, compiled.exact, "int8")
 
     def _reference(self, images: torch.Tensor) -> torch.Tensor:
         """The model's own fp32 scores on `[0, 1]` images, on the CPU (to check a backend)."""

@@ -96,8 +96,11 @@ def add_scoring_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     )  # fmt: skip
 
 
-def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
-    """Which classifier to fool or use, and how to read a model of the user's."""
+def add_classifier_arguments(parser: argparse.ArgumentParser, *, int8: bool = False) -> None:
+    """Which classifier to fool or use, and how to read a model of the user's.
+
+    `int8` offers `--precision int8`: for a search, which calibrates it on its own images.
+    """
     parser.add_argument(
         "--classifier", metavar="NAME|FILE",
         help=f"a built-in name ({DEFAULT_CLASSIFIER} by default, lenet-mnist-b, "
@@ -106,11 +109,14 @@ def add_classifier_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--weights", type=Path, help=WEIGHTS_HELP)
     parser.add_argument("--device", help=DEVICE_HELP)
+    int8_help = ("; int8: OpenVINO quantised by NNCF on the encoding's own images, every image "
+                 "entering the archive scored again in fp32 (docs/cpu.md)")  # fmt: skip
     parser.add_argument(
-        "--precision", choices=("auto", "fp32", "bf16"), default="auto",
+        "--precision", choices=("auto", "fp32", "bf16", "int8")[: 4 if int8 else 3],
+        default="auto",
         help="auto: bf16 on a GPU, and on OpenVINO where the CPU has AMX or AVX-512-BF16 "
-        "and bf16 wins a timed race against fp32; else fp32 (saved and printed "
-        "confidences are fp32 either way)",
+        f"and bf16 wins a timed race against fp32; else fp32{int8_help if int8 else ''} "
+        "(saved and printed confidences are fp32 either way)",
     )  # fmt: skip
     parser.add_argument(
         "--backend", choices=BACKENDS, default="auto",

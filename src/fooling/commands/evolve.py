@@ -42,7 +42,7 @@ INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `evolve`."""
-    add_classifier_arguments(parser)
+    add_classifier_arguments(parser, int8=True)
     add_search_arguments(parser, command="evolve", resumable=True)
     parser.add_argument("--encoding", choices=ENCODINGS, help="default: direct")
     parser.add_argument("--classes", nargs="+", help="target classes (indices or labels)")

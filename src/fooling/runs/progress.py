@@ -19,12 +19,15 @@ COLUMNS = (
     "mean_confidence",
     "fooled_at_0.99",
     "lowest_confidence",
+    "rescored_share",
 )
 HEADER = ",".join(COLUMNS) + "\n"
-OLD_HEADER = ",".join(COLUMNS[:-1]) + "\n"
-"""The header of logs written before `lowest_confidence` existed: still read (as NaN)."""
+OLD_HEADERS = (",".join(COLUMNS[:7]) + "\n", ",".join(COLUMNS[:8]) + "\n")
+"""The headers of logs written before `lowest_confidence` (read as NaN) and `rescored_share`
+(read as 0: nothing was re-scored at admission then) existed."""
+_MISSING = ("nan", "0")  # the values of the columns an old log lacks
 
-_TYPES = (int, int, float, float, float, float, int, float)  # ProgressRow's fields, in order
+_TYPES = (int, int, float, float, float, float, int, float, float)  # ProgressRow's fields
 
 
 def _format(row: ProgressRow) -> str:
@@ -37,11 +40,11 @@ def _format(row: ProgressRow) -> str:
 
 
 def _parse(line: str, where: str, columns: int) -> ProgressRow:
-    """Parse one CSV line (without its newline) into a row; `columns` 7 is the old format."""
+    """Parse one CSV line (without its newline) into a row; `columns` < 9: an old format."""
     values = line.split(",")
     if len(values) != columns:
         raise FoolingError(f"{where}: expected {columns} values, found {len(values)}")
-    values += ["nan"] * (len(COLUMNS) - columns)
+    values += _MISSING[columns - len(COLUMNS) :] if columns < len(COLUMNS) else []
     try:
         return ProgressRow(*(kind(value) for kind, value in zip(_TYPES, values, strict=True)))
     except ValueError as error:
@@ -75,7 +78,7 @@ def read_progress(path: Path) -> list[ProgressRow]:
     lines.pop()  # "" after the last newline, or a line cut off mid-write
     if not lines:
         return []
-    if lines[0] + "\n" not in (HEADER, OLD_HEADER):
+    if lines[0] + "\n" not in (HEADER, *OLD_HEADERS):
         raise FoolingError(f"{path} is not a progress log: its first line is {lines[0]!r}")
     columns = lines[0].count(",") + 1
     return [

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from fooling.archive import Archive
 from fooling.classifiers import Classifier
+from fooling.classifiers.int8 import Calibration
 from fooling.detectors.against import AgainstDetector
 from fooling.encodings import Encoding, encoding_from_settings, select
 from fooling.encodings.cppn import CPPNEncoding
@@ -23,7 +24,7 @@ from fooling.records import MAX_PROBABILITY, ProgressRow, Statistics
 from fooling.runs.state import State, load_state, save_state
 from fooling.search.emitter import Emitter, Offspring
 from fooling.search.refine import Refinement, refine_weights
-from fooling.search.result import SearchResult
+from fooling.search.result import ADMISSIONS, SearchResult
 from fooling.search.selection import Selection, uniform
 
 GPU_REPORT_EVERY = 10  # generations between reads of the progress figures on a GPU
@@ -67,11 +68,19 @@ class Evolution:
             each elite (a CPPN) found since the last refinement takes gradient steps
             on its weights toward its own class and is offered back
             (`fooling.search.refine`); None (or 0 steps) for plain evolution.
+        admission: how a search below fp32 (bf16, int8) keeps its archive honest.
+            `"fp32"`: every offspring about to enter or replace an elite is scored again
+            in fp32 first, and the archive holds and compares fp32 values only.
+            `"report"`: the archive ranks in the search's own precision, and the elites
+            are scored again in fp32 when the run reports. None: fp32 for int8, report
+            for bf16 (`ADMISSION_DEFAULTS`). Either way only fp32 values are reported.
+            Nothing changes at fp32 or with another evaluator.
 
     Raises:
         FoolingError: a population or seed out of range, a population too big for
-            the device's memory, a bad or repeated class, or a refinement of genomes
-            that are not CPPNs or through a black-box classifier.
+            the device's memory, a bad or repeated class, a refinement of genomes
+            that are not CPPNs or through a black-box classifier, or an unknown
+            admission (or fp32 admission with another evaluator).
     """
 
     def __init__(
@@ -86,6 +95,7 @@ class Evolution:
         evaluator: Evaluator | None = None,
         archive: Archive | None = None,
         refinement: Refinement | None = None,
+        admission: str | None = None,
     ) -> None:
         POPULATION.check(population)
         SEED.check(seed)
@@ -100,6 +110,10 @@ class Evolution:
         self.classifier = classifier
         self.emitter = Emitter(encoding, population=population, seed=seed, selection=selection)
         self.evaluate: Evaluator = classifier if evaluator is None else evaluator
+        if evaluator is None:
+            classifier.calibrate(Calibration.of(encoding))  # (int8 only)
+        self.admission = _admission(admission, classifier, evaluator)
+        self.rescored = 0  # offspring scored again in fp32 before they entered the archive
         self.refinement = refinement if refinement is not None and refinement.steps else None
         if self.refinement is not None and not isinstance(encoding, CPPNEncoding):
             raise FoolingError(f"only CPPN genomes have weights to refine, not {encoding.name}'s")
@@ -177,9 +191,14 @@ class Evolution:
         if offspring.generation != self.generation + 1:
             raise ValueError(f"expected generation {self.generation + 1}, "
                              f"got offspring of generation {offspring.generation}")  # fmt: skip
-        improved = self.archive.add(
-            offspring.genomes, offspring.images, probabilities, offspring.generation
-        )
+        rescored = 0
+        if self.admission == "fp32":
+            improved, rescored = self._admit_in_fp32(offspring, probabilities)
+        else:
+            improved = self.archive.add(
+                offspring.genomes, offspring.images, probabilities, offspring.generation
+            )
+        self.rescored += rescored
         self.generation = offspring.generation
         self.evaluations += len(offspring.images)
         if offspring.climbed:
@@ -192,8 +211,27 @@ class Evolution:
             if self.report_every == 1
             else Statistics.on_device(confidence)
         )
-        self._unread.append((self.generation, self.evaluations, self.seconds, figures))
+        share = rescored / len(offspring.images)
+        self._unread.append((self.generation, self.evaluations, self.seconds, figures, share))
         return improved
+
+    def _admit_in_fp32(
+        self, offspring: Offspring, probabilities: torch.Tensor
+    ) -> tuple[torch.Tensor, int]:
+        """Offer the archive only the offspring that would win a cell, scored again in fp32.
+
+        Returns:
+            The cells improved, and how many offspring were scored again.
+        """
+        archive = self.archive
+        best, winner = probabilities[:, archive.classes].max(dim=0)
+        entering = winner[best > archive.confidence].unique()
+        if not len(entering):
+            return torch.zeros(len(archive), dtype=torch.bool, device=archive.device), 0
+        images = offspring.images[entering]
+        exact = self.classifier.exact_probabilities(images).to(archive.device)
+        genomes = select(offspring.genomes, entering)
+        return archive.add(genomes, images, exact, offspring.generation), len(entering)
 
     def step(self) -> None:
         """Run one generation (on a GPU, only queue its work)."""
@@ -211,12 +249,13 @@ class Evolution:
         if self.evaluate is not self.classifier and isinstance(self.evaluate, Classifier):
             self.evaluate.check_scores()
         unread, self._unread = self._unread, []
-        on_device = [figures for *_, figures in unread if isinstance(figures, torch.Tensor)]
+        on_device = [row[3] for row in unread if isinstance(row[3], torch.Tensor)]
         read = iter(torch.stack(on_device).tolist() if on_device else [])  # one wait for all
         rows = [
             ProgressRow.at(generation, evaluations, seconds,
-                           figures if isinstance(figures, Statistics) else Statistics(*next(read)))
-            for generation, evaluations, seconds, figures in unread
+                           figures if isinstance(figures, Statistics) else Statistics(*next(read)),
+                           share)
+            for generation, evaluations, seconds, figures, share in unread
         ]  # fmt: skip
         self.seconds += time.perf_counter() - started
         self.history.extend(rows)
@@ -272,7 +311,7 @@ class Evolution:
         assert archive.images is not None and archive.genomes is not None, "run a generation first"
         classes = archive.classes.tolist()
         confidences = archive.confidence
-        if self.evaluate is self.classifier:  # reported in fp32, whatever the search ran in
+        if self.evaluate is self.classifier and self.admission != "fp32":  # reported in fp32
             confidences = self.classifier.exact_confidences(archive.images, archive.classes,
                                                             confidences)  # fmt: skip
         against = None
@@ -288,6 +327,8 @@ class Evolution:
             genomes={key: value.cpu() for key, value in archive.genomes.items()},
             encoding_settings=self.encoding.settings(),
             weights=self.classifier.identity()["weights"], refined=self.refined, against=against,
+            admission=self.admission,
+            rescored=self.rescored,
         )  # fmt: skip
 
     # ------------------------------------------------------------------ state
@@ -306,6 +347,7 @@ class Evolution:
                {"refinement": dataclasses.asdict(self.refinement)}),
             **({"against": self.evaluate.settings()}
                if isinstance(self.evaluate, AgainstDetector) else {}),
+            **({"admission": "fp32"} if self.admission == "fp32" else {}),
         }  # fmt: skip
 
     def state_dict(self) -> State:
@@ -322,10 +364,11 @@ class Evolution:
             "evaluations": self.evaluations,
             "refined": self.refined,
             "refined_at": self.refined_at,
+            "rescored": self.rescored,
             "seconds": self.seconds,
             "random_state": self.emitter.generator.get_state(),
             "archive": None if self.archive.genomes is None else self.archive.state_dict(),
-            "history": torch.tensor(history, dtype=torch.float64).view(len(history), 8),
+            "history": torch.tensor(history, dtype=torch.float64).view(len(history), 9),
         }
 
     def load_state_dict(self, state: State) -> None:
@@ -350,8 +393,9 @@ class Evolution:
             generation, evaluations = int(state["generation"]), int(state["evaluations"])
             refined = int(state.get("refined", 0))  # (none before refinement existed)
             refined_at = int(state.get("refined_at", -1))
+            rescored = int(state.get("rescored", 0))  # (none before fp32 admission existed)
             seconds = float(state["seconds"])
-            if min(generation + 1, evaluations, refined, refined_at + 1) < 0 or not (
+            if min(generation + 1, evaluations, refined, refined_at + 1, rescored) < 0 or not (
                 refined_at <= generation and 0 <= seconds < math.inf
             ):
                 raise ValueError("its counters are out of range")
@@ -366,7 +410,7 @@ class Evolution:
             raise FoolingError(f"unreadable saved run: {error}") from None
         self.archive, self.history, self._unread = archive, history, []
         self.generation, self.evaluations, self.seconds = generation, evaluations, seconds
-        self.refined, self.refined_at = refined, refined_at
+        self.refined, self.refined_at, self.rescored = refined, refined_at, rescored
 
     @classmethod
     def from_state_dict(
@@ -410,6 +454,7 @@ class Evolution:
         evolution = cls(
             classifier, encoding, population=population, seed=seed, classes=classes,
             selection=selection, evaluator=evaluator, refinement=refinement,
+            admission=str(settings.get("admission", "report")),
         )  # fmt: skip
         evolution.load_state_dict(state)
         return evolution
@@ -440,6 +485,27 @@ class Evolution:
         self.encoding.check(archive.genomes)
 
 
+ADMISSION_DEFAULTS = {"int8": "fp32", "bf16": "report"}
+"""The admission of a search at each precision below fp32 when none is asked for."""
+
+
+def _admission(
+    asked: str | None, classifier: Classifier, evaluator: Evaluator | None
+) -> str | None:
+    """The admission a run uses; None where there is none to choose (fp32, another evaluator).
+
+    Raises:
+        FoolingError: an unknown admission, or fp32 admission with another evaluator.
+    """
+    if asked is not None and asked not in ADMISSIONS:
+        raise FoolingError(f"admission must be one of {', '.join(ADMISSIONS)}, got {asked!r}")
+    if evaluator is not None and asked == "fp32":
+        raise FoolingError("fp32 admission scores with the classifier, not another evaluator")
+    if evaluator is not None or classifier.exact:
+        return None
+    return asked or ADMISSION_DEFAULTS.get(classifier.precision, "report")
+
+
 def _bytes_per_individual(encoding: Encoding) -> int:
     """A generous estimate of the memory one individual takes while a generation runs."""
     genome = encoding.random(1, torch.Generator(encoding.device).manual_seed(0))
@@ -453,24 +519,29 @@ def _read_history(table: torch.Tensor, generation: int, cells: int) -> list[Prog
     Raises:
         ValueError: a row is not finite, lies past `generation`, or is out of range.
     """
-    if table.dim() != 2 or table.shape[1] not in (7, 8):
-        raise ValueError("its history is not a table of 8 figures per generation")
+    if table.dim() != 2 or table.shape[1] not in (7, 8, 9):
+        raise ValueError("its history is not a table of 9 figures per generation")
     if table.shape[1] == 7:  # saved before the lowest confidence was recorded (NaN: unknown)
         table = torch.cat([table, torch.full_like(table[:, :1], math.nan)], dim=1)
-    if not (torch.isfinite(table[:, :7]).all() and not torch.isinf(table[:, 7]).any()):
+    if table.shape[1] == 8:  # saved before fp32 admission existed (nothing re-scored)
+        table = torch.cat([table, torch.zeros_like(table[:, :1])], dim=1)
+    finite = torch.isfinite(table[:, [0, 1, 2, 3, 4, 5, 6, 8]]).all()
+    if not (finite and not torch.isinf(table[:, 7]).any()):
         raise ValueError("its history is not a table of finite figures")
     rows = []
-    for g, e, s, best, median, mean, fooled, lowest in table.tolist():
+    for g, e, s, best, median, mean, fooled, lowest, share in table.tolist():
         known = [best, median, mean] + ([] if math.isnan(lowest) else [lowest])
         if not (
             0 <= g <= generation
             and 0 <= min(known) <= max(known) <= MAX_PROBABILITY
             and 0 <= fooled <= cells
+            and 0 <= share <= 1
             and e >= 0
             and s >= 0
         ):
             raise ValueError(f"its history row of generation {g:g} is out of range")
-        rows.append(ProgressRow.at(g, e, s, Statistics(best, median, mean, int(fooled), lowest)))
+        figures = Statistics(best, median, mean, int(fooled), lowest)
+        rows.append(ProgressRow.at(g, e, s, figures, share))
     return rows
 
 

@@ -208,7 +208,7 @@ class Island:
         changes: dict[str, Any] | None,
         first: int,
         last: int,
-    ) -> tuple[dict[str, Any], int, int, float] | None:
+    ) -> tuple[dict[str, Any], int, int, float, int] | None:
         """Evolve generations `first` to `last` from the merged archive.
 
         Args:
@@ -221,7 +221,8 @@ class Island:
 
         Returns:
             The cells the island improved (`Archive.rows`, `shipped`), its evaluations and
-            refinement steps (`Evolution.refined`) in this round, and its seconds. None,
+            refinement steps (`Evolution.refined`) in this round, its seconds, and the
+            offspring it scored again in fp32 (`Evolution.rescored`). None,
             having run nothing, when it was given only `changes` but holds no archive to
             apply them to (a restarted island): it then needs `merged`.
         """
@@ -235,7 +236,8 @@ class Island:
                 return None
             evolution.archive.put(received(changes))
         evolution.generation, evolution.history = first - 1, []
-        before, refined, started = evolution.evaluations, evolution.refined, time.perf_counter()
+        before, refined, rescored = evolution.evaluations, evolution.refined, evolution.rescored
+        started = time.perf_counter()
         start = evolution.archive.confidence.clone()
         while evolution.generation < last:  # (not `run`: the driver reports, in fp32)
             evolution.step()
@@ -244,7 +246,8 @@ class Island:
         improved = (evolution.archive.confidence > start).nonzero().squeeze(1)
         seconds = time.perf_counter() - started
         rows = shipped(evolution.archive.rows(improved, "cpu"))
-        return rows, evolution.evaluations - before, evolution.refined - refined, seconds
+        return (rows, evolution.evaluations - before, evolution.refined - refined, seconds,
+                evolution.rescored - rescored)  # fmt: skip
 
 
 @dataclass
@@ -383,13 +386,23 @@ def evolve_islands(
             )
             evolution.archive.put(merged)
             whole, changes = None, ray.put(shipped(merged))
-            for index, (_, evaluations, refined, _) in enumerate(rounds):
+            before = evolution.evaluations
+            rescored = 0
+            for index, (_, evaluations, refined, _, island_rescored) in enumerate(rounds):
                 run.per_island[index] += evaluations
                 evolution.refined += refined
+                rescored += island_rescored
+            evolution.rescored += rescored
             evolution.generation, evolution.evaluations = last, sum(run.per_island)
             evolution.seconds = time.perf_counter() - started
             figures = Statistics.of(evolution.archive.confidence)
-            row = ProgressRow.at(last, evolution.evaluations, evolution.seconds, figures)
+            row = ProgressRow.at(
+                last,
+                evolution.evaluations,
+                evolution.seconds,
+                figures,
+                rescored / max(evolution.evaluations - before, 1),
+            )
             evolution.history.append(row)
             bar.update(last + 1 - bar.n)
             bar.set_postfix(median=f"{figures.median:.5f}", fooled=figures.fooled)

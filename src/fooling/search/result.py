@@ -19,6 +19,8 @@ from fooling.runs.state import load_state, save_state
 if TYPE_CHECKING:
     from fooling.classifiers import Classifier
 
+ADMISSIONS = ("fp32", "report")
+"""How a search below fp32 keeps its archive honest (`fooling.search.evolution.Evolution`)."""
 ELITES_FORMAT = "fooling-elites-2"  # 2: with a checksum
 OLDER_ELITES = ("fooling-elites-1",)
 
@@ -57,6 +59,10 @@ class SearchResult:
             regularisers); None for evolution.
         against: for evolution against a detector (`fooling.detectors.against`), its
             settings and every elite's class probability and verdict; else None.
+        admission: for evolution below fp32, how the archive stayed honest (`"fp32"`:
+            re-scored on entry; `"report"`: re-scored when reported; see `Evolution`);
+            None for a search in fp32.
+        rescored: offspring scored again in fp32 before they entered the archive.
     """
 
     classifier: str
@@ -82,6 +88,8 @@ class SearchResult:
     refined: int = 0
     ascent: dict[str, Any] | None = None
     against: dict[str, Any] | None = None
+    admission: str | None = None
+    rescored: int = 0
 
     @property
     def median_confidence(self) -> float:
@@ -156,6 +164,15 @@ class SearchResult:
             ),
             **({} if self.ascent is None else {"ascent": self.ascent}),
             **({} if self.against is None else {"against": self.against}),
+            **(
+                {}
+                if self.admission is None
+                else {
+                    "admission": self.admission,
+                    "rescored_in_fp32": self.rescored,
+                    "rescored_share": round(self.rescored / max(self.evaluations, 1), 6),
+                }
+            ),
             "seconds": round(self.seconds, 3),
             "median_confidence": self.median_confidence,
             "fooled_at_0.99": self.fooled(),
@@ -260,6 +277,9 @@ class SearchResult:
                 refined=int(summary.get("backward_passes", 0)),
                 ascent=summary["ascent"] if isinstance(summary.get("ascent"), dict) else None,
                 against=summary["against"] if isinstance(summary.get("against"), dict) else None,
+                admission=summary["admission"] if summary.get("admission") in ADMISSIONS
+                else None,
+                rescored=int(summary.get("rescored_in_fp32", 0)),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise FoolingError(f"cannot read the run in {directory.path}: {error}") from None

@@ -1,0 +1,323 @@
+"""int8 against bf16 and fp32 on the ImageNet search: per evaluation, and per second (issue 28).
+
+    python benchmarks/int8_search.py quality [--generations 300] [--seeds 3] [--work DIR]
+    python benchmarks/int8_search.py speed [--work DIR]
+    python benchmarks/int8_search.py report [--work DIR]
+
+EfficientNet-Lite0 on OpenVINO, CPPN and direct, each at a population of 400, in five
+variants: fp32 (the reference), bf16 and int8, each with fp32 admission (every offspring
+about to enter or replace an elite is scored again in fp32 first) and with report-time
+re-scoring (the archive ranks in the search's own precision).
+
+`quality` runs every variant, encoding and seed for the same number of generations and
+keeps, every `CURVE_EVERY` generations, the archive's fp32 median confidence and classes
+at >= 0.99 (scored again in fp32 where the archive is not). Each run is checkpointed into
+`--work` as it goes, so that the command, run again, continues where it stopped (the whole
+takes hours on 2 cores). Its own wall times are kept, but other work on the machine may
+have shared it: the speeds come from `speed`.
+
+`speed` times every variant end to end (`Evolution.step`, scoring, admission and all),
+taking turns of `TURN` generations from the same archive (the fp32 quality run of seed
+0 at generation `SPEED_FROM`, which `quality` keeps), so that all see the same archive
+and the same load. Run it on a quiet machine, after `quality` has passed that point.
+
+`report` writes `benchmarks/results/int8_search_cpu.json` from both: each variant's fp32
+median and classes >= 0.99 at equal evaluations (mean, and spread over the seeds), its
+re-scoring share, its evaluations/s and ratio to bf16, the goal (CPPN int8 >= 1.4x bf16
+end to end, and fp32 median not below bf16's minus its seed-to-seed spread), and the
+paper's CPPN run (5,000 x 400) projected at the best precision beside bf16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _machine import machine, save
+
+from fooling.allocator import keep_freed_memory
+from fooling.archive import Archive
+from fooling.classifiers import Classifier, load_classifier
+from fooling.encodings import make_encoding
+from fooling.records import FOOLED_AT, Statistics
+from fooling.search.evolution import Evolution, read_checkpoint
+
+MODEL = "efficientnet-lite0"
+POPULATION = 400
+ENCODINGS = ("cppn", "direct")
+VARIANTS = {  # name -> (precision, admission)
+    "fp32": ("fp32", None),
+    "bf16 report": ("bf16", "report"),
+    "bf16 fp32-admission": ("bf16", "fp32"),
+    "int8 fp32-admission": ("int8", "fp32"),
+    "int8 report": ("int8", "report"),
+}
+CURVE_EVERY = 50
+SPEED_FROM = 150  # the generation of seed 0's quality runs that the speed turns start from
+TURN = 2  # generations a variant runs in each of its turns
+TURNS = 4
+PAPER_GENERATIONS = 5000
+GOAL_SPEED = 1.4  # int8 over bf16, CPPN, end to end (on the AMD kind of CPU)
+DEFAULT_WORK = Path.home() / "int8_search"
+
+
+def classifier_for(precision: str) -> Classifier:
+    classifier = load_classifier(MODEL, "cpu", backend="openvino", precision=precision)
+    if (classifier.backend, classifier.precision) != ("openvino", precision):
+        raise SystemExit(f"{MODEL} asked for openvino {precision}, "
+                         f"got {classifier.backend} {classifier.precision}")  # fmt: skip
+    return classifier
+
+
+def fp32_figures(evolution: Evolution) -> dict[str, float]:
+    """The archive's median and classes >= 0.99, in fp32 (scored again where need be)."""
+    archive = evolution.archive
+    confidences = archive.confidence
+    if evolution.admission != "fp32" and not evolution.classifier.exact:
+        assert archive.images is not None
+        confidences = evolution.classifier.exact_confidences(
+            archive.images, archive.classes, confidences
+        )
+    figures = Statistics.of(confidences)
+    return {"median": figures.median, "fooled": figures.fooled}
+
+
+def make_evolution(classifier: Classifier, encoding: str, seed: int, admission: str | None):
+    return Evolution(classifier, make_encoding(encoding, classifier.input_shape),
+                     population=POPULATION, seed=seed, admission=admission)  # fmt: skip
+
+
+# ------------------------------------------------------------------ quality
+def quality(work: Path, generations: int, seeds: int) -> None:
+    runs = work / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    classifiers: dict[str, Classifier] = {}
+    for seed in range(seeds):
+        for encoding in ENCODINGS:
+            for variant, (precision, admission) in VARIANTS.items():
+                name = f"{encoding}-{seed}-{variant.replace(' ', '-')}"
+                done = runs / f"{name}.json"
+                if done.is_file():
+                    continue
+                if precision not in classifiers:
+                    classifiers[precision] = classifier_for(precision)
+                one_run(runs / name, done, classifiers[precision], encoding, seed, variant,
+                        admission, generations)  # fmt: skip
+
+
+def one_run(
+    folder: Path,
+    done: Path,
+    classifier: Classifier,
+    encoding: str,
+    seed: int,
+    variant: str,
+    admission: str | None,
+    generations: int,
+) -> None:
+    """One quality run, continued from its checkpoint in `folder` where there is one."""
+    record = folder / "curve.json"
+    if (folder / "state.safetensors").is_file() and record.is_file():
+        evolution = Evolution.from_state_dict(read_checkpoint(folder), classifier)
+        kept = json.loads(record.read_text())
+    else:
+        evolution = make_evolution(classifier, encoding, seed, admission)
+        kept = {"curve": [], "search_seconds": 0.0}
+    print(f"{folder.name}: from generation {evolution.generation + 1}", flush=True)
+    while evolution.generation < generations:
+        started = time.perf_counter()
+        target = min(generations, (evolution.generation // CURVE_EVERY + 1) * CURVE_EVERY)
+        while evolution.generation < target:
+            evolution.step()
+            evolution.progress()
+        kept["search_seconds"] += time.perf_counter() - started
+        point = {"generation": evolution.generation, "evaluations": evolution.evaluations,
+                 "rescored": evolution.rescored, **fp32_figures(evolution)}  # fmt: skip
+        kept["curve"].append(point)
+        folder.mkdir(parents=True, exist_ok=True)
+        evolution.save(folder)
+        record.write_text(json.dumps(kept))
+        if (seed, variant) == (0, "fp32") and evolution.generation == min(SPEED_FROM, generations):
+            evolution.save(folder.parent.parent / "speed-start" / encoding)  # (for `speed`)
+        print(f"  generation {point['generation']}: fp32 median {point['median']:.4f}, "
+              f"{point['fooled']} classes >= {FOOLED_AT}", flush=True)  # fmt: skip
+    last = kept["curve"][-1]
+    result = {
+        "encoding": encoding, "seed": seed, "variant": variant,
+        "precision": classifier.precision, "admission": evolution.admission,
+        "generations": evolution.generation, "evaluations": evolution.evaluations,
+        "rescored_in_fp32": evolution.rescored,
+        "rescored_share": evolution.rescored / evolution.evaluations,
+        "fp32_median_confidence": last["median"], "fp32_fooled_at_0.99": last["fooled"],
+        "search_seconds": round(kept["search_seconds"], 1),
+        "curve": kept["curve"],
+    }  # fmt: skip
+    done.write_text(json.dumps(result, indent=1))
+
+
+# ------------------------------------------------------------------ speed
+def speed(work: Path) -> None:
+    """Evaluations/s of each variant from the same mid-run archive, in turns."""
+    rates: dict[str, dict[str, Any]] = {}
+    classifiers = {precision: classifier_for(precision) for precision in ("fp32", "bf16", "int8")}
+    for encoding in ENCODINGS:
+        state = read_checkpoint(work / "speed-start" / encoding)  # (written by `quality`)
+        contenders: dict[str, Evolution] = {}
+        for variant, (precision, admission) in VARIANTS.items():
+            classifier = classifiers[precision]  # (one each: a compiled Lite0 takes GBs)
+            archive = Archive.from_state_dict(state["archive"], "cpu")
+            evolution = Evolution(classifier, make_encoding(encoding, classifier.input_shape),
+                                  population=POPULATION, seed=0, admission=admission,
+                                  archive=archive)  # fmt: skip
+            evolution.generation = int(state["generation"])
+            evolution.step()  # warm up
+            evolution.progress()
+            contenders[variant] = evolution
+        seconds = dict.fromkeys(contenders, 0.0)
+        counts = {variant: (run.evaluations, run.rescored) for variant, run in contenders.items()}
+        for _ in range(TURNS):
+            for variant, evolution in contenders.items():
+                started = time.perf_counter()
+                for _ in range(TURN):
+                    evolution.step()
+                    evolution.progress()
+                seconds[variant] += time.perf_counter() - started
+        rates[encoding] = {}
+        for variant, evolution in contenders.items():
+            evaluations = evolution.evaluations - counts[variant][0]
+            rescored = evolution.rescored - counts[variant][1]
+            rates[encoding][variant] = {
+                "evaluations_per_s": round(evaluations / seconds[variant], 1),
+                "timed_generations": TURN * TURNS,
+                "rescored_share": round(rescored / evaluations, 4),
+            }
+        for variant, row in rates[encoding].items():
+            print(f"speed {encoding:>6} {variant:<20} {row['evaluations_per_s']:>7.1f} eval/s "
+                  f"(re-scored {row['rescored_share']:.1%})", flush=True)  # fmt: skip
+    (work / "speed.json").write_text(
+        json.dumps({"speed": rates, **machine(torch.device("cpu"))}, indent=1)
+    )
+
+
+# ------------------------------------------------------------------ report
+def spread(values: list[float]) -> float:
+    return max(values) - min(values) if values else 0.0
+
+
+def report(work: Path) -> None:
+    runs = [json.loads(path.read_text()) for path in sorted((work / "runs").glob("*.json"))]
+    measured = json.loads((work / "speed.json").read_text())
+    figures: dict[str, Any] = {"benchmark": "int8_search", **machine(torch.device("cpu"))}
+    figures["speed_measured"] = {key: measured[key] for key in ("cpu", "measured_at")}
+    figures["settings"] = {
+        "model": MODEL,
+        "population": POPULATION,
+        "variants": VARIANTS,
+        "speed_from_generation": SPEED_FROM,
+        "speed_turns": [TURNS, TURN],
+    }
+    quality_rows: dict[str, dict[str, Any]] = {}
+    for encoding in ENCODINGS:
+        rows = {}
+        for variant in VARIANTS:
+            mine = [run for run in runs if (run["encoding"], run["variant"]) == (encoding, variant)]
+            if not mine:
+                continue
+            medians = [run["fp32_median_confidence"] for run in mine]
+            fooled = [run["fp32_fooled_at_0.99"] for run in mine]
+            rows[variant] = {
+                "seeds": sorted(run["seed"] for run in mine),
+                "generations": mine[0]["generations"], "evaluations": mine[0]["evaluations"],
+                "fp32_median_confidence": round(statistics.fmean(medians), 4),
+                "fp32_median_spread": round(spread(medians), 4),
+                "fp32_median_per_seed": [round(value, 4) for value in medians],
+                "fp32_fooled_at_0.99": round(statistics.fmean(fooled), 1),
+                "fp32_fooled_per_seed": fooled,
+                "rescored_share": round(statistics.fmean(run["rescored_share"] for run in mine), 4),
+                **measured["speed"][encoding][variant],
+            }  # fmt: skip
+        bf16 = rows["bf16 report"]["evaluations_per_s"]
+        for row in rows.values():
+            row["vs_bf16_report"] = round(row["evaluations_per_s"] / bf16, 2)
+        quality_rows[encoding] = rows
+    figures["results"] = quality_rows
+    figures["verdict"] = verdict(quality_rows)
+    best = figures["verdict"]["cppn_best_variant"]
+    cppn = quality_rows["cppn"]
+    paper = PAPER_GENERATIONS * POPULATION
+    figures["paper_cppn_run_projected_hours"] = {
+        variant: round(paper / cppn[variant]["evaluations_per_s"] / 3600, 2)
+        for variant in {best, "bf16 report"}
+    }
+    save("int8_search_cpu", figures)
+    for encoding, rows in quality_rows.items():
+        for variant, row in rows.items():
+            print(f"{encoding:>6} {variant:<20} fp32 median {row['fp32_median_confidence']:.4f} "
+                  f"(spread {row['fp32_median_spread']:.4f}), {row['fp32_fooled_at_0.99']:>6} "
+                  f">= 0.99, {row['evaluations_per_s']:>6.1f} eval/s = "
+                  f"{row['vs_bf16_report']:.2f}x bf16")  # fmt: skip
+    print(json.dumps(figures["verdict"], indent=1))
+
+
+def verdict(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per precision, the better admission; whether int8 is as good per evaluation as bf16."""
+    found: dict[str, Any] = {}
+    for encoding, by_variant in rows.items():
+        for precision in ("bf16", "int8"):
+            pair = [v for v in by_variant if v.startswith(precision)]
+            best = max(pair, key=lambda v: by_variant[v]["fp32_median_confidence"])
+            found[f"{encoding}_{precision}_better_admission"] = best.split()[1]
+        bf16 = by_variant["bf16 report"]
+        for variant in ("int8 fp32-admission", "int8 report"):
+            row = by_variant[variant]
+            floor = bf16["fp32_median_confidence"] - bf16["fp32_median_spread"]
+            found[f"{encoding}_{variant}"] = {
+                "as_good_per_evaluation": row["fp32_median_confidence"] >= floor,
+                "fp32_median_minus_bf16": round(row["fp32_median_confidence"]
+                                                - bf16["fp32_median_confidence"], 4),
+                "speed_vs_bf16": row["vs_bf16_report"],
+            }  # fmt: skip
+    cppn = rows["cppn"]
+    candidates = ["bf16 report", *(v for v in ("int8 fp32-admission", "int8 report")
+                                    if found[f"cppn_{v}"]["as_good_per_evaluation"])]  # fmt: skip
+    found["cppn_best_variant"] = max(candidates, key=lambda v: cppn[v]["evaluations_per_s"])
+    int8 = found[f"cppn_int8 {found['cppn_int8_better_admission']}"]
+    found["goal"] = {
+        "speed_at_least": GOAL_SPEED,
+        "speed": int8["speed_vs_bf16"],
+        "met": int8["speed_vs_bf16"] >= GOAL_SPEED and int8["as_good_per_evaluation"],
+    }
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("phase", choices=("quality", "speed", "report"))
+    parser.add_argument("--generations", type=int, default=300)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=DEFAULT_WORK,
+        help=f"where runs and checkpoints are kept (default: {DEFAULT_WORK})",
+    )
+    args = parser.parse_args()
+    keep_freed_memory()
+    if args.phase == "quality":
+        quality(args.work, args.generations, args.seeds)
+    elif args.phase == "speed":
+        speed(args.work)
+    else:
+        report(args.work)
+
+
+if __name__ == "__main__":
+    main()
