@@ -100,9 +100,9 @@ def quality(work: Path, generations: int, seeds: int) -> None:
     runs = work / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     classifiers: dict[str, Classifier] = {}
-    for seed in range(seeds):
-        for encoding in ENCODINGS:
-            for variant, (precision, admission) in VARIANTS.items():
+    for seed in range(seeds):  # (seed 0's fp32 runs first: they hold `speed`'s start)
+        for variant, (precision, admission) in VARIANTS.items():
+            for encoding in ENCODINGS:
                 name = f"{encoding}-{seed}-{variant.replace(' ', '-')}"
                 done = runs / f"{name}.json"
                 if done.is_file():
