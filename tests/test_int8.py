@@ -115,6 +115,26 @@ def test_each_encoding_calibrates_its_own_model_once(fresh_cache, monkeypatch):
     assert torch.equal(again(images), pickle_round_trip(again)(images))
 
 
+@pytest.mark.parametrize("damage", [b"", b"<net>not a model", b"\x00garbage\xff"])
+def test_a_damaged_int8_cache_entry_is_quantised_again_in_one_line(fresh_cache, damage):
+    calibration = Calibration.of(make_encoding("direct", (1, 28, 28)))
+    lenet_int8().calibrate(calibration)
+    (cached,) = fresh_cache.glob("openvino-int8-*/model.xml")
+    cached.write_bytes(damage)
+    classifier = lenet_int8()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        classifier.calibrate(calibration)
+    (warning,) = [str(w.message) for w in caught if "fooling:" in str(w.message)]
+    assert "\n" not in warning and f"the cached int8 model in {cached.parent}" in warning
+    assert warning.endswith("it was quantised again")
+    assert classifier.precision == "int8" and cached.stat().st_size > 1000
+    with warnings.catch_warnings(record=True) as caught:  # the next start is quiet
+        warnings.simplefilter("always")
+        lenet_int8().calibrate(calibration)
+    assert not [w for w in caught if "fooling:" in str(w.message)]
+
+
 def pickle_round_trip(classifier):
     import pickle
 

@@ -471,12 +471,11 @@ class Classifier:
         assert self._compiled is not None and isinstance(self._compiled.exact, OpenVinoModel)
         exact = self._compiled.exact
         try:
-            path = int8.quantized_model(
+            quantized = int8.quantize(
                 exact.path, calibration, self.fit(calibration.calibration_images()),
                 mean=self._mean, std=self._std, cache=cache_folder(),
                 fingerprint=str(self._weights()),
             )  # fmt: skip
-            quantized = OpenVinoModel(path, None, None, "int8")
             probe = self.fit(calibration.probe_images())
             agreement = float((quantized(probe).argmax(1) == exact(probe).argmax(1)).float().mean())
         except Exception as error:  # NNCF or OpenVINO failing: the search goes on without int8

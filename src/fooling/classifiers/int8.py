@@ -38,13 +38,14 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from fooling.classifiers.backends import read_normalized
+from fooling.classifiers.backends import OpenVinoModel, cause, read_normalized
 from fooling.encodings import Encoding, encoding_from_settings
 from fooling.errors import FoolingError
 
@@ -114,7 +115,7 @@ def check_installed() -> None:
         raise FoolingError(f"--precision int8 needs NNCF: {INSTALL}") from None
 
 
-def quantized_model(
+def quantize(
     model_file: Path,
     calibration: Calibration,
     images: torch.Tensor,
@@ -123,7 +124,7 @@ def quantized_model(
     std: torch.Tensor | None,
     cache: Path,
     fingerprint: str,
-) -> Path:
+) -> OpenVinoModel:
     """The int8 OpenVINO model of `model_file`, quantised into `cache` if it is not there.
 
     The classifier's normalisation is put into the graph before quantising, so the
@@ -139,7 +140,8 @@ def quantized_model(
         fingerprint: the weights' hash.
 
     Returns:
-        The quantised model's `.xml`.
+        The quantised model, compiled. A cached one that cannot be read is quantised
+        again, with one warning line.
 
     Raises:
         Exception: whatever NNCF or OpenVINO raise (the classifier reports it in one line).
@@ -154,7 +156,12 @@ def quantized_model(
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     target = cache / f"openvino-int8-{digest}" / "model.xml"
     if target.is_file():
-        return target
+        try:
+            return OpenVinoModel(target, None, None, "int8")
+        except Exception as error:
+            shutil.rmtree(target.parent, ignore_errors=True)
+            warnings.warn(f"fooling: the cached int8 model in {target.parent} could not be used "
+                          f"({cause(error)}); it was quantised again", stacklevel=4)  # fmt: skip
     graph = read_normalized(model_file, mean, std)
     array = images.numpy()
     dataset = nncf.Dataset([array[index : index + 1] for index in range(len(array))])
@@ -172,7 +179,7 @@ def quantized_model(
             os.replace(building, target.parent)
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    return target
+    return OpenVinoModel(target, None, None, "int8")
 
 
 @contextlib.contextmanager
