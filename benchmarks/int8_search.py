@@ -216,6 +216,19 @@ def report(work: Path) -> None:
     runs = [json.loads(path.read_text()) for path in sorted((work / "runs").glob("*.json"))]
     measured = json.loads((work / "speed.json").read_text())
     figures: dict[str, Any] = {"benchmark": "int8_search", **machine(torch.device("cpu"))}
+    generations = max(run["generations"] for run in runs)
+    figures["commands"] = [
+        f"python benchmarks/int8_search.py quality --generations {generations} "
+        f"--seeds {len({run['seed'] for run in runs})}",
+        "python benchmarks/int8_search.py speed",
+        "python benchmarks/int8_search.py report",
+    ]
+    figures["note"] = (
+        "Quality: every run scored the same number of evaluations; fp32 figures of the "
+        "archive at the end. Speed: every variant timed in turns from the same mid-run "
+        "archive, on the same machine, with no other work running; the quality runs' own "
+        "times (search_seconds in their files) shared the machine and are not used."
+    )
     figures["speed_measured"] = {key: measured[key] for key in ("cpu", "measured_at")}
     figures["settings"] = {
         "model": MODEL,

@@ -288,6 +288,23 @@ _TRANSFER = Spec(
     ),
 )
 
+
+def _int8_search_table(encoding: str) -> Table:
+    return Table(
+        f"EfficientNet-Lite0, {encoding} x 400, the same evaluations for every variant",
+        f"results/{encoding}",
+        "variant",
+        (
+            Figure("fp32 median", "fp32_median_confidence", ".4f"),
+            Figure("spread over seeds", "fp32_median_spread", ".4f"),
+            Figure("classes >= 0.99", "fp32_fooled_at_0.99", ".1f"),
+            Figure("share re-scored in fp32", "rescored_share", ".4f"),
+            Figure("evaluations/s", "evaluations_per_s", SECONDS),
+            Figure("/ bf16", "vs_bf16_report", ".2f"),
+        ),
+    )
+
+
 SPECS: dict[str, Spec] = {
     "ablate_imagenet_cpu": _ABLATE,
     "ablate_mnist_cpu": _ABLATE,
@@ -530,6 +547,28 @@ SPECS: dict[str, Spec] = {
         ),
     ),
     "imagenet_throughput": _IMAGENET_THROUGHPUT,
+    "int8_search": Spec(
+        THROUGHPUT,
+        figures=(
+            Figure("CPPN: int8 end to end over bf16 (goal 1.4)", "verdict/goal/speed", ".2f"),
+            Figure("goal met (that fast, and as good per evaluation)", "verdict/goal/met"),
+            Figure("CPPN: the fastest variant as good as bf16", "verdict/cppn_best_variant"),
+            Figure("CPPN: bf16's better admission", "verdict/cppn_bf16_better_admission"),
+            Figure("CPPN: int8's better admission", "verdict/cppn_int8_better_admission"),
+            Figure("direct: bf16's better admission", "verdict/direct_bf16_better_admission"),
+            Figure("direct: int8's better admission", "verdict/direct_int8_better_admission"),
+        ),
+        tables=(
+            _int8_search_table("cppn"),
+            _int8_search_table("direct"),
+            Table(
+                "The paper's CPPN run (5,000 x 400), projected",
+                "paper_cppn_run_projected_hours",
+                "variant",
+                (Figure("hours", "", ".2f"),),
+            ),
+        ),
+    ),
     "memory_growth": Spec(
         THROUGHPUT,
         tables=(
