@@ -212,86 +212,119 @@ def spread(values: list[float]) -> float:
     return max(values) - min(values) if values else 0.0
 
 
-def report(work: Path) -> None:
+def report(work: Path, generations: int, seeds: int) -> None:
+    """Write the results file from what `quality` and `speed` have reached (partial or not)."""
     runs = [json.loads(path.read_text()) for path in sorted((work / "runs").glob("*.json"))]
     measured = json.loads((work / "speed.json").read_text())
     figures: dict[str, Any] = {"benchmark": "int8_search", **machine(torch.device("cpu"))}
-    generations = max(run["generations"] for run in runs)
     figures["commands"] = [
-        f"python benchmarks/int8_search.py quality --generations {generations} "
-        f"--seeds {len({run['seed'] for run in runs})}",
+        f"python benchmarks/int8_search.py quality --generations {generations} --seeds {seeds}",
         "python benchmarks/int8_search.py speed",
-        "python benchmarks/int8_search.py report",
+        f"python benchmarks/int8_search.py report --generations {generations} --seeds {seeds}",
     ]
+    planned = len(ENCODINGS) * len(VARIANTS) * seeds
+    figures["quality_runs"] = {"finished": len(runs), "planned": planned}
     figures["note"] = (
-        "Quality: every run scored the same number of evaluations; fp32 figures of the "
+        "Quality: every run scores the same number of evaluations; the fp32 figures of its "
         "archive at the end. Speed: every variant timed in turns from the same mid-run "
         "archive, on the same machine, with no other work running; the quality runs' own "
         "times (search_seconds in their files) shared the machine and are not used."
     )
     figures["speed_measured"] = {key: measured[key] for key in ("cpu", "measured_at")}
     figures["settings"] = {
-        "model": MODEL,
-        "population": POPULATION,
-        "variants": VARIANTS,
-        "speed_from_generation": SPEED_FROM,
+        "model": MODEL, "population": POPULATION, "generations": generations,
+        "seeds": seeds, "variants": VARIANTS, "speed_from_generation": SPEED_FROM,
         "speed_turns": [TURNS, TURN],
+    }  # fmt: skip
+    rows = {
+        encoding: {
+            variant: quality_row(runs, encoding, variant) | measured["speed"][encoding][variant]
+            for variant in VARIANTS
+        }
+        for encoding in ENCODINGS
     }
-    quality_rows: dict[str, dict[str, Any]] = {}
-    for encoding in ENCODINGS:
-        rows = {}
-        for variant in VARIANTS:
-            mine = [run for run in runs if (run["encoding"], run["variant"]) == (encoding, variant)]
-            if not mine:
-                continue
-            medians = [run["fp32_median_confidence"] for run in mine]
-            fooled = [run["fp32_fooled_at_0.99"] for run in mine]
-            rows[variant] = {
-                "seeds": sorted(run["seed"] for run in mine),
-                "generations": mine[0]["generations"], "evaluations": mine[0]["evaluations"],
-                "fp32_median_confidence": round(statistics.fmean(medians), 4),
-                "fp32_median_spread": round(spread(medians), 4),
-                "fp32_median_per_seed": [round(value, 4) for value in medians],
-                "fp32_fooled_at_0.99": round(statistics.fmean(fooled), 1),
-                "fp32_fooled_per_seed": fooled,
-                "rescored_share": round(statistics.fmean(run["rescored_share"] for run in mine), 4),
-                **measured["speed"][encoding][variant],
-            }  # fmt: skip
-        bf16 = rows["bf16 report"]["evaluations_per_s"]
-        for row in rows.values():
+    for by_variant in rows.values():
+        bf16 = by_variant["bf16 report"]["evaluations_per_s"]
+        for row in by_variant.values():
             row["vs_bf16_report"] = round(row["evaluations_per_s"] / bf16, 2)
-        quality_rows[encoding] = rows
-    figures["results"] = quality_rows
-    figures["verdict"] = verdict(quality_rows)
-    best = figures["verdict"]["cppn_best_variant"]
-    cppn = quality_rows["cppn"]
+    figures["results"] = rows
+    complete = len(runs) == planned
+    figures["verdict"] = verdict(rows if complete else None)
+    shown = ("bf16 report", figures["verdict"]["cppn_best_variant"]) if complete else VARIANTS
     paper = PAPER_GENERATIONS * POPULATION
     figures["paper_cppn_run_projected_hours"] = {
-        variant: round(paper / cppn[variant]["evaluations_per_s"] / 3600, 2)
-        for variant in {best, "bf16 report"}
+        variant: round(paper / rows["cppn"][variant]["evaluations_per_s"] / 3600, 2)
+        for variant in shown
     }
     save("int8_search_cpu", figures)
-    for encoding, rows in quality_rows.items():
-        for variant, row in rows.items():
-            print(f"{encoding:>6} {variant:<20} fp32 median {row['fp32_median_confidence']:.4f} "
-                  f"(spread {row['fp32_median_spread']:.4f}), {row['fp32_fooled_at_0.99']:>6} "
-                  f">= 0.99, {row['evaluations_per_s']:>6.1f} eval/s = "
-                  f"{row['vs_bf16_report']:.2f}x bf16")  # fmt: skip
+    for encoding, by_variant in rows.items():
+        for variant, row in by_variant.items():
+            quality = (f"fp32 median {row['fp32_median_confidence']:.4f} (spread "
+                       f"{row['fp32_median_spread']:.4f}, seeds {row['seeds']})"
+                       if row["seeds"] else "no quality run finished")  # fmt: skip
+            print(f"{encoding:>6} {variant:<20} {quality}, {row['evaluations_per_s']:>6.1f} "
+                  f"eval/s = {row['vs_bf16_report']:.2f}x bf16")  # fmt: skip
     print(json.dumps(figures["verdict"], indent=1))
+    if not complete:
+        print(f"quality runs: {len(runs)} of {planned} finished; no verdict yet")
 
 
-def verdict(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per precision, the better admission; whether int8 is as good per evaluation as bf16."""
-    found: dict[str, Any] = {}
+def quality_row(runs: list[dict[str, Any]], encoding: str, variant: str) -> dict[str, Any]:
+    """A variant's fp32 figures over its finished seeds (None where none has finished)."""
+    mine = [run for run in runs if (run["encoding"], run["variant"]) == (encoding, variant)]
+    medians = [run["fp32_median_confidence"] for run in mine]
+    fooled = [run["fp32_fooled_at_0.99"] for run in mine]
+    shares = [run["rescored_share"] for run in mine]
+    return {
+        "seeds": sorted(run["seed"] for run in mine),
+        "evaluations": mine[0]["evaluations"] if mine else None,
+        "fp32_median_confidence": round(statistics.fmean(medians), 4) if mine else None,
+        "fp32_median_spread": round(spread(medians), 4) if mine else None,
+        "fp32_median_per_seed": [round(value, 4) for value in medians],
+        "fp32_fooled_at_0.99": round(statistics.fmean(fooled), 1) if mine else None,
+        "fp32_fooled_per_seed": fooled,
+        "rescored_share_whole_run": round(statistics.fmean(shares), 4) if mine else None,
+    }
+
+
+def verdict(rows: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """Per encoding and precision, the better admission; whether int8 is as good per
+    evaluation as bf16; the goal. Every value None while the quality runs are unfinished.
+
+    The better admission has the higher fp32 median, unless the two differ by no more
+    than the larger of their seed-to-seed spreads: then the faster one.
+    """
+    found: dict[str, Any] = {
+        "cppn_best_variant": None,
+        "goal": {"speed_at_least": GOAL_SPEED, "speed": None, "met": None},
+    }
+    for encoding in ENCODINGS:
+        for precision in ("bf16", "int8"):
+            found[f"{encoding}_{precision}_better_admission"] = None
+        for variant in ("int8 fp32-admission", "int8 report"):
+            found[f"{encoding}_{variant}"] = {"as_good_per_evaluation": None,
+                                             "fp32_median_minus_bf16": None,
+                                             "speed_vs_bf16": None}  # fmt: skip
+    if rows is None:
+        return found
     for encoding, by_variant in rows.items():
         for precision in ("bf16", "int8"):
-            pair = [v for v in by_variant if v.startswith(precision)]
-            best = max(pair, key=lambda v: by_variant[v]["fp32_median_confidence"])
-            found[f"{encoding}_{precision}_better_admission"] = best.split()[1]
+            fp32, report = (
+                by_variant[f"{precision} fp32-admission"],
+                by_variant[f"{precision} report"],
+            )
+            apart = fp32["fp32_median_confidence"] - report["fp32_median_confidence"]
+            noise = max(fp32["fp32_median_spread"], report["fp32_median_spread"])
+            if abs(apart) > noise:
+                better = "fp32-admission" if apart > 0 else "report"
+            else:
+                faster = fp32["evaluations_per_s"] > report["evaluations_per_s"]
+                better = "fp32-admission" if faster else "report"
+            found[f"{encoding}_{precision}_better_admission"] = better
         bf16 = by_variant["bf16 report"]
+        floor = bf16["fp32_median_confidence"] - bf16["fp32_median_spread"]
         for variant in ("int8 fp32-admission", "int8 report"):
             row = by_variant[variant]
-            floor = bf16["fp32_median_confidence"] - bf16["fp32_median_spread"]
             found[f"{encoding}_{variant}"] = {
                 "as_good_per_evaluation": row["fp32_median_confidence"] >= floor,
                 "fp32_median_minus_bf16": round(row["fp32_median_confidence"]
@@ -303,8 +336,7 @@ def verdict(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
                                     if found[f"cppn_{v}"]["as_good_per_evaluation"])]  # fmt: skip
     found["cppn_best_variant"] = max(candidates, key=lambda v: cppn[v]["evaluations_per_s"])
     int8 = found[f"cppn_int8 {found['cppn_int8_better_admission']}"]
-    found["goal"] = {
-        "speed_at_least": GOAL_SPEED,
+    found["goal"] |= {
         "speed": int8["speed_vs_bf16"],
         "met": int8["speed_vs_bf16"] >= GOAL_SPEED and int8["as_good_per_evaluation"],
     }
@@ -329,7 +361,7 @@ def main() -> None:
     elif args.phase == "speed":
         speed(args.work)
     else:
-        report(args.work)
+        report(args.work, args.generations, args.seeds)
 
 
 if __name__ == "__main__":

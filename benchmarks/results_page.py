@@ -298,7 +298,9 @@ def _int8_search_table(encoding: str) -> Table:
             Figure("fp32 median", "fp32_median_confidence", ".4f"),
             Figure("spread over seeds", "fp32_median_spread", ".4f"),
             Figure("classes >= 0.99", "fp32_fooled_at_0.99", ".1f"),
-            Figure("share re-scored in fp32", "rescored_share", ".4f"),
+            Figure("seeds finished", "seeds"),
+            Figure("share re-scored in fp32 (whole run)", "rescored_share_whole_run", ".4f"),
+            Figure("share re-scored (timed turns)", "rescored_share", ".4f"),
             Figure("evaluations/s", "evaluations_per_s", SECONDS),
             Figure("/ bf16", "vs_bf16_report", ".2f"),
         ),
@@ -550,6 +552,8 @@ SPECS: dict[str, Spec] = {
     "int8_search": Spec(
         THROUGHPUT,
         figures=(
+            Figure("quality runs finished", "quality_runs/finished", COUNT),
+            Figure("quality runs planned", "quality_runs/planned", COUNT),
             Figure("CPPN: int8 end to end over bf16 (goal 1.4)", "verdict/goal/speed", ".2f"),
             Figure("goal met (that fast, and as good per evaluation)", "verdict/goal/met"),
             Figure("CPPN: the fastest variant as good as bf16", "verdict/cppn_best_variant"),
