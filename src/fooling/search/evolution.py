@@ -249,7 +249,7 @@ class Evolution:
         if self.evaluate is not self.classifier and isinstance(self.evaluate, Classifier):
             self.evaluate.check_scores()
         unread, self._unread = self._unread, []
-        on_device = [row[3] for row in unread if isinstance(row[3], torch.Tensor)]
+        on_device = [figures for *_, figures, _ in unread if isinstance(figures, torch.Tensor)]
         read = iter(torch.stack(on_device).tolist() if on_device else [])  # one wait for all
         rows = [
             ProgressRow.at(generation, evaluations, seconds,
