@@ -1,7 +1,7 @@
 """int8 against bf16 and fp32 on the ImageNet search: per evaluation, and per second (issue 28).
 
     python benchmarks/int8_search.py quality [--generations 300] [--seeds 3] [--work DIR]
-    python benchmarks/int8_search.py speed [--work DIR]
+    python benchmarks/int8_search.py speed [--encoding cppn|direct] [--work DIR]
     python benchmarks/int8_search.py report [--work DIR]
 
 EfficientNet-Lite0 on OpenVINO, CPPN and direct, each at a population of 400, in five
@@ -17,9 +17,10 @@ takes hours on 2 cores). Its own wall times are kept, but other work on the mach
 have shared it: the speeds come from `speed`.
 
 `speed` times every variant end to end (`Evolution.step`, scoring, admission and all),
-taking turns of `TURN` generations from the same archive (the fp32 quality run of seed
-0 at generation `SPEED_FROM`, which `quality` keeps), so that all see the same archive
-and the same load. Run it on a quiet machine, after `quality` has passed that point.
+in `TURNS` turns of `TURN` generations each, every turn starting from the same archive
+(the fp32 quality run of seed 0 at generation `SPEED_FROM`, which `quality` keeps), so
+that all see the same archive and the same load. Run it on a quiet machine, after
+`quality` has passed that point.
 
 `report` writes `benchmarks/results/int8_search_cpu.json` from both: each variant's fp32
 median and classes >= 0.99 at equal evaluations (mean, and spread over the seeds), its
@@ -31,6 +32,7 @@ paper's CPPN run (5,000 x 400) projected at the best precision beside bf16.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -63,7 +65,7 @@ VARIANTS = {  # name -> (precision, admission)
 CURVE_EVERY = 50
 SPEED_FROM = 150  # the generation of seed 0's quality runs that the speed turns start from
 TURN = 2  # generations a variant runs in each of its turns
-TURNS = 4
+TURNS = 6
 PAPER_GENERATIONS = 5000
 GOAL_SPEED = 1.4  # int8 over bf16, CPPN, end to end (on the AMD kind of CPU)
 DEFAULT_WORK = Path.home() / "int8_search"
@@ -164,47 +166,58 @@ def one_run(
 
 
 # ------------------------------------------------------------------ speed
-def speed(work: Path) -> None:
-    """Evaluations/s of each variant from the same mid-run archive, in turns."""
-    rates: dict[str, dict[str, Any]] = {}
-    classifiers = {precision: classifier_for(precision) for precision in ("fp32", "bf16", "int8")}
-    for encoding in ENCODINGS:
+def speed(work: Path, encodings: tuple[str, ...]) -> None:
+    """Evaluations/s of each variant, in turns, each turn from the same mid-run archive.
+
+    Each precision's classifier stays loaded, as in a search. Every turn starts each
+    variant afresh from the saved archive, one generation to warm up, then `TURN` timed,
+    so that one archive is in memory at a time (a direct archive holds 1000 genomes of
+    224 x 224 x 3 floats). With Lite0 compiled three times for a batch of 400, the direct
+    encoding needs about 14 GB. `speed.json` gathers the encodings.
+    """
+    measured = work / "speed.json"
+    rates: dict[str, dict[str, Any]] = (
+        json.loads(measured.read_text())["speed"] if measured.is_file() else {}
+    )
+    for encoding in encodings:
+        classifiers = {precision: classifier_for(precision) for precision, _ in VARIANTS.values()}
         state = read_checkpoint(work / "speed-start" / encoding)  # (written by `quality`)
-        contenders: dict[str, Evolution] = {}
-        for variant, (precision, admission) in VARIANTS.items():
-            classifier = classifiers[precision]  # (one each: a compiled Lite0 takes GBs)
-            archive = Archive.from_state_dict(state["archive"], "cpu")
-            evolution = Evolution(classifier, make_encoding(encoding, classifier.input_shape),
-                                  population=POPULATION, seed=0, admission=admission,
-                                  archive=archive)  # fmt: skip
-            evolution.generation = int(state["generation"])
-            evolution.step()  # warm up
-            evolution.progress()
-            contenders[variant] = evolution
-        seconds = dict.fromkeys(contenders, 0.0)
-        counts = {variant: (run.evaluations, run.rescored) for variant, run in contenders.items()}
+        seconds = dict.fromkeys(VARIANTS, 0.0)
+        evaluations = dict.fromkeys(VARIANTS, 0)
+        rescored = dict.fromkeys(VARIANTS, 0)
         for _ in range(TURNS):
-            for variant, evolution in contenders.items():
+            for variant, (precision, admission) in VARIANTS.items():
+                classifier = classifiers[precision]
+                evolution = Evolution(
+                    classifier, make_encoding(encoding, classifier.input_shape),
+                    population=POPULATION, seed=0, admission=admission,
+                    archive=Archive.from_state_dict(state["archive"], "cpu"),
+                )  # fmt: skip
+                evolution.generation = int(state["generation"])
+                evolution.step()  # warm up
+                evolution.progress()
+                before = evolution.evaluations, evolution.rescored
                 started = time.perf_counter()
                 for _ in range(TURN):
                     evolution.step()
                     evolution.progress()
                 seconds[variant] += time.perf_counter() - started
-        rates[encoding] = {}
-        for variant, evolution in contenders.items():
-            evaluations = evolution.evaluations - counts[variant][0]
-            rescored = evolution.rescored - counts[variant][1]
-            rates[encoding][variant] = {
-                "evaluations_per_s": round(evaluations / seconds[variant], 1),
+                evaluations[variant] += evolution.evaluations - before[0]
+                rescored[variant] += evolution.rescored - before[1]
+                del evolution  # (one archive at a time)
+                gc.collect()
+        rates[encoding] = {
+            variant: {
+                "evaluations_per_s": round(evaluations[variant] / seconds[variant], 1),
                 "timed_generations": TURN * TURNS,
-                "rescored_share": round(rescored / evaluations, 4),
+                "rescored_share": round(rescored[variant] / evaluations[variant], 4),
             }
+            for variant in VARIANTS
+        }
         for variant, row in rates[encoding].items():
             print(f"speed {encoding:>6} {variant:<20} {row['evaluations_per_s']:>7.1f} eval/s "
                   f"(re-scored {row['rescored_share']:.1%})", flush=True)  # fmt: skip
-    (work / "speed.json").write_text(
-        json.dumps({"speed": rates, **machine(torch.device("cpu"))}, indent=1)
-    )
+        measured.write_text(json.dumps({"speed": rates, **machine(torch.device("cpu"))}, indent=1))
 
 
 # ------------------------------------------------------------------ report
@@ -348,6 +361,7 @@ def main() -> None:
     parser.add_argument("phase", choices=("quality", "speed", "report"))
     parser.add_argument("--generations", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--encoding", choices=ENCODINGS, help="speed: this encoding only")
     parser.add_argument(
         "--work",
         type=Path,
@@ -359,7 +373,7 @@ def main() -> None:
     if args.phase == "quality":
         quality(args.work, args.generations, args.seeds)
     elif args.phase == "speed":
-        speed(args.work)
+        speed(args.work, ENCODINGS if args.encoding is None else (args.encoding,))
     else:
         report(args.work, args.generations, args.seeds)
 
