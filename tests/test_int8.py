@@ -172,6 +172,7 @@ def test_an_int8_model_that_fails_its_check_is_left_in_one_line(fresh_cache, mon
         (["--backend", "torch"], "--precision int8 runs on OpenVINO, not on --backend torch"),
         (["--backend", "onnxruntime"], "runs on OpenVINO, not on --backend onnxruntime"),
         ([], 'needs NNCF: pip install "fooling[int8]"'),
+        (["--against", "msp"], "torch features, where --precision int8 does not apply"),
     ],
 )
 def test_int8_where_it_cannot_run_is_refused_in_one_line(tmp_path, capsys, monkeypatch, options,

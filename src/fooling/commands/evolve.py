@@ -180,7 +180,7 @@ def against_from(args: argparse.Namespace, classifier: Classifier) -> AgainstDet
 
     Raises:
         FoolingError: real-image options without `--against`, `--against` with
-            `--workers`, or as `against_detector`.
+            `--workers` or `--precision int8`, or as `against_detector`.
     """
     if args.against is None:
         for option in ("against_penalty", "data", "fit_count", "held_out_count"):
@@ -189,6 +189,9 @@ def against_from(args: argparse.Namespace, classifier: Classifier) -> AgainstDet
         return None
     if args.workers > 1:
         raise FoolingError("--against runs in one process: leave out --workers")
+    if args.precision == "int8":
+        raise FoolingError("--against scores through the detector's torch features, "
+                           "where --precision int8 does not apply: leave it out")  # fmt: skip
     return against_detector(classifier, args.against, penalty=args.against_penalty or "soft",
                             data=args.data, fit_count=args.fit_count,
                             held_out_count=args.held_out_count)  # fmt: skip
