@@ -21,6 +21,9 @@ AVX-512-BF16 without it; what bf16 gains differs between the two), bf16 runs onl
 if it beats OpenVINO's fp32 on the timed batch. Each race is run once per model, pair of
 contenders and machine, and its outcome is kept in the cache. Later runs then
 choose alike, so the same seed gives the same run.
+
+int8 is quantised from the fp32 model here by NNCF, for a search's own images: see
+`fooling.classifiers.int8`.
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ class Compiled:
 
     Attributes:
         backend: `"openvino"` or `"onnxruntime"`.
-        forward: the search's forward pass (bf16 where asked for and supported).
+        forward: the search's forward pass (bf16 where asked for and supported; int8
+            once `Classifier.calibrate` has quantised it, `fooling.classifiers.int8`).
         exact: the fp32 forward pass (the same as `forward` when that is fp32).
         precision: the precision of `forward`.
     """

@@ -197,7 +197,8 @@ class Classifier:
         return isinstance(self.model, nn.Module)
 
     def identity(self) -> dict[str, object]:
-        """What makes this classifier score as it does: its weights and its preprocessing.
+        """What makes this classifier score as it does: its weights, its preprocessing, its
+        precision and backend, and for int8 its calibration.
 
         A checkpoint records it, and a run resumes only with a classifier whose
         identity is the same. `weights` is the SHA-256 of the model file or of the
