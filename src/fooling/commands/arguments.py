@@ -110,13 +110,13 @@ def add_classifier_arguments(parser: argparse.ArgumentParser, *, int8: bool = Fa
     parser.add_argument("--weights", type=Path, help=WEIGHTS_HELP)
     parser.add_argument("--device", help=DEVICE_HELP)
     int8_help = ("; int8: OpenVINO quantised by NNCF on the encoding's own images, every image "
-                 "entering the archive scored again in fp32 (docs/cpu.md)")  # fmt: skip
+                 "entering the archive scored again in fp32 (see docs/cpu.md)")  # fmt: skip
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16", "int8")[: 4 if int8 else 3],
         default="auto",
         help="auto: bf16 on a GPU, and on OpenVINO where the CPU has AMX or AVX-512-BF16 "
-        f"and bf16 wins a timed race against fp32; else fp32{int8_help if int8 else ''} "
-        "(saved and printed confidences are fp32 either way)",
+        f"and bf16 wins a timed race against fp32; else fp32{int8_help if int8 else ''}. "
+        "Saved and printed confidences are fp32 whatever the precision",
     )  # fmt: skip
     parser.add_argument(
         "--backend", choices=BACKENDS, default="auto",
