@@ -49,7 +49,7 @@ from fooling.allocator import keep_freed_memory
 from fooling.archive import Archive
 from fooling.classifiers import Classifier, load_classifier
 from fooling.encodings import make_encoding
-from fooling.records import FOOLED_AT, Statistics
+from fooling.records import FOOLED_AT
 from fooling.search.evolution import Evolution, read_checkpoint
 
 MODEL = "efficientnet-lite0"
@@ -77,19 +77,6 @@ def classifier_for(precision: str) -> Classifier:
         raise SystemExit(f"{MODEL} asked for openvino {precision}, "
                          f"got {classifier.backend} {classifier.precision}")  # fmt: skip
     return classifier
-
-
-def fp32_figures(evolution: Evolution) -> dict[str, float]:
-    """The archive's median and classes >= 0.99, in fp32 (scored again where need be)."""
-    archive = evolution.archive
-    confidences = archive.confidence
-    if evolution.admission != "fp32" and not evolution.classifier.exact:
-        assert archive.images is not None
-        confidences = evolution.classifier.exact_confidences(
-            archive.images, archive.classes, confidences
-        )
-    figures = Statistics.of(confidences)
-    return {"median": figures.median, "fooled": figures.fooled}
 
 
 def make_evolution(classifier: Classifier, encoding: str, seed: int, admission: str | None):
@@ -132,17 +119,17 @@ def one_run(
         kept = json.loads(record.read_text())
     else:
         evolution = make_evolution(classifier, encoding, seed, admission)
-        kept = {"curve": [], "search_seconds": 0.0}
+        kept = {"curve": []}
     print(f"{folder.name}: from generation {evolution.generation + 1}", flush=True)
     while evolution.generation < generations:
-        started = time.perf_counter()
         target = min(generations, (evolution.generation // CURVE_EVERY + 1) * CURVE_EVERY)
-        while evolution.generation < target:
+        while evolution.generation < target:  # (from generation 0: `run` starts at 1)
             evolution.step()
             evolution.progress()
-        kept["search_seconds"] += time.perf_counter() - started
-        point = {"generation": evolution.generation, "evaluations": evolution.evaluations,
-                 "rescored": evolution.rescored, **fp32_figures(evolution)}  # fmt: skip
+        reached = evolution.result()  # its elites' confidences: fp32
+        point = {"generation": reached.generations, "evaluations": reached.evaluations,
+                 "rescored": reached.rescored, "median": reached.median_confidence,
+                 "fooled": reached.fooled()}  # fmt: skip
         kept["curve"].append(point)
         folder.mkdir(parents=True, exist_ok=True)
         evolution.save(folder)
@@ -159,7 +146,7 @@ def one_run(
         "rescored_in_fp32": evolution.rescored,
         "rescored_share": evolution.rescored / evolution.evaluations,
         "fp32_median_confidence": last["median"], "fp32_fooled_at_0.99": last["fooled"],
-        "search_seconds": round(kept["search_seconds"], 1),
+        "search_seconds": round(evolution.seconds, 1),
         "curve": kept["curve"],
     }  # fmt: skip
     done.write_text(json.dumps(result, indent=1))

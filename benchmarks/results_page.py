@@ -289,6 +289,17 @@ _TRANSFER = Spec(
 )
 
 
+def _end_to_end_table(what: str, key: str, *, projected: bool) -> Table:
+    """A table of `cpu_backends`' end-to-end runs of one model and encoding, by backend."""
+    columns = (
+        Figure("evaluations/s", "evaluations_per_s", SECONDS),
+        Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
+    )
+    if projected:
+        columns += (Figure("paper's run projected (hours)", "paper_run_projected_hours", ".2f"),)
+    return Table(f"End to end, {what}", f"end_to_end/{key}", "backend", columns)
+
+
 def _int8_search_table(encoding: str) -> Table:
     return Table(
         f"EfficientNet-Lite0, {encoding} x 400, the same evaluations for every variant",
@@ -420,44 +431,16 @@ SPECS: dict[str, Spec] = {
                     Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
                 ),
             ),
-            Table(
-                "End to end, EfficientNet-Lite0, CPPN x 400",
-                "end_to_end/efficientnet-lite0 cppn x 400",
-                "backend",
-                (
-                    Figure("evaluations/s", "evaluations_per_s", SECONDS),
-                    Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
-                    Figure("paper's run projected (hours)", "paper_run_projected_hours", ".2f"),
-                ),
+            _end_to_end_table(
+                "EfficientNet-Lite0, CPPN x 400", "efficientnet-lite0 cppn x 400", projected=True
             ),
-            Table(
-                "End to end, EfficientNet-Lite0, direct x 200",
-                "end_to_end/efficientnet-lite0 direct x 200",
-                "backend",
-                (
-                    Figure("evaluations/s", "evaluations_per_s", SECONDS),
-                    Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
-                    Figure("paper's run projected (hours)", "paper_run_projected_hours", ".2f"),
-                ),
+            _end_to_end_table(
+                "EfficientNet-Lite0, direct x 200",
+                "efficientnet-lite0 direct x 200",
+                projected=True,
             ),
-            Table(
-                "End to end, LeNet, direct x 200",
-                "end_to_end/lenet-mnist direct x 200",
-                "backend",
-                (
-                    Figure("evaluations/s", "evaluations_per_s", SECONDS),
-                    Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
-                ),
-            ),
-            Table(
-                "End to end, LeNet, CPPN x 200",
-                "end_to_end/lenet-mnist cppn x 200",
-                "backend",
-                (
-                    Figure("evaluations/s", "evaluations_per_s", SECONDS),
-                    Figure("/ torch fp32", "vs_torch_fp32", ".2f"),
-                ),
-            ),
+            _end_to_end_table("LeNet, direct x 200", "lenet-mnist direct x 200", projected=False),
+            _end_to_end_table("LeNet, CPPN x 200", "lenet-mnist cppn x 200", projected=False),
         ),
     ),
     "detection_against_lenet": Spec(

@@ -14,6 +14,7 @@ from fooling.classifiers import int8, load_classifier
 from fooling.classifiers.int8 import Calibration
 from fooling.cli import main
 from fooling.encodings import make_encoding
+from fooling.errors import FoolingError
 from fooling.runs.progress import read_progress
 from fooling.search.evolution import Evolution
 
@@ -91,6 +92,14 @@ def test_report_time_admission_reports_fp32_too():
     result = evolution.run(10, progress=False)
     assert result.admission == "report" and result.rescored == 0
     assert (result.confidences - fp32_confidences(result.images, result.classes)).abs().max() < 1e-4
+
+
+def test_an_unknown_admission_or_one_that_cannot_apply_is_refused_in_one_line():
+    classifier, encoding = lenet_int8(), make_encoding("direct", (1, 28, 28))
+    with pytest.raises(FoolingError, match=r"^admission must be one of fp32, report, got 'later'$"):
+        Evolution(classifier, encoding, population=10, admission="later")
+    with pytest.raises(FoolingError, match=r"^fp32 admission scores with the classifier, not"):
+        Evolution(classifier, encoding, population=10, evaluator=classifier, admission="fp32")
 
 
 def test_each_encoding_calibrates_its_own_model_once(fresh_cache, monkeypatch):

@@ -238,19 +238,31 @@ def _cached(
         return model  # OpenVINO reads an .onnx file as it is
     folded = backend == "onnxruntime"  # ONNX Runtime runs the normalisation in the graph
     target = _cache_entry(backend, input_shape, fingerprint, mean, std)
-    folder = target.parent
-    if target.is_file():
-        return target
-    cache_folder().mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(dir=cache_folder()))
+    if not target.is_file():
+        write_cache_entry(
+            target,
+            lambda path: export(
+                backend, model, input_shape, mean if folded else None, std if folded else None, path
+            ),
+        )
+    return target
+
+
+def write_cache_entry(target: Path, write: Callable[[Path], None]) -> None:
+    """Make `target`, a file alone in its folder of the cache, by `write(path)`, atomically.
+
+    The file is written in a fresh folder beside it, which then takes the entry's name
+    at once: a racing process sees all of the entry or none of it (and the first one
+    to finish keeps its own).
+    """
+    target.parent.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=target.parent.parent))
     try:
-        export(backend, model, input_shape, mean if folded else None, std if folded else None,
-               building / target.name)  # fmt: skip
+        write(building / target.name)
         with contextlib.suppress(OSError):  # another process cached it first
-            os.replace(building, folder)  # atomic: a racing process sees all or nothing
+            os.replace(building, target.parent)
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    return target
 
 
 def _cache_entry(

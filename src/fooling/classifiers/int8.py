@@ -39,7 +39,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,7 +46,12 @@ from typing import Any
 
 import torch
 
-from fooling.classifiers.backends import OpenVinoModel, cause, read_normalized
+from fooling.classifiers.backends import (
+    OpenVinoModel,
+    cause,
+    read_normalized,
+    write_cache_entry,
+)
 from fooling.encodings import Encoding, encoding_from_settings
 from fooling.errors import FoolingError
 
@@ -173,14 +177,9 @@ def quantize(
             preset=getattr(nncf.QuantizationPreset, calibration.preset.upper()),
             fast_bias_correction=calibration.fast_bias_correction,
         )  # fmt: skip
-    cache.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(dir=cache))
-    try:
-        openvino.save_model(quantized, str(building / target.name), compress_to_fp16=False)
-        with contextlib.suppress(OSError):  # another process cached it first
-            os.replace(building, target.parent)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+    write_cache_entry(
+        target, lambda path: openvino.save_model(quantized, str(path), compress_to_fp16=False)
+    )
     return OpenVinoModel(target, None, None, "int8")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from fooling.classifiers import Classifier, load_classifier
 from fooling.classifiers.backends import BACKENDS
+from fooling.classifiers.classifier import PRECISIONS
 from fooling.distributed.cluster import INSTALL
 from fooling.errors import FoolingError
 from fooling.limits import IMAGE_SIDE, MEAN, SEED, STD, WORKERS, Limit
@@ -112,7 +113,7 @@ def add_classifier_arguments(parser: argparse.ArgumentParser, *, int8: bool = Fa
     int8_help = ("; int8: OpenVINO quantised by NNCF on the encoding's own images, every image "
                  "entering the archive scored again in fp32 (see docs/cpu.md)")  # fmt: skip
     parser.add_argument(
-        "--precision", choices=("auto", "fp32", "bf16", "int8")[: 4 if int8 else 3],
+        "--precision", choices=[name for name in PRECISIONS if int8 or name != "int8"],
         default="auto",
         help="auto: bf16 on a GPU, and on OpenVINO where the CPU has AMX or AVX-512-BF16 "
         f"and bf16 wins a timed race against fp32; else fp32{int8_help if int8 else ''}. "
