@@ -89,17 +89,31 @@ def quality(work: Path, generations: int, seeds: int) -> None:
     runs = work / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     classifiers: dict[str, Classifier] = {}
-    for seed in range(seeds):  # (seed 0's fp32 runs first: they hold `speed`'s start)
-        for variant, (precision, admission) in VARIANTS.items():
-            for encoding in ENCODINGS:
-                name = f"{encoding}-{seed}-{variant.replace(' ', '-')}"
-                done = runs / f"{name}.json"
-                if done.is_file():
-                    continue
-                if precision not in classifiers:
-                    classifiers[precision] = classifier_for(precision)
-                one_run(runs / name, done, classifiers[precision], encoding, seed, variant,
-                        admission, generations)  # fmt: skip
+    for encoding, seed, variant in run_order(seeds):
+        precision, admission = VARIANTS[variant]
+        name = f"{encoding}-{seed}-{variant.replace(' ', '-')}"
+        done = runs / f"{name}.json"
+        if done.is_file():
+            continue
+        if precision not in classifiers:
+            classifiers[precision] = classifier_for(precision)
+        one_run(runs / name, done, classifiers[precision], encoding, seed, variant,
+                admission, generations)  # fmt: skip
+
+
+def run_order(seeds: int) -> list[tuple[str, int, str]]:
+    """(encoding, seed, variant) in the order that gives verdicts soonest.
+
+    Seed 0's fp32 runs come first (they hold `speed`'s start); then every seed of the
+    compared variants, CPPN's before direct's (CPPN's verdict is the goal's); the fp32
+    reference of the other seeds last, as no verdict waits on it.
+    """
+    compared = [variant for variant in VARIANTS if variant != "fp32"]
+    first = [(encoding, 0, "fp32") for encoding in ENCODINGS]
+    middle = [(encoding, seed, variant) for encoding in ENCODINGS
+              for seed in range(seeds) for variant in compared]  # fmt: skip
+    last = [(encoding, seed, "fp32") for seed in range(1, seeds) for encoding in ENCODINGS]
+    return first + middle + last
 
 
 def one_run(
@@ -248,9 +262,15 @@ def report(work: Path, generations: int, seeds: int) -> None:
         for row in by_variant.values():
             row["vs_bf16_report"] = round(row["evaluations_per_s"] / bf16, 2)
     figures["results"] = rows
-    complete = len(runs) == planned
-    figures["verdict"] = verdict(rows if complete else None)
-    shown = ("bf16 report", figures["verdict"]["cppn_best_variant"]) if complete else VARIANTS
+    compared = [variant for variant in VARIANTS if variant != "fp32"]
+    complete = [
+        encoding
+        for encoding in ENCODINGS
+        if all(rows[encoding][variant]["seeds"] == list(range(seeds)) for variant in compared)
+    ]
+    figures["verdict"] = verdict(rows, complete)
+    best = figures["verdict"]["cppn_best_variant"]
+    shown = ("bf16 report", best) if best else VARIANTS
     paper = PAPER_GENERATIONS * POPULATION
     figures["paper_cppn_run_projected_hours"] = {
         variant: round(paper / rows["cppn"][variant]["evaluations_per_s"] / 3600, 2)
@@ -265,8 +285,8 @@ def report(work: Path, generations: int, seeds: int) -> None:
             print(f"{encoding:>6} {variant:<20} {quality}, {row['evaluations_per_s']:>6.1f} "
                   f"eval/s = {row['vs_bf16_report']:.2f}x bf16")  # fmt: skip
     print(json.dumps(figures["verdict"], indent=1))
-    if not complete:
-        print(f"quality runs: {len(runs)} of {planned} finished; no verdict yet")
+    print(f"quality runs: {len(runs)} of {planned} finished; verdicts for: "
+          f"{', '.join(complete) or 'none yet'}")  # fmt: skip
 
 
 def quality_row(runs: list[dict[str, Any]], encoding: str, variant: str) -> dict[str, Any]:
@@ -287,9 +307,10 @@ def quality_row(runs: list[dict[str, Any]], encoding: str, variant: str) -> dict
     }
 
 
-def verdict(rows: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+def verdict(rows: dict[str, dict[str, Any]], complete: list[str]) -> dict[str, Any]:
     """Per encoding and precision, the better admission; whether int8 is as good per
-    evaluation as bf16; the goal. Every value None while the quality runs are unfinished.
+    evaluation as bf16; the goal. Only for the encodings in `complete` (every seed of
+    every compared variant finished); None elsewhere, and the goal waits for CPPN.
 
     The better admission has the higher fp32 median, unless the two differ by no more
     than the larger of their seed-to-seed spreads: then the faster one.
@@ -305,9 +326,8 @@ def verdict(rows: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
             found[f"{encoding}_{variant}"] = {"as_good_per_evaluation": None,
                                              "fp32_median_minus_bf16": None,
                                              "speed_vs_bf16": None}  # fmt: skip
-    if rows is None:
-        return found
-    for encoding, by_variant in rows.items():
+    for encoding in complete:
+        by_variant = rows[encoding]
         for precision in ("bf16", "int8"):
             fp32, report = (
                 by_variant[f"{precision} fp32-admission"],
@@ -331,6 +351,8 @@ def verdict(rows: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
                                                 - bf16["fp32_median_confidence"], 4),
                 "speed_vs_bf16": row["vs_bf16_report"],
             }  # fmt: skip
+    if "cppn" not in complete:
+        return found
     cppn = rows["cppn"]
     candidates = ["bf16 report", *(v for v in ("int8 fp32-admission", "int8 report")
                                     if found[f"cppn_{v}"]["as_good_per_evaluation"])]  # fmt: skip
