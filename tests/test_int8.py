@@ -85,6 +85,39 @@ def test_an_offspring_whose_int8_score_is_too_high_does_not_enter():
     assert evolution.rescored == first + 1
 
 
+def test_an_offspring_is_scored_again_when_it_beats_its_elite_in_the_same_precision():
+    """The gate compares int8 with int8 (int8 reads evolved images lower than fp32 does)."""
+    classifier = lenet_int8()
+    evolution = Evolution(classifier, make_encoding("cppn", (1, 28, 28)), population=6, seed=2)
+    for _ in range(8):
+        evolution.step()
+    archive, admit = evolution.archive, evolution.admit
+    # each elite's screen is its own int8 score, whatever its fp32 confidence
+    own = classifier(archive.images.float().div(255)).gather(1, archive.classes.view(-1, 1))
+    assert torch.allclose(admit.screen, own.squeeze(1), atol=1e-3)
+    assert torch.equal(admit.screened, archive.confidence)
+    assert (admit.screen - archive.confidence).abs().max() > 1e-3  # (the two differ)
+
+    def offer(score: float, cell: int = 3) -> int:
+        """How many offspring are scored again when one says `score` for `cell`'s class."""
+        before = evolution.rescored
+        probabilities = torch.zeros(6, 10)
+        probabilities[0, cell] = score
+        evolution.tell(evolution.ask(), probabilities)
+        return evolution.rescored - before
+
+    screen = float(admit.screen[3])
+    assert offer(screen - 1e-4) == 0
+    assert offer(screen + 1e-4) == 1
+    # an elite replaced from elsewhere (a migrant) is screened by its fp32 value
+    archive.confidence[5] = 0.5
+    assert offer(0.49, cell=5) == 0 and offer(0.51, cell=5) == 1
+
+    resumed = Evolution.from_state_dict(evolution.state_dict(), classifier)
+    assert torch.equal(resumed.admit.screen, admit.screen)
+    assert torch.equal(resumed.admit.screened, admit.screened)
+
+
 def test_report_time_admission_reports_fp32_too():
     classifier = lenet_int8()
     evolution = Evolution(classifier, make_encoding("direct", (1, 28, 28)), population=40,

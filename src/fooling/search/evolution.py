@@ -22,6 +22,7 @@ from fooling.errors import FoolingError
 from fooling.limits import GENERATIONS, POPULATION, SEED, check_memory
 from fooling.records import MAX_PROBABILITY, ProgressRow, Statistics
 from fooling.runs.state import State, load_state, save_state
+from fooling.search.admission import Fp32Admission
 from fooling.search.emitter import Emitter, Offspring
 from fooling.search.refine import Refinement, refine_weights
 from fooling.search.result import ADMISSIONS, SearchResult
@@ -70,7 +71,8 @@ class Evolution:
             (`fooling.search.refine`); None (or 0 steps) for plain evolution.
         admission: how a search below fp32 (bf16, int8) keeps its archive honest.
             `"fp32"`: every offspring about to enter or replace an elite is scored again
-            in fp32 first, and the archive holds and compares fp32 values only.
+            in fp32 first, and the archive holds and compares fp32 values only
+            (`fooling.search.admission`).
             `"report"`: the archive ranks in the search's own precision, and the elites
             are scored again in fp32 when the run reports. None: fp32 for int8, report
             for bf16 (`ADMISSION_DEFAULTS`). Either way only fp32 values are reported.
@@ -113,6 +115,7 @@ class Evolution:
         if evaluator is None:
             classifier.calibrate(Calibration.of(encoding))  # (int8 only)
         self.admission = _admission(admission, classifier, evaluator)
+        self.admit = Fp32Admission(classifier) if self.admission == "fp32" else None
         self.rescored = 0  # offspring scored again in fp32 before they entered the archive
         self.refinement = refinement if refinement is not None and refinement.steps else None
         if self.refinement is not None and not isinstance(encoding, CPPNEncoding):
@@ -192,8 +195,8 @@ class Evolution:
             raise ValueError(f"expected generation {self.generation + 1}, "
                              f"got offspring of generation {offspring.generation}")  # fmt: skip
         rescored = 0
-        if self.admission == "fp32":
-            improved, rescored = self._admit_in_fp32(offspring, probabilities)
+        if self.admit is not None:
+            improved, rescored = self.admit(self.archive, offspring, probabilities)
         else:
             improved = self.archive.add(
                 offspring.genomes, offspring.images, probabilities, offspring.generation
@@ -214,24 +217,6 @@ class Evolution:
         share = rescored / len(offspring.images)
         self._unread.append((self.generation, self.evaluations, self.seconds, figures, share))
         return improved
-
-    def _admit_in_fp32(
-        self, offspring: Offspring, probabilities: torch.Tensor
-    ) -> tuple[torch.Tensor, int]:
-        """Offer the archive only the offspring that would win a cell, scored again in fp32.
-
-        Returns:
-            The cells improved, and how many offspring were scored again.
-        """
-        archive = self.archive
-        best, winner = probabilities[:, archive.classes].max(dim=0)
-        entering = winner[best > archive.confidence].unique()
-        if not len(entering):
-            return torch.zeros(len(archive), dtype=torch.bool, device=archive.device), 0
-        images = offspring.images[entering]
-        exact = self.classifier.exact_probabilities(images).to(archive.device)
-        genomes = select(offspring.genomes, entering)
-        return archive.add(genomes, images, exact, offspring.generation), len(entering)
 
     def step(self) -> None:
         """Run one generation (on a GPU, only queue its work)."""
@@ -358,7 +343,7 @@ class Evolution:
         """
         self.progress()
         history = [row.values() for row in self.history]
-        return {
+        state: State = {
             "settings": self.settings(),
             "generation": self.generation,
             "evaluations": self.evaluations,
@@ -370,6 +355,10 @@ class Evolution:
             "archive": None if self.archive.genomes is None else self.archive.state_dict(),
             "history": torch.tensor(history, dtype=torch.float64).view(len(history), 9),
         }
+        screen = None if self.admit is None else self.admit.state_dict()
+        if screen is not None:  # (fp32 admission: each elite's score in the search's precision)
+            state["screen"] = screen
+        return state
 
     def load_state_dict(self, state: State) -> None:
         """Continue from a `state_dict()` of a run with the same settings.
@@ -406,6 +395,8 @@ class Evolution:
                 self._check_archive(archive, generation)
             self.emitter.generator.set_state(state["random_state"])
             history = _read_history(state["history"], generation, len(archive))
+            if self.admit is not None:
+                self.admit.load_state_dict(state.get("screen"), archive)
         except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as error:
             raise FoolingError(f"unreadable saved run: {error}") from None
         self.archive, self.history, self._unread = archive, history, []
