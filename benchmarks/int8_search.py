@@ -105,15 +105,13 @@ def run_order(seeds: int) -> list[tuple[str, int, str]]:
     """(encoding, seed, variant) in the order that gives verdicts soonest.
 
     Seed 0's fp32 runs come first (they hold `speed`'s start); then every seed of the
-    compared variants, CPPN's before direct's (CPPN's verdict is the goal's), report-time
-    variants before fp32 admission; the fp32 reference of the other seeds last, as no
-    verdict waits on it.
+    compared variants, CPPN's before direct's (CPPN's verdict is the goal's); the fp32
+    reference of the other seeds last, as no verdict waits on it.
     """
-    compared = sorted((variant for variant in VARIANTS if variant != "fp32"),
-                      key=lambda variant: VARIANTS[variant][1] == "fp32")  # fmt: skip
+    compared = [variant for variant in VARIANTS if variant != "fp32"]
     first = [(encoding, 0, "fp32") for encoding in ENCODINGS]
     middle = [(encoding, seed, variant) for encoding in ENCODINGS
-              for variant in compared for seed in range(seeds)]  # fmt: skip
+              for seed in range(seeds) for variant in compared]  # fmt: skip
     last = [(encoding, seed, "fp32") for seed in range(1, seeds) for encoding in ENCODINGS]
     return first + middle + last
 
