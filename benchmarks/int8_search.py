@@ -2,6 +2,7 @@
 
     python benchmarks/int8_search.py quality [--generations 300] [--seeds 3] [--work DIR]
     python benchmarks/int8_search.py speed [--encoding cppn|direct] [--work DIR]
+    python benchmarks/int8_search.py bias [--work DIR]
     python benchmarks/int8_search.py report [--work DIR]
 
 EfficientNet-Lite0 on OpenVINO, CPPN and direct, each at a population of 400, in five
@@ -22,7 +23,11 @@ in `TURNS` turns of `TURN` generations each, every turn starting from the same a
 that all see the same archive and the same load. Run it on a quiet machine, after
 `quality` has passed that point.
 
-`report` writes `benchmarks/results/int8_search_cpu.json` from both: each variant's fp32
+`bias` scores the elites of seed 0's finished fp32 CPPN run in bf16 and int8 and keeps,
+by fp32 confidence, how much lower or higher each reads them: why fp32 admission gates
+like with like (`fooling.search.admission`).
+
+`report` writes `benchmarks/results/int8_search_cpu.json` from all three: each variant's fp32
 median and classes >= 0.99 at equal evaluations (mean, and spread over the seeds), its
 re-scoring share, its evaluations/s and ratio to bf16, the goal (CPPN int8 >= 1.4x bf16
 end to end, and fp32 median not below bf16's minus its seed-to-seed spread), and the
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import statistics
 import sys
@@ -48,6 +54,7 @@ from _machine import machine, save
 from fooling.allocator import keep_freed_memory
 from fooling.archive import Archive
 from fooling.classifiers import Classifier, load_classifier
+from fooling.classifiers.int8 import Calibration
 from fooling.encodings import make_encoding
 from fooling.records import FOOLED_AT
 from fooling.search.evolution import Evolution, read_checkpoint
@@ -69,6 +76,7 @@ TURNS = 6
 PAPER_GENERATIONS = 5000
 GOAL_SPEED = 1.4  # int8 over bf16, CPPN, end to end (on the AMD kind of CPU)
 DEFAULT_WORK = Path.home() / "int8_search"
+FIRST_GATE = "runs-gate-against-fp32"  # (in --work) the runs of the first fp32 admission
 
 
 def classifier_for(precision: str) -> Classifier:
@@ -221,6 +229,49 @@ def speed(work: Path, encodings: tuple[str, ...]) -> None:
         measured.write_text(json.dumps({"speed": rates, **machine(torch.device("cpu"))}, indent=1))
 
 
+# ------------------------------------------------------------------ bias
+BANDS = (0.0, 0.01, 0.1, 0.5, 0.9, 0.99, 1.0)  # of fp32 confidence
+
+
+def bias(work: Path, generations: int) -> None:
+    """bf16's and int8's reading of fp32-chosen elites, over fp32's, band by band."""
+    state = read_checkpoint(work / "runs" / "cppn-0-fp32")
+    if int(state["generation"]) != generations:
+        raise SystemExit(f"seed 0's fp32 CPPN run is at generation {state['generation']}, "
+                         f"not {generations}: run `quality` first")  # fmt: skip
+    archive = Archive.from_state_dict(state["archive"], "cpu")
+    filled = archive.filled
+    images, classes = archive.images[filled].float().div(255), archive.classes[filled]
+    exact = archive.confidence[filled]
+    found: dict[str, Any] = {"run": "cppn-0-fp32", "generation": generations,
+                             "elites": int(filled.sum()), "bands": []}  # fmt: skip
+    readings = {}
+    for precision in ("bf16", "int8"):
+        classifier = classifier_for(precision)
+        classifier.calibrate(Calibration.of(make_encoding("cppn", classifier.input_shape)))
+        scores = classifier(images)
+        readings[precision] = scores.gather(1, classes.view(-1, 1)).squeeze(1)
+        found[f"{precision}_top1_agreement"] = round(
+            float((scores.argmax(1) == classifier.exact_probabilities(images).argmax(1))
+                  .float().mean()), 3)  # fmt: skip
+        del classifier
+        gc.collect()
+    for low, high in itertools.pairwise(BANDS):
+        inside = (exact >= low) & ((exact < high) if high < 1 else (exact <= high))
+        band: dict[str, Any] = {"fp32_from": low, "fp32_to": high, "elites": int(inside.sum())}
+        for precision, reading in readings.items():
+            ratio = (reading[inside] / exact[inside]).median() if inside.any() else None
+            band[f"{precision}_over_fp32_median"] = (
+                None if ratio is None else round(float(ratio), 3)
+            )
+        found["bands"].append(band)
+        print(
+            f"fp32 {low:.2f}-{high:.2f}: {band['elites']:4d} elites, "
+            + ", ".join(f"{p} / fp32 {band[f'{p}_over_fp32_median']}" for p in readings)
+        )
+    (work / "bias.json").write_text(json.dumps(found, indent=1))
+
+
 # ------------------------------------------------------------------ report
 def spread(values: list[float]) -> float:
     return max(values) - min(values) if values else 0.0
@@ -262,6 +313,16 @@ def report(work: Path, generations: int, seeds: int) -> None:
         for row in by_variant.values():
             row["vs_bf16_report"] = round(row["evaluations_per_s"] / bf16, 2)
     figures["results"] = rows
+    if (work / "bias.json").is_file():
+        figures["reading_of_fp32_elites"] = json.loads((work / "bias.json").read_text())
+    first = sorted((work / FIRST_GATE).glob("*.json"))
+    figures["fp32_admission_gated_against_fp32_values"] = {
+        "note": "the first fp32 admission, which scored an offspring again when its own score "
+        "beat its elite's fp32 value; replaced by the like-with-like gate",
+        "runs": [{key: run[key] for key in ("encoding", "seed", "variant",
+                  "fp32_median_confidence", "fp32_fooled_at_0.99", "rescored_share")}
+                 for run in map(json.loads, map(Path.read_text, first))],
+    }  # fmt: skip
     compared = [variant for variant in VARIANTS if variant != "fp32"]
     complete = [
         encoding
@@ -367,7 +428,7 @@ def verdict(rows: dict[str, dict[str, Any]], complete: list[str]) -> dict[str, A
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("phase", choices=("quality", "speed", "report"))
+    parser.add_argument("phase", choices=("quality", "speed", "bias", "report"))
     parser.add_argument("--generations", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--encoding", choices=ENCODINGS, help="speed: this encoding only")
@@ -383,6 +444,8 @@ def main() -> None:
         quality(args.work, args.generations, args.seeds)
     elif args.phase == "speed":
         speed(args.work, ENCODINGS if args.encoding is None else (args.encoding,))
+    elif args.phase == "bias":
+        bias(args.work, args.generations)
     else:
         report(args.work, args.generations, args.seeds)
 
