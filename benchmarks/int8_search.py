@@ -258,7 +258,7 @@ def bias(work: Path, generations: int) -> None:
         gc.collect()
     for low, high in itertools.pairwise(BANDS):
         inside = (exact >= low) & ((exact < high) if high < 1 else (exact <= high))
-        band: dict[str, Any] = {"fp32_from": low, "fp32_to": high, "elites": int(inside.sum())}
+        band: dict[str, Any] = {"fp32": f"{low}-{high}", "elites": int(inside.sum())}
         for precision, reading in readings.items():
             ratio = (reading[inside] / exact[inside]).median() if inside.any() else None
             band[f"{precision}_over_fp32_median"] = (

@@ -554,6 +554,29 @@ SPECS: dict[str, Spec] = {
                 "variant",
                 (Figure("hours", "", ".2f"),),
             ),
+            Table(
+                "How bf16 and int8 read the elites of seed 0's fp32 CPPN run (median of their "
+                "class probability over fp32's)",
+                "reading_of_fp32_elites/bands",
+                "fp32 probability",
+                (
+                    Figure("elites", "elites", COUNT),
+                    Figure("bf16 / fp32", "bf16_over_fp32_median", ".3f"),
+                    Figure("int8 / fp32", "int8_over_fp32_median", ".3f"),
+                ),
+                names=("fp32",),
+            ),
+            Table(
+                "The first fp32 admission (offspring gated against the elites' fp32 values)",
+                "fp32_admission_gated_against_fp32_values/runs",
+                "encoding, seed, variant",
+                (
+                    Figure("fp32 median", "fp32_median_confidence", ".4f"),
+                    Figure("classes >= 0.99", "fp32_fooled_at_0.99", COUNT),
+                    Figure("share re-scored", "rescored_share", ".4f"),
+                ),
+                names=("encoding", "seed", "variant"),
+            ),
         ),
     ),
     "memory_growth": Spec(
