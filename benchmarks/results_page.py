@@ -566,17 +566,6 @@ SPECS: dict[str, Spec] = {
                 ),
                 names=("fp32",),
             ),
-            Table(
-                "The first fp32 admission (offspring gated against the elites' fp32 values)",
-                "fp32_admission_gated_against_fp32_values/runs",
-                "encoding, seed, variant",
-                (
-                    Figure("fp32 median", "fp32_median_confidence", ".4f"),
-                    Figure("classes >= 0.99", "fp32_fooled_at_0.99", COUNT),
-                    Figure("share re-scored", "rescored_share", ".4f"),
-                ),
-                names=("encoding", "seed", "variant"),
-            ),
         ),
     ),
     "memory_growth": Spec(
