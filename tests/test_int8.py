@@ -8,6 +8,7 @@ import warnings
 
 import pytest
 import torch
+from test_cli_errors import fails_with_one_line
 
 import fooling
 from fooling.classifiers import int8, load_classifier
@@ -41,9 +42,13 @@ def fp32_confidences(images: torch.Tensor, classes) -> torch.Tensor:
 
 def test_an_int8_run_reports_and_resumes_with_fp32_values_only(tmp_path, capsys):
     run = tmp_path / "run"
-    argv = ["evolve", "--encoding", "cppn", "--precision", "int8", "--population", "50"]
-    assert main([*argv, "--generations", "15", "--out", str(run), "--quiet"]) == 0
-    assert main(["evolve", "--resume", "--out", str(run), "--generations", "25", "--quiet"]) == 0
+    argv = ["evolve", "--encoding", "cppn", "--precision", "int8", "--admission", "fp32"]
+    argv += ["--population", "50", "--generations", "15", "--out", str(run), "--quiet"]
+    assert main(argv) == 0
+    resume = ["evolve", "--resume", "--out", str(run), "--generations", "25", "--quiet"]
+    capsys.readouterr()
+    fails_with_one_line(capsys, [*resume, "--admission", "report"], "comes from its checkpoint")
+    assert main(resume) == 0
     capsys.readouterr()
 
     result = fooling.load_run(run)

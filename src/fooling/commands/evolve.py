@@ -30,7 +30,9 @@ from fooling.limits import (
 from fooling.report.pages import write_pages
 from fooling.search import evolve, resume
 from fooling.search.driver import CHECKPOINT_EVERY, DEFAULTS
+from fooling.search.evolution import ADMISSION_DEFAULTS
 from fooling.search.refine import REFINE_EVERY, REFINE_STEPS, Refinement
+from fooling.search.result import ADMISSIONS
 
 HELP = "Evolve fooling images with MAP-Elites (direct or CPPN encoding)."
 EXAMPLE = (
@@ -54,6 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true",
         help="continue the run in --out; its settings come from its checkpoint",
+    )  # fmt: skip
+    parser.add_argument(
+        "--admission", choices=ADMISSIONS,
+        help="below fp32 (bf16, int8), how the archive stays honest: fp32 scores every image "
+        "about to enter it again in fp32 first and keeps fp32 values only; report ranks in "
+        "the search's own precision and scores the elites in fp32 when the run reports "
+        f"(default: {', '.join(f'{value} for {key}' for key, value in ADMISSION_DEFAULTS.items())}"
+        "; see docs/cpu.md)",
     )  # fmt: skip
     add_worker_arguments(parser, "islands (MAP-Elites archives, merged every --migrate-every)")
     parser.add_argument(
@@ -119,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         if args.force:
             raise FoolingError("--resume and --force contradict each other; choose one")
         for option in (
+            "admission",
             "migrate_every",
             "refine_steps",
             "refine_every",
@@ -157,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
             generations=args.generations, progress=not args.quiet, out=args.out,
             force=args.force, checkpoint_every=args.checkpoint_every, **workers,
             migrate_every=args.migrate_every, refinement=refinement, evaluator=evaluator,
-            pages=write_pages,
+            admission=args.admission, pages=write_pages,
         )  # fmt: skip
     if result.generations < args.generations:
         print(

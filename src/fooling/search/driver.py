@@ -60,6 +60,7 @@ def evolve(
     selection: Selection = uniform,
     evaluator: Evaluator | None = None,
     refinement: Refinement | None = None,
+    admission: str | None = None,
     workers: int = 1,
     address: str | None = None,
     migrate_every: int | None = None,
@@ -83,6 +84,8 @@ def evolve(
         selection: picks parent cells; uniform over filled cells by default.
         evaluator: scores images instead of the classifier (see `Evolution`).
         refinement: gradient steps on CPPN elites' weights (see `Evolution`).
+        admission: below fp32, `"fp32"` or `"report"` (see `Evolution`); None takes
+            the precision's default.
         workers: islands on Ray (`fooling.search.islands`); 1 runs in this process.
         address: with `workers`, a Ray cluster to join (`"auto"`); None starts one
             on this machine, bound to 127.0.0.1.
@@ -112,7 +115,7 @@ def evolve(
         encoding = make_encoding(encoding, classifier.input_shape, classifier.device)
     evolution = Evolution(
         classifier, encoding, population=population, seed=seed, classes=classes,
-        selection=selection, evaluator=evaluator, refinement=refinement,
+        selection=selection, evaluator=evaluator, refinement=refinement, admission=admission,
     )  # fmt: skip
     if workers > 1:
         if migrate_every is None:
