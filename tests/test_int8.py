@@ -114,9 +114,12 @@ def test_an_offspring_is_scored_again_when_it_beats_its_elite_in_the_same_precis
     screen = float(admit.screen[3])
     assert offer(screen - 1e-4) == 0
     assert offer(screen + 1e-4) == 1
-    # an elite replaced from elsewhere (a migrant) is screened by its fp32 value
-    archive.confidence[5] = 0.5
-    assert offer(0.49, cell=5) == 0 and offer(0.51, cell=5) == 1
+    # an elite put in from elsewhere (a migrant) is screened by its own int8 score
+    with torch.inference_mode():  # (the archive's tensors are inference tensors)
+        archive.images[5], archive.confidence[5] = archive.images[2], 0.5
+    migrant = float(classifier(archive.images[5:6].float().div(255))[0, archive.classes[5]])
+    assert abs(migrant - 0.5) > 1e-3
+    assert offer(migrant - 1e-4, cell=5) == 0 and offer(migrant + 1e-4, cell=5) == 1
 
     resumed = Evolution.from_state_dict(evolution.state_dict(), classifier)
     assert torch.equal(resumed.admit.screen, admit.screen)

@@ -4,15 +4,14 @@ Every offspring about to enter or replace an elite is scored again in fp32 first
 archive holds and compares fp32 values only. Which offspring are "about to" is decided in
 the search's own precision, like with like: an offspring is scored again when its score for
 a cell beats the score its elite had in the same precision (the cell's *screen*), not the
-elite's fp32 value. int8 reads evolved images lower than fp32 does, so a gate against fp32
-values let only large steps through, and the search slowed: on EfficientNet-Lite0, the
-elites of an fp32 CPPN run at generation 300 read in int8 at a median 0.42 of their fp32
-probability between 0.01 and 0.1, 0.60 between 0.1 and 0.5 and 0.83 between 0.5 and 0.9
-(bf16: 0.96, 0.99, 1.00), and int8's run with that gate ended at an fp32 median of 0.220
-where bf16's ended at 0.276 (`benchmarks/results/int8_search_cpu.json`).
+elite's fp32 value. int8 reads evolved images lower than fp32 does (on EfficientNet-Lite0,
+the elites of an fp32 CPPN run read in int8 at about half their fp32 probability below 0.1;
+`reading_of_fp32_elites` in `benchmarks/results/int8_search_cpu.json`), so a gate against
+fp32 values would let only large steps through.
 
-An elite whose screen is unknown (one put into the archive from elsewhere: a migrant, a run
-continued from a checkpoint written before screens were kept) is screened by its fp32 value.
+An elite whose screen is unknown (one put into the archive from elsewhere: a migrant, an
+archive to continue, a checkpoint written before screens were kept) is scored in the
+search's own precision the first time an offspring is measured against it.
 """
 
 from __future__ import annotations
@@ -75,8 +74,18 @@ class Fp32Admission:
         if self.screen is None or self.screened is None or len(self.screen) != len(archive):
             self.screen = torch.full((len(archive),), UNKNOWN, device=archive.device)
             self.screened = torch.full((len(archive),), UNKNOWN, device=archive.device)
-        current = self.screened == archive.confidence  # (an elite replaced elsewhere: unknown)
-        return torch.where(current, self.screen, archive.confidence)
+        # an elite that did not come through here (or a cell emptied) has no current screen
+        unknown = (self.screened != archive.confidence).nonzero().squeeze(1)
+        if len(unknown):
+            self.screen[unknown] = archive.confidence[unknown]  # (an empty cell's: -1)
+            self.screened[unknown] = archive.confidence[unknown]
+            elites = unknown[archive.confidence[unknown] >= 0]
+            if len(elites):
+                assert archive.images is not None
+                scores = self.classifier(archive.images[elites].float().div(255))
+                own = scores.gather(1, archive.classes[elites].view(-1, 1).to(scores.device))
+                self.screen[elites] = own.squeeze(1).to(archive.device)
+        return self.screen
 
     def state_dict(self) -> torch.Tensor | None:
         """`float32 [2, K]`: the screens and the confidences they belong to (None: none yet)."""
