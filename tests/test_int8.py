@@ -68,7 +68,8 @@ def test_an_int8_run_reports_and_resumes_with_fp32_values_only(tmp_path, capsys)
 def test_an_offspring_whose_int8_score_is_too_high_does_not_enter():
     """The archive compares fp32 values only: an inflated score is scored again first."""
     classifier = lenet_int8()
-    evolution = Evolution(classifier, make_encoding("cppn", (1, 28, 28)), population=4, seed=0)
+    evolution = Evolution(classifier, make_encoding("cppn", (1, 28, 28)), population=4, seed=0,
+                          admission="fp32")  # fmt: skip
     assert classifier.precision == "int8" and evolution.admission == "fp32"
     evolution.step()  # generation 0, scored by int8 and admitted in fp32
     first = evolution.rescored
@@ -93,7 +94,8 @@ def test_an_offspring_whose_int8_score_is_too_high_does_not_enter():
 def test_an_offspring_is_scored_again_when_it_beats_its_elite_in_the_same_precision():
     """The gate compares int8 with int8 (int8 reads evolved images lower than fp32 does)."""
     classifier = lenet_int8()
-    evolution = Evolution(classifier, make_encoding("cppn", (1, 28, 28)), population=6, seed=2)
+    evolution = Evolution(classifier, make_encoding("cppn", (1, 28, 28)), population=6, seed=2,
+                          admission="fp32")  # fmt: skip
     for _ in range(8):
         evolution.step()
     archive, admit = evolution.archive, evolution.admit

@@ -110,8 +110,8 @@ def add_classifier_arguments(parser: argparse.ArgumentParser, *, int8: bool = Fa
     )  # fmt: skip
     parser.add_argument("--weights", type=Path, help=WEIGHTS_HELP)
     parser.add_argument("--device", help=DEVICE_HELP)
-    int8_help = ("; int8: OpenVINO quantised by NNCF on the encoding's own images, every image "
-                 "entering the archive scored again in fp32 (see docs/cpu.md)")  # fmt: skip
+    int8_help = ("; int8 (never chosen by auto): OpenVINO quantised by NNCF on the encoding's "
+                 "own images (see docs/cpu.md#int8)")  # fmt: skip
     parser.add_argument(
         "--precision", choices=[name for name in PRECISIONS if int8 or name != "int8"],
         default="auto",
