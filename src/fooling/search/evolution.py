@@ -74,8 +74,8 @@ class Evolution:
             in fp32 first, and the archive holds and compares fp32 values only
             (`fooling.search.admission`).
             `"report"`: the archive ranks in the search's own precision, and the elites
-            are scored again in fp32 when the run reports. None: fp32 for int8, report
-            for bf16 (`ADMISSION_DEFAULTS`). Either way only fp32 values are reported.
+            are scored again in fp32 when the run reports. None: report
+            (`ADMISSION_DEFAULTS`, as measured). Either way only fp32 values are reported.
             Nothing changes at fp32 or with another evaluator.
 
     Raises:
@@ -476,8 +476,10 @@ class Evolution:
         self.encoding.check(archive.genomes)
 
 
-ADMISSION_DEFAULTS = {"int8": "fp32", "bf16": "report"}
-"""The admission of a search at each precision below fp32 when none is asked for."""
+ADMISSION_DEFAULTS = {"int8": "report", "bf16": "report"}
+"""The admission of a search at each precision below fp32 when none is asked for: for each,
+the better per evaluation on ImageNet CPPN searches, or the faster where the two lie within
+their seeds' spread (`benchmarks/results/int8_search_cpu.json`, docs/cpu.md#int8)."""
 
 
 def _admission(
