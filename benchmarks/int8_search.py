@@ -17,8 +17,9 @@ in one working session on 2 cores: its searches stay far from fooling at any bud
 afford, and per evaluation is what is compared) and keeps, every `CURVE_EVERY`
 generations, the archive's fp32 median confidence and classes at >= 0.99 (scored again in
 fp32 where the archive is not). Each run is checkpointed into `--work` as it goes, so that
-the command, run again, continues where it stopped (the whole takes hours on 2 cores). Its own wall times are kept, but other work on the machine may
-have shared it: the speeds come from `speed`.
+the command, run again, continues where it stopped (the whole takes hours on 2 cores).
+Its own wall times are kept, but other work on the machine may have shared it: the speeds
+come from `speed`.
 
 `speed` times every variant end to end (`Evolution.step`, scoring, admission and all),
 in `TURNS` turns of `TURN` generations each, every turn starting from the same archive
@@ -296,9 +297,9 @@ def report(work: Path, generations: dict[str, int], seeds: int) -> None:
     figures["quality_runs"] = {"finished": len(runs), "planned": planned}
     figures["note"] = (
         "Quality: every run of an encoding scores the same number of evaluations; the fp32 "
-        "figures of its archive at the end. Speed: every variant timed in turns from the same mid-run "
-        "archive, on the same machine, with no other work running; the quality runs' own "
-        "times (search_seconds in their files) shared the machine and are not used."
+        "figures of its archive at the end. Speed: every variant timed in turns from the "
+        "same mid-run archive, on the same machine, with no other work running; the quality "
+        "runs' own times (search_seconds in their files) shared the machine and are not used."
     )
     figures["speed_measured"] = {key: measured[key] for key in ("cpu", "measured_at")}
     figures["settings"] = {
