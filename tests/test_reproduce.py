@@ -253,3 +253,19 @@ def test_imagenet_with_photos_asks_the_detectors_too(tmp_path):
     assert detect.arguments[-2:] == ("--data", str(tmp_path.resolve()))
     assert build_parser().parse_args(detect.argv(tmp_path)).command == "detect"
     assert "detect" not in {step.name for step in ImagenetPlan(quick=True).steps()}
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_imagenet_steps_parse_and_come_after_the_runs_they_read(tmp_path, quick):
+    steps = ImagenetPlan(quick=quick, data=tmp_path).steps()
+    parser = build_parser()
+    made: set[str] = set()
+    for step in steps:
+        assert parser.parse_args(step.argv(tmp_path)).command == step.command_name
+        read = {argument.removeprefix("{out}/runs/") for argument in step.arguments
+                if argument.startswith("{out}/runs/")}  # fmt: skip
+        assert read <= made, f"{step.name} reads {read - made} before it is made"
+        made.add(step.name)
+    names = [step.name for step in steps]
+    assert names.index("transfer-cppn") < names.index("evolve-direct")  # a stopped campaign
+    assert len(names) == len(set(names))

@@ -68,16 +68,20 @@ class ImagenetPlan:
         ]  # fmt: skip
 
     def steps(self) -> list[Step]:
+        """Cheapest first, each step right after the runs it reads, so that a campaign
+        stopped part-way (they take hours on a CPU) has as many finished rows as it can."""
+        transfer = [("transfer", f"{OUT}/runs/evolve-{encoding}", "--to", *TARGETS)
+                    for encoding in ("cppn", "direct")]  # fmt: skip
         steps = [
+            *self._ascent_steps(),
             Step("evolve-cppn", self._evolve("cppn", self.cppn)),
-            Step("evolve-direct", self._evolve("direct", self.direct)),
-            Step(f"evolve-cppn-hidden{LARGER_CAP}",
-                 self._evolve("cppn", self.cppn, "--max-hidden", str(LARGER_CAP))),
-            Step("transfer", ("transfer", f"{OUT}/runs/evolve-cppn", f"{OUT}/runs/evolve-direct",
-                              "--to", *TARGETS)),
             Step("ablate", ("ablate", f"{OUT}/runs/evolve-cppn",
                             *(("--top", "100") if self.quick else ()))),
-            *self._ascent_steps(),
+            Step("transfer-cppn", transfer[0]),
+            Step("evolve-direct", self._evolve("direct", self.direct)),
+            Step("transfer-direct", transfer[1]),
+            Step(f"evolve-cppn-hidden{LARGER_CAP}",
+                 self._evolve("cppn", self.cppn, "--max-hidden", str(LARGER_CAP))),
         ]  # fmt: skip
         if self.data:
             retrain = ("retrain", "--classifier", MODEL, "--data", self.data, "--iterations", "1")
@@ -173,16 +177,18 @@ class ImagenetPlan:
 
     def _transfer_row(self, out: Path) -> Row:
         parts = []
-        for entry in summary_of(out, "transfer")["table"]:
-            encoding = "CPPN" if str(entry["run"]).endswith("cppn") else "direct"
-            parts.append(f"{encoding} → {entry['target']}: {percent(entry['same_top1'], 1)} "
-                         f"same top-1")  # fmt: skip
+        for encoding in ("cppn", "direct"):
+            name = "CPPN" if encoding == "cppn" else "direct"
+            for entry in summary_of(out, f"transfer-{encoding}")["table"]:
+                same = percent(entry["same_top1"], 1)
+                parts.append(f"{name} → {entry['target']}: {same} same top-1")
         return Row(
             "Fooling images fool other networks",
             "often classified the same way (DNN_A → DNN_B)", "; ".join(parts),
             "CaffeNet → another CaffeNet (other seed)",
-            "Lite0 → Lite1 and Lite2 (other sizes, other weights)", ("transfer",),
-            "Nguyen et al. 2015, §3.5", self._scale(self.cppn, PAPER_CPPN),
+            "Lite0 → Lite1 and Lite2 (other sizes, other weights)",
+            ("transfer-cppn", "transfer-direct"), "Nguyen et al. 2015, §3.5",
+            self._scale(self.cppn, PAPER_CPPN),
         )  # fmt: skip
 
     def _ablation_row(self, out: Path) -> Row:
@@ -233,7 +239,7 @@ class ImagenetPlan:
             Section("Evolution against EfficientNet-Lite0",
                     ("evolve-cppn", "evolve-direct", f"evolve-cppn-hidden{LARGER_CAP}"),
                     best=8),
-            Section("Transfer to Lite1 and Lite2", ("transfer",)),
+            Section("Transfer to Lite1 and Lite2", ("transfer-cppn", "transfer-direct")),
             Section("Removing repeated copies", ("ablate",)),
             Section("Gradient ascent", tuple(step.name for step in self._ascent_steps()),
                     best=8),
