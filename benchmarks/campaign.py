@@ -50,6 +50,7 @@ from fooling.machine import describe_cpu
 from fooling.records import FOOLED_AT
 from fooling.reproduce.imagenet import ImagenetPlan
 from fooling.reproduce.mnist import MnistPlan
+from fooling.reproduce.reading import PAPER_LEVEL, percent
 from fooling.reproduce.steps import REPORT_DIR, Step, read_manifest, run_folder
 from fooling.runs.images import read_png
 from fooling.runs.progress import read_progress
@@ -86,7 +87,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
               ""]  # fmt: skip
     lines += ["| step | status | reached | wall time | search ran on | command |",
               "|---|---|---|---|---|---|"]  # fmt: skip
-    curves, headline = {}, []
+    curves, headline, ascents = {}, [], []
     for step in plan.steps():
         folder = run_folder(report, step.name)
         record = (manifest.get("steps") or {}).get(step.name)
@@ -126,10 +127,16 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                 status = "in progress"
                 wall = f"{_hours(sum(row['seconds'] for row in iterations))} so far"
             headline.append(_retrain_headline(step.name, iterations))
+        if record is not None and step.command_name == "ascend":
+            ascents.append(folder)
+        elif record is not None and step.command_name in ("ablate", "transfer"):
+            headline.append(_finding(step, folder, dest))
         if paused:
             wall += f" (and {_hours(paused)} paused)"
         lines.append(f"| {step.name} | {status} | {generations} | {wall} | {scored} | "
                      f"`{command}` |")  # fmt: skip
+    if ascents:
+        headline.append(_ascent_headline(plan, ascents, dest / "ascend.png"))
     lines += ["", "## Headline figures so far", "", *headline, ""]
     if (report / "summary.json").is_file() and (report / "report.html").is_file():
         lines += ["## The report", "", markdown_table(report)]
@@ -155,6 +162,47 @@ def _elites(folder: Path, step: Step, *, finished: bool, dest: Path) -> dict[str
     contact_sheet(images, dest / f"{step.name}.png")
     return {"median": float(confidences.median()), "fooled": int((confidences >= FOOLED_AT).sum()),
             "classes": len(confidences)}  # fmt: skip
+
+
+def _ascent_headline(plan: ImagenetPlan | MnistPlan, folders: list[Path], sheet: Path) -> str:
+    """The finished ascent steps together: classes at the paper's 99.99%, and one sheet."""
+    cells = [(folder, cell) for folder in folders
+             for cell in json.loads((folder / "summary.json").read_text())["classes"]]  # fmt: skip
+    classes = [cell for _, cell in cells]
+    images = torch.stack([read_png(folder / cell["image"]) for folder, cell in cells])
+    contact_sheet(images, sheet)
+    confidences = [cell["confidence"] for cell in classes]
+    planned = sum(step.command_name == "ascend" for step in plan.steps())
+    return (f"- **ascend** ({len(folders)} of {planned} steps finished): "
+            f"{sum(c >= PAPER_LEVEL for c in confidences)} of {len(classes)} classes at "
+            f"≥ 99.99% (the paper: every class), median {percent(statistics.median(confidences))}"
+            f", lowest {percent(min(confidences))}. [ascend.png](ascend.png) shows every "
+            "image, in class order.")  # fmt: skip
+
+
+def _finding(step: Step, folder: Path, dest: Path) -> str:
+    """A finished ablation's or transfer's figures, and its plot copied as `<step>.png`."""
+    summary = json.loads((folder / "summary.json").read_text())
+    plot = folder / "plots" / ("median.png" if step.command_name == "ablate" else "transfer.png")
+    shown = ""
+    if plot.is_file():
+        shutil.copy(plot, dest / f"{step.name}.png")
+        shown = f" [{step.name}.png]({step.name}.png)"
+    if step.command_name == "ablate":
+        after = summary["median_after_all"]
+        found = (f"copies found in {summary['classes_with_motif']} of "
+                 f"{summary['classes_ablated']} elites")  # fmt: skip
+        if after is None:
+            return f"- **{step.name}**: {found}; nothing to ablate."
+        return (f"- **{step.name}**: median confidence {percent(summary['median_motif'][0])} → "
+                f"{percent(after['motif'])} as every copy is removed, "
+                f"{percent(after['control'])} when the same area is removed elsewhere; "
+                f"{found} (the paper: confidence drops as copies are removed).{shown}")  # fmt: skip
+    pairs = [f"{Path(row['run']).name} → {row['target']}: same top-1 "
+             f"{percent(row['same_top1'], 1)}, at ≥ 99% {percent(row['at_0.99'], 1)} (on the "
+             f"network it was evolved on: {percent(row['source_at_0.99'], 1)})"
+             for row in summary["table"]]  # fmt: skip
+    return f"- **{step.name}**, elites classified alike: {'; '.join(pairs)}.{shown}"
 
 
 def _scored_on(folder: Path) -> str:
