@@ -154,7 +154,7 @@ def _elites(folder: Path, step: Step, *, finished: bool, dest: Path) -> dict[str
         confidences = torch.tensor([cell["confidence"] for cell in summary["classes"]])
     else:
         archive = read_checkpoint(folder / "checkpoint")["archive"]
-        images = archive["images"].float().div(255)
+        images = archive["images"]
         classifier = load_classifier(step.arguments[step.arguments.index("--classifier") + 1],
                                      "cpu", backend="torch", precision="fp32")  # fmt: skip
         confidences = classifier.exact_confidences(archive["images"], archive["classes"],
@@ -295,10 +295,15 @@ def _hours(seconds: float) -> str:
 
 
 def contact_sheet(images: torch.Tensor, path: Path) -> None:
-    """Every elite in class order on one PNG, thumbnails shrunk until it fits `SHEET_BYTES`."""
+    """Every elite in class order on one PNG, thumbnails shrunk until it fits `SHEET_BYTES`.
+
+    `images` are `uint8 [N, C, H, W]`, as runs store them (a float tensor is refused: a
+    sheet of 0-255 values read as 0-1 came out white once, unnoticed)."""
+    if images.dtype != torch.uint8:
+        raise TypeError(f"contact_sheet takes uint8 images, not {images.dtype}")
     columns = math.ceil(math.sqrt(len(images) * 1.6))
     for size in (64, 48, 40, 32, 24, 16):
-        thumbs = torch.nn.functional.interpolate(images.float(), size=size, mode="area")
+        thumbs = torch.nn.functional.interpolate(images.float().div(255), size=size, mode="area")
         rows = math.ceil(len(images) / columns)
         canvas = torch.ones(thumbs.shape[1], rows * size, columns * size)
         for index, thumb in enumerate(thumbs):

@@ -84,7 +84,7 @@ def main() -> None:
     )  # fmt: skip
     save(name, figures)
     shutil.copy(args.out / "progress.csv", RESULTS / f"{name}_progress.csv")
-    contact_sheet(result.images.float().div(255), RESULTS / f"{name}.png")
+    contact_sheet(result.images, RESULTS / f"{name}.png")
     shown = ("generations", "wall_s", "median_confidence_fp32", "fooled_at_099")
     print({key: figures[key] for key in (*shown, "evaluations_per_s_last_chunk")})
 
