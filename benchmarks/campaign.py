@@ -50,7 +50,7 @@ from fooling.machine import describe_cpu
 from fooling.records import FOOLED_AT
 from fooling.reproduce.imagenet import ImagenetPlan
 from fooling.reproduce.mnist import MnistPlan
-from fooling.reproduce.reading import PAPER_LEVEL, percent
+from fooling.reproduce.reading import PAPER_LEVEL, cppn_size, percent
 from fooling.reproduce.steps import REPORT_DIR, Step, read_manifest, run_folder
 from fooling.runs.images import read_png
 from fooling.runs.progress import read_progress
@@ -113,7 +113,8 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                 wall = _hours(rows[-1].seconds - paused)
             scored = _scored_on(folder)
             figures = _elites(folder, step, finished=record is not None, dest=dest)
-            headline.append(_headline(step.name, rows, planned, figures))
+            cap = _cap_usage(report, step) if record is not None else ""
+            headline.append(_headline(step.name, rows, planned, figures) + cap)
         summary = folder / "summary.json"
         if step.command_name == "retrain" and summary.is_file():
             iterations = json.loads(summary.read_text())["iterations"]
@@ -211,6 +212,15 @@ def _finding(step: Step, folder: Path, dest: Path) -> str:
              f"network it was evolved on: {percent(row['source_at_0.99'], 1)})"
              for row in summary["table"]]  # fmt: skip
     return f"- **{step.name}**, elites classified alike: {'; '.join(pairs)}.{shown}"
+
+
+def _cap_usage(report: Path, step: Step) -> str:
+    """For a finished CPPN run: how many elites use every hidden node they may have."""
+    if step.arguments[step.arguments.index("--encoding") + 1] != "cppn":
+        return ""
+    size = cppn_size(report, step.name)
+    return (f" {size['at_cap']} of its {size['elites']} elites use all {size['max_hidden']} "
+            f"hidden nodes they may have (mean {size['mean_hidden']:.1f}).")  # fmt: skip
 
 
 def _scored_on(folder: Path) -> str:
