@@ -80,10 +80,11 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                          retrain_iterations=settings.get("retrain_iterations"))  # fmt: skip
     dest.mkdir(parents=True, exist_ok=True)
     lines = [f"# `fooling reproduce {dataset}` at the paper's settings", ""]
-    lines += [f"CPU: {describe_cpu()}, {torch.get_num_threads()} threads. Steps run one "
-              "after another in one process, at a low priority (`nice`) beside the "
-              "project's other work, so their wall times are upper bounds; time the process "
-              "was stopped (to measure something else alone) is left out and shown apart.",
+    lines += [f"CPU: {describe_cpu()}, {torch.get_num_threads()} threads. Steps run at a "
+              "low priority (`nice`) beside the project's other work, so their wall times "
+              "are upper bounds; time the process was stopped (to measure something else "
+              "alone) is left out and shown apart. How each campaign ran: "
+              "[docs/results/README.md](../README.md).",
               ""]  # fmt: skip
     lines += ["| step | status | reached | wall time | search ran on | command |",
               "|---|---|---|---|---|---|"]  # fmt: skip

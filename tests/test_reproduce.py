@@ -14,6 +14,7 @@ from fooling.errors import FoolingError
 from fooling.reproduce import run_plan
 from fooling.reproduce.findings import Report, Row, describe_machine
 from fooling.reproduce.imagenet import ImagenetPlan
+from fooling.reproduce.mnist import MnistPlan
 from fooling.reproduce.steps import Step
 
 
@@ -255,9 +256,7 @@ def test_imagenet_with_photos_asks_the_detectors_too(tmp_path):
     assert "detect" not in {step.name for step in ImagenetPlan(quick=True).steps()}
 
 
-@pytest.mark.parametrize("quick", [True, False])
-def test_imagenet_steps_parse_and_come_after_the_runs_they_read(tmp_path, quick):
-    steps = ImagenetPlan(quick=quick, data=tmp_path).steps()
+def assert_steps_parse_and_come_after_the_runs_they_read(steps, tmp_path):
     parser = build_parser()
     made: set[str] = set()
     for step in steps:
@@ -267,8 +266,23 @@ def test_imagenet_steps_parse_and_come_after_the_runs_they_read(tmp_path, quick)
         assert read <= made, f"{step.name} reads {read - made} before it is made"
         made.add(step.name)
     names = [step.name for step in steps]
-    assert names.index("transfer-cppn") < names.index("evolve-direct")  # a stopped campaign
     assert len(names) == len(set(names))
+    return names
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_imagenet_steps_parse_and_come_after_the_runs_they_read(tmp_path, quick):
+    steps = ImagenetPlan(quick=quick, data=tmp_path).steps()
+    names = assert_steps_parse_and_come_after_the_runs_they_read(steps, tmp_path)
+    assert names.index("transfer-cppn") < names.index("evolve-direct")  # a stopped campaign
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_mnist_retrains_last_after_the_steps_of_minutes(tmp_path, quick):
+    steps = MnistPlan(quick=quick).steps()
+    names = assert_steps_parse_and_come_after_the_runs_they_read(steps, tmp_path)
+    retraining = ["retrain"] if quick else ["retrain", "retrain-far"]
+    assert names[-len(retraining) :] == retraining  # days at the paper's settings
 
 
 def test_imagenet_without_a_transfer_network_stops_before_any_step(tmp_path, capsys, monkeypatch):
