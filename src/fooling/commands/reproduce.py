@@ -38,9 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run (or continue) the report's steps and write its page; returns the exit code."""
-    from fooling.classifiers.efficientnet import require_weights_package
-    from fooling.reproduce import run_plan
-    from fooling.reproduce.imagenet import MODEL, TARGETS, ImagenetPlan
+    from fooling.reproduce import check_packages, run_plan
+    from fooling.reproduce.imagenet import ImagenetPlan
     from fooling.reproduce.mnist import MnistPlan
 
     if args.dataset == "mnist":
@@ -53,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
         if args.data is not None and not args.data.is_dir():
             raise FoolingError(f"--data {args.data} is not a folder")
         plan = ImagenetPlan(quick=args.quick, data=args.data)
-        for name in (MODEL, *TARGETS):  # before hours of steps, not at the first that needs it
-            require_weights_package(name)
+    check_packages(plan.packages())  # now, not hours later at the first step that needs one
     report = run_plan(
         plan, args.out, parser=args.parser, force=args.force, quiet=args.quiet, answers=args.answers
     )

@@ -1,5 +1,5 @@
 """Reports built from steps: the paper re-run (`reproduce`) and a model's audit (`audit`)."""
 
-from fooling.reproduce.run import Plan, run_plan
+from fooling.reproduce.run import Plan, check_packages, run_plan
 
-__all__ = ["Plan", "run_plan"]
+__all__ = ["Plan", "check_packages", "run_plan"]

@@ -65,6 +65,11 @@ class MnistPlan:
     def settings(self) -> dict[str, object]:
         return {"dataset": "mnist", "quick": self.quick, "retrain_iterations": self.iterations}
 
+    def packages(self) -> dict[str, str]:
+        """Module -> pip package, for what the steps need beyond fooling's own requirements:
+        foolbox, for the attacks."""
+        return {"foolbox": "foolbox"}
+
     # ------------------------------------------------------------------ steps
     def steps(self) -> list[Step]:
         steps = [

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import importlib.util
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from fooling.errors import FoolingError
 from fooling.report.study import StudyScore, score_answers
 from fooling.reproduce.findings import Report
 from fooling.reproduce.page import write_report_page
@@ -71,6 +73,22 @@ def run_plan(
         write_report_page(report, directory.path)
         directory.write_summary({"method": "report", **plan.settings(), **report.to_json()})
     return report
+
+
+def check_packages(packages: Mapping[str, str]) -> None:
+    """Check, before a report's first step, that its later steps will find their packages.
+
+    Args:
+        packages: module name -> the pip package that provides it.
+
+    Raises:
+        FoolingError: some are not installed (the line says what to install).
+    """
+    missing = [package for module, package in packages.items()
+               if importlib.util.find_spec(module) is None]  # fmt: skip
+    if missing:
+        raise FoolingError(f"this report's steps need {', '.join(missing)}, not installed: "
+                           f"pip install {' '.join(missing)}")  # fmt: skip
 
 
 def study_table(scores: list[StudyScore]) -> tuple[str, list[str], list[list[str]]]:
