@@ -50,7 +50,14 @@ from fooling.machine import describe_cpu
 from fooling.records import FOOLED_AT
 from fooling.reproduce.imagenet import ImagenetPlan
 from fooling.reproduce.mnist import MnistPlan
-from fooling.reproduce.reading import PAPER_LEVEL, cppn_size, percent
+from fooling.reproduce.reading import (
+    PAPER_LEVEL,
+    adversarial_figures,
+    cppn_size,
+    detection_table,
+    percent,
+    summary_of,
+)
 from fooling.reproduce.steps import REPORT_DIR, Step, read_manifest, run_folder
 from fooling.runs.images import read_png
 from fooling.runs.progress import read_progress
@@ -88,7 +95,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
               ""]  # fmt: skip
     lines += ["| step | status | reached | wall time | search ran on | command |",
               "|---|---|---|---|---|---|"]  # fmt: skip
-    curves, headline, ascents = {}, [], []
+    curves, headline, ascents, tables = {}, [], [], []
     for step in plan.steps():
         folder = run_folder(report, step.name)
         record = (manifest.get("steps") or {}).get(step.name)
@@ -133,6 +140,13 @@ def export(dataset: str, report: Path, dest: Path) -> None:
             ascents.append(folder)
         elif record is not None and step.command_name in ("ablate", "transfer"):
             headline.append(_finding(step, folder, dest))
+        elif record is not None and step.command_name in ("adversarial", "figure1"):
+            headline.append(_measured(report, step))
+        elif record is not None and step.command_name == "detect":
+            title, columns, cells = detection_table(report, step.name)
+            tables.append(f"## {title}\n\n" + "\n".join(
+                "| " + " | ".join(row) + " |"
+                for row in [columns, ["---"] * len(columns), *cells]))  # fmt: skip
         if paused:
             wall += f" (and {_hours(paused)} paused)"
         lines.append(f"| {step.name} | {status} | {generations} | {wall} | {scored} | "
@@ -140,6 +154,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
     if ascents:
         headline.append(_ascent_headline(plan, ascents, dest))
     lines += ["", "## Headline figures so far", "", *headline, ""]
+    lines += [line for table in tables for line in (table, "")]
     if (report / "summary.json").is_file() and (report / "report.html").is_file():
         lines += ["## The report", "", markdown_table(report)]
     (dest / "report.md").write_text("\n".join(lines) + "\n")
@@ -183,11 +198,15 @@ def _ascent_headline(plan: ImagenetPlan | MnistPlan, folders: list[Path], dest: 
     at = sum(confidence >= PAPER_LEVEL for confidence in confidences)
     return (f"- **ascend** ({len(folders)} of {planned} steps finished): each class stops "
             f"once the search scores it at ≥ 99.99%; every step had stopped all its classes "
-            f"after {steps[0]} to {steps[-1]} steps, the lowest at {searched:.6f} as the search "
+            f"after {_span(steps)} steps, the lowest at {searched:.6f} as the search "
             f"scored it. Re-scored in fp32: {at} of {len(confidences)} classes at ≥ 99.99% "
             f"(the paper: every class), median {percent(statistics.median(confidences))}, "
             f"lowest {min(confidences):.6f}. [ascend.png](ascend.png) shows every image, in "
             "class order.")  # fmt: skip
+
+
+def _span(values: list[int]) -> str:
+    return f"{values[0]}" if values[0] == values[-1] else f"{values[0]} to {values[-1]}"
 
 
 def _finding(step: Step, folder: Path, dest: Path) -> str:
@@ -214,6 +233,23 @@ def _finding(step: Step, folder: Path, dest: Path) -> str:
              f"network it was evolved on: {percent(row['source_at_0.99'], 1)})"
              for row in summary["table"]]  # fmt: skip
     return f"- **{step.name}**, elites classified alike: {'; '.join(pairs)}.{shown}"
+
+
+def _measured(report: Path, step: Step) -> str:
+    """A finished attack's or Figure 1's figures (the report's rows say the same once it ends)."""
+    if step.command_name == "figure1":
+        summary = summary_of(report, step.name)
+        return (
+            f"- **{step.name}**: fooling points lie {summary['mean_distance_fooling']:.2f} "
+            f"from the nearest training point, adversarial ones "
+            f"{summary['mean_distance_adversarial']:.3f} ({summary['ratio']:.0f} times nearer)."
+        )
+    figures = adversarial_figures(report, step.name)
+    paper = " (Goodfellow et al., a maxout network at ε 0.25: 89.4%)" if step.name == "fgsm" else ""
+    return (f"- **{step.name}**: {percent(figures['success_rate'], 1)} of "
+            f"{figures['images']} test digits misclassified{paper}, mean confidence "
+            f"{percent(figures['mean_confidence'], 1)} in the wrong class, mean L∞ "
+            f"{figures['mean_linf']:.3f}, mean L2 {figures['mean_l2']:.2f}.")  # fmt: skip
 
 
 def _cap_usage(report: Path, step: Step) -> str:

@@ -327,6 +327,9 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     page = (dest / "report.md").read_text()
     assert "CPU: " in page and "| not started |" not in page and "| in progress |" not in page
     assert "## Headline figures so far" in page and "## The report" in page
+    assert "- **fgsm**: " in page and "test digits misclassified" in page
+    assert "- **figure1**: fooling points lie" in page
+    assert "## Beyond the paper: would an out-of-distribution detector catch them?" in page
     run = summary_of(report / "runs" / "evolve-direct-0")
     first = read_png(report / "runs" / "evolve-direct-0" / run["classes"][0]["image"])
     sheet = np.asarray(Image.open(dest / "evolve-direct-0.png"), dtype=np.float64)
