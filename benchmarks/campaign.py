@@ -48,6 +48,7 @@ from fooling.errors import FoolingError
 from fooling.experiments.retrain import IMAGES_FORMAT
 from fooling.machine import describe_cpu
 from fooling.records import FOOLED_AT
+from fooling.reproduce.findings import extra_table
 from fooling.reproduce.imagenet import ImagenetPlan
 from fooling.reproduce.mnist import MnistPlan
 from fooling.reproduce.reading import (
@@ -143,10 +144,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
         elif record is not None and step.command_name in ("adversarial", "figure1"):
             headline.append(_measured(report, step))
         elif record is not None and step.command_name == "detect":
-            title, columns, cells = detection_table(report, step.name)
-            tables.append(f"## {title}\n\n" + "\n".join(
-                "| " + " | ".join(row) + " |"
-                for row in [columns, ["---"] * len(columns), *cells]))  # fmt: skip
+            tables.append(extra_table(*detection_table(report, step.name)))
         if paused:
             wall += f" (and {_hours(paused)} paused)"
         lines.append(f"| {step.name} | {status} | {generations} | {wall} | {scored} | "
@@ -154,7 +152,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
     if ascents:
         headline.append(_ascent_headline(plan, ascents, dest))
     lines += ["", "## Headline figures so far", "", *headline, ""]
-    lines += [line for table in tables for line in (table, "")]
+    lines += [line for table in tables for line in (*table, "")]
     if (report / "summary.json").is_file() and (report / "report.html").is_file():
         lines += ["## The report", "", markdown_table(report)]
     (dest / "report.md").write_text("\n".join(lines) + "\n")

