@@ -182,8 +182,11 @@ def _elites(folder: Path, step: Step, *, finished: bool, dest: Path) -> dict[str
 def _ascent_headline(plan: ImagenetPlan | MnistPlan, folders: list[Path], dest: Path) -> str:
     """The finished ascent steps together: classes at the paper's 99.99% as re-scored in
     fp32 and as the search scored them when it stopped, the steps taken, and one sheet."""
-    cells = [(folder, cell) for folder in folders
-             for cell in json.loads((folder / "summary.json").read_text())["classes"]]  # fmt: skip
+    summaries = [json.loads((folder / "summary.json").read_text()) for folder in folders]
+    cells = [(folder, cell) for folder, summary in zip(folders, summaries, strict=True)
+             for cell in summary["classes"]]  # fmt: skip
+    # runs made before ascent confirmed its stop in fp32 do not say where they stopped
+    in_fp32 = all(summary["ascent"].get("stopped_in") == "fp32" for summary in summaries)
     contact_sheet(torch.stack([read_png(folder / cell["image"]) for folder, cell in cells]),
                   dest / "ascend.png")  # fmt: skip
     confidences = [cell["confidence"] for _, cell in cells]
@@ -194,8 +197,9 @@ def _ascent_headline(plan: ImagenetPlan | MnistPlan, folders: list[Path], dest: 
     steps = sorted(row.generation for row in last_rows)
     searched = min(row.lowest_confidence for row in last_rows)
     at = sum(confidence >= PAPER_LEVEL for confidence in confidences)
+    stop = "fp32 scores" if in_fp32 else "the search scores"
     return (f"- **ascend** ({len(folders)} of {planned} steps finished): each class stops "
-            f"once the search scores it at ≥ 99.99%; every step had stopped all its classes "
+            f"once {stop} it at ≥ 99.99%; every step had stopped all its classes "
             f"after {_span(steps)} steps, the lowest at {searched:.6f} as the search "
             f"scored it. Re-scored in fp32: {at} of {len(confidences)} classes at ≥ 99.99% "
             f"(the paper: every class), median {percent(statistics.median(confidences))}, "

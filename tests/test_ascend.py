@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import fooling
+from fooling.classifiers import load_classifier
 from fooling.cli import main
 from fooling.search.ascent import gaussian_blur, log_odds
 from fooling.user_files import read_image
@@ -18,6 +19,22 @@ def test_every_digit_reaches_four_nines_within_200_steps(lenet, start):
     assert (result.confidences >= 0.9999).all(), result.confidences
     # each class stopped once it got there: fewer evaluations than 201 steps of 10 images
     assert result.evaluations == (result.generations + 1) * 10
+
+
+@pytest.mark.parametrize("param", ["pixel", "fft"])
+def test_a_bf16_ascent_stops_where_fp32_agrees(param):
+    """bf16 put one digit of seed 2 at five nines that fp32 scored at 0.9999899 (this
+    Xeon): a class stops only once fp32 agrees, and keeps the image fp32 agreed on."""
+    bf16 = load_classifier("lenet-mnist", "cpu", precision="bf16", backend="torch")
+    assert not bf16.exact
+    for seed in range(3):
+        result = fooling.ascend(bf16, steps=300, seed=seed, threshold=0.99999, progress=False,
+                                param=param)  # fmt: skip
+        assert result.generations < 300
+        assert (result.confidences >= 0.99999).all(), (seed, result.confidences)
+        pixels = result.images.float() / 255
+        exact = bf16.exact_probabilities(pixels).gather(1, torch.tensor(result.classes)[:, None])
+        assert torch.equal(exact.squeeze(1), result.confidences)
 
 
 def test_the_regularisers_still_fool_lenet(lenet):
@@ -36,7 +53,8 @@ def test_the_run_directory_scores_as_it_says(lenet, tmp_path, capsys):
     # the defaults: the Fourier parameterisation, with a 28-pixel image's transforms
     assert summary["ascent"] == {"param": "fft", "learning_rate": 0.05, "jitter": 1,
                                  "scale": [0.9, 1.1], "rotate": 10.0, "start": "noise",
-                                 "l2": 0.0, "blur_every": 0, "blur_sigma": 0.5}  # fmt: skip
+                                 "l2": 0.0, "blur_every": 0, "blur_sigma": 0.5,
+                                 "stopped_in": "fp32"}  # fmt: skip
     assert fooling.load_run(out).ascent == summary["ascent"]
     assert (out / "progress.csv").is_file() and (out / "plots" / "confidence.png").is_file()
     for cell in summary["classes"]:

@@ -329,6 +329,7 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     assert "## Headline figures so far" in page and "## The report" in page
     assert "- **fgsm**: " in page and "test digits misclassified" in page
     assert "- **figure1**: fooling points lie" in page
+    assert "each class stops once fp32 scores it at ≥ 99.99%" in page  # not the search's bf16
     assert "## Beyond the paper: would an out-of-distribution detector catch them?" in page
     run = summary_of(report / "runs" / "evolve-direct-0")
     first = read_png(report / "runs" / "evolve-direct-0" / run["classes"][0]["image"])

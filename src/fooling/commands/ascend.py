@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--blur-sigma", type=BLUR_SIGMA.parse, default=0.5, help="blur width in pixels"
     )
     parser.add_argument(
-        "--threshold", type=THRESHOLD.parse, default=0.9999, help="a class stops here"
+        "--threshold", type=THRESHOLD.parse, default=0.9999, help="a class stops here, in fp32"
     )
     parser.add_argument(
         "--param", choices=PARAMETERISATIONS, default=DEFAULT_PARAMETERISATION,

@@ -5,8 +5,10 @@ schedule), optionally with the regularisers of Yosinski et al. (2015): L2
 decay towards the dataset's mean colour and a Gaussian blur every few steps.
 Images stay in [0, 1] and are scored as the 8-bit PNGs they will be saved as
 (rounded on the way forward, gradients passed straight through). A class stops
-once its image reaches the threshold. Results go into the same Archive as
-evolution's, so reports treat both methods alike.
+once its image reaches the threshold in fp32: a search in bf16 has each figure
+that reaches it confirmed in fp32 first, since the reports score in fp32 and
+bf16 puts some images at 0.9999 that fp32 puts just under it. Results go into
+the same Archive as evolution's, so reports treat both methods alike.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from fooling.limits import (
     STEPS,
     THRESHOLD,
 )
-from fooling.records import ProgressRow, Statistics, quantize
+from fooling.records import ProgressRow, Statistics, quantize, to_bytes
 from fooling.runs.directory import Pages, RunDirectory
 from fooling.search.priors import (
     DEFAULT_PARAMETERISATION,
@@ -80,7 +82,7 @@ def ascend(
         l2: per step, pull each pixel this fraction of the way back to the mean colour.
         blur_every: blur the images every this many steps (0: never).
         blur_sigma: the blur's standard deviation in pixels.
-        threshold: a class stops once its image reaches this probability.
+        threshold: a class stops once its image reaches this probability in fp32.
         progress: show a progress bar on stderr.
         out: a run directory to write the result into (claimed before ascending).
         force: replace a run already in `out`.
@@ -194,8 +196,15 @@ def _climb(
             probabilities = log_probabilities.detach().exp()
             forwards += len(classes)
         with torch.no_grad():
-            archive.add({"pixels": rounded.detach()}, rounded.detach(), probabilities, step)
+            scored = rounded.detach()
+            archive.add({"pixels": scored}, scored, probabilities, step)
             reached = probabilities.gather(1, targets[:, None]).squeeze(1) >= threshold
+            if not classifier.exact:
+                candidates = reached & ~done
+                forwards += int(candidates.sum())  # each scored again, in fp32
+                reached = _confirmed_in_fp32(
+                    classifier, archive, scored, probabilities, candidates, threshold, step
+                )
             done |= reached
         elapsed = time.perf_counter() - started
         history.append(ProgressRow.at(step, forwards, elapsed, Statistics.of(archive.confidence)))
@@ -230,9 +239,41 @@ def _climb(
         weights=classifier.identity()["weights"],
         ascent={"param": param, "learning_rate": learning_rate, "jitter": transforms.jitter,
                 "scale": list(transforms.scale), "rotate": transforms.rotate,
-                "start": start, "l2": l2, "blur_every": blur_every, "blur_sigma": blur_sigma},
+                "start": start, "l2": l2, "blur_every": blur_every, "blur_sigma": blur_sigma,
+                "stopped_in": "fp32"},
     )  # fmt: skip
     return result
+
+
+def _confirmed_in_fp32(
+    classifier: Classifier,
+    archive: Archive,
+    images: torch.Tensor,
+    probabilities: torch.Tensor,
+    candidates: torch.Tensor,
+    threshold: float,
+    step: int,
+) -> torch.Tensor:
+    """Of the `candidates` (the rows the search's precision puts at `threshold`), those
+    fp32 puts there too, as `bool [N]`. Each one's image becomes its class's elite: the
+    archive ranks in the search's precision, where an earlier image may score higher yet
+    fall short in fp32. Row `i` is cell `i` (ascent's archive has its classes in order)."""
+    rows = candidates.nonzero().squeeze(1)
+    confirmed = torch.zeros_like(candidates)
+    if len(rows) == 0:
+        return confirmed
+    classes = archive.classes[rows]
+    exact = classifier.exact_probabilities(images[rows]).gather(1, classes[:, None]).squeeze(1)
+    rows, classes = rows[exact >= threshold], classes[exact >= threshold]
+    confirmed[rows] = True
+    archive.put({
+        "cells": rows,
+        "confidence": probabilities[rows, classes],
+        "found_at": torch.full_like(rows, step),
+        "images": to_bytes(images[rows]),
+        "genomes": {"pixels": images[rows]},
+    })  # fmt: skip
+    return confirmed
 
 
 def log_odds(log_probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
