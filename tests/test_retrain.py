@@ -406,3 +406,74 @@ def test_a_run_from_before_gathering_schemes_resumes(stopped, tmp_path):
     save_state(path, state, kind=STATE_FORMAT)
     fooling.retrain(out=out, settings=TINY, resume=True, progress=False)
     assert len(json.loads((out / "summary.json").read_text())["iterations"]) == 3
+
+
+# ------------------------------------------------------------ stopped in the middle of gathering
+class Stop(Exception):
+    """What stops the machine part way through a gathering."""
+
+
+def counting(monkeypatch, stop_at=None):
+    """Replace gathering's search by one that records which searches run (and stops at the
+    `stop_at`-th call)."""
+    import fooling.experiments.gather as gathering
+
+    ran = []
+
+    def search_and_count(shared, number):
+        if stop_at is not None and len(ran) == stop_at:
+            raise Stop
+        ran.append(number)
+        return search(shared, number)
+
+    monkeypatch.setattr(gathering, "search", search_and_count)
+    return ran
+
+
+def test_a_journal_gives_back_its_searches_only_to_the_same_settings(lenet, tmp_path, monkeypatch):
+    options = {"classes": range(10), "generations": 8, "population": 40}
+    journal = tmp_path / "journal"
+    ran = counting(monkeypatch)
+    first = gather(lenet, 30, seed=0, journal=journal, **options)
+    assert ran == list(range(first.searches)) and first.resumed == 0
+    ran.clear()
+    again = gather(lenet, 30, seed=0, journal=journal, **options)
+    assert ran == [] and again.resumed == first.searches  # every search read back
+    assert torch.equal(again.images, first.images) and torch.equal(again.classes, first.classes)
+    assert again.seconds >= again.earlier_seconds > 0
+    other = gather(lenet, 30, seed=1, journal=journal, **options)
+    assert ran == list(range(other.searches)) and other.resumed == 0  # another seed: run
+    ran.clear()
+    for path in journal.glob("*.safetensors"):  # damaged files are run again, not trusted
+        path.write_bytes(path.read_bytes()[:-10])
+    damaged = gather(lenet, 30, seed=0, journal=journal, **options)
+    assert ran == list(range(first.searches)) and torch.equal(damaged.images, first.images)
+
+
+def test_a_retraining_stopped_mid_gathering_runs_only_the_searches_it_had_not_finished(
+    straight, stopped, tmp_path, monkeypatch
+):
+    import fooling.experiments.gather_journal as journal
+
+    monkeypatch.setattr(journal, "FLUSH_SEARCHES", 1)  # a file per search
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    ran = counting(monkeypatch, stop_at=2)
+    with pytest.raises(Stop):
+        fooling.retrain(out=out, settings=TINY, resume=True, progress=False)
+    assert ran == [0, 1]  # the third search of iteration 2's gathering was under way
+    assert len(list((out / "iterations" / "02" / "gathering" / "trained").iterdir())) == 2
+    ran = counting(monkeypatch)
+    fooling.retrain(out=out, settings=TINY, resume=True, progress=False)
+    assert ran[0] == 2  # searches 0 and 1 were read back
+    row = json.loads((out / "summary.json").read_text())["iterations"][2]
+    assert row["gathering_resumed"] == 2
+    resumed = [{key: value for key, value in row.items() if key != "gathering_resumed"}
+               for row in rows_without_time(out)]  # fmt: skip
+    whole = [{key: value for key, value in row.items() if key != "gathering_resumed"}
+             for row in rows_without_time(straight[0])]  # fmt: skip
+    assert resumed == whole  # the same images, network and figures as a run never stopped
+    name = Path("iterations") / "02" / "fooling.safetensors"
+    assert torch.equal(load_state(out / name, kind=IMAGES_FORMAT)["trained"],
+                       load_state(straight[0] / name, kind=IMAGES_FORMAT)["trained"])  # fmt: skip
+    assert not (out / "iterations" / "02" / "gathering").exists()  # kept until the row was

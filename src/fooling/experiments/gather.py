@@ -27,10 +27,12 @@ of workers.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -40,6 +42,7 @@ from fooling.classifiers import Classifier
 from fooling.distributed.pool import Workers, ordered_map
 from fooling.encodings import ENCODINGS, make_encoding
 from fooling.errors import FoolingError
+from fooling.experiments.gather_journal import Found, Journal
 from fooling.records import FOOLED_AT
 from fooling.search.evolution import Evolution
 
@@ -55,9 +58,11 @@ class Gathered:
         classes: `long [M]` the class each image fools.
         searches: searches run.
         evaluations: images scored in all.
-        seconds: wall-clock time.
+        seconds: wall-clock time, earlier tries' included.
         capped: the searches stopped at `max_searches` with fewer images than asked for.
         given_up: searches given up early, not on course to reach the threshold.
+        resumed: searches read back from the journal, run by an earlier try.
+        earlier_seconds: the time those searches took in earlier tries.
     """
 
     images: torch.Tensor
@@ -67,16 +72,8 @@ class Gathered:
     seconds: float
     capped: bool = False
     given_up: int = 0
-
-
-@dataclass(frozen=True)
-class Found:
-    """What one search found: its elites at the threshold at each snapshot it reached,
-    its evaluations, and whether it was given up before its last generation."""
-
-    snapshots: list[tuple[torch.Tensor, torch.Tensor]]
-    evaluations: int
-    given_up: bool
+    resumed: int = 0
+    earlier_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +134,7 @@ def gather(
     progress: bool = True,
     workers: int | Workers = 1,
     address: str | None = None,
+    journal: str | Path | None = None,
 ) -> Gathered:
     """Collect `count` distinct images the classifier puts in one of `classes` at `threshold`.
 
@@ -160,6 +158,10 @@ def gather(
             already started; 1 runs them here. The images are the same either way:
             searches are read in order.
         address: with `workers`, a Ray cluster to join (`"auto"`).
+        journal: a folder where each search is recorded as it finishes
+            (`gather_journal`); a gather stopped part way and started again with the
+            same settings and journal reads the searches recorded there instead of
+            running them again, and gathers the same images.
 
     Returns:
         The images (exactly `count`, or fewer when capped) with their classes and costs.
@@ -168,6 +170,7 @@ def gather(
         FoolingError: `max_searches` searches found fewer than `count` images (without
             `capped_ok`, or none at all), or Ray is missing or unreachable with
             `workers` > 1.
+        OSError: the journal cannot be written.
     """
     started = time.perf_counter()
     found: list[torch.Tensor] = []
@@ -178,24 +181,33 @@ def gather(
     shared = Searches(classifier, list(classes), encodings, population, seed, threshold,
                       stops)  # fmt: skip
     searches = evaluations = given_up = 0
-    results = ordered_map(search, shared, range(max_searches), workers=workers, address=address,
-                          gpu=classifier.device.type == "cuda")  # fmt: skip
+    log = None if journal is None else _journal(journal, shared)
+    recorded, earlier = ([], 0.0) if log is None else log.recorded()
+    recorded = recorded[:max_searches]
+    fresh = ordered_map(search, shared, range(len(recorded), max_searches), workers=workers,
+                        address=address, gpu=classifier.device.type == "cuda")  # fmt: skip
     bar = tqdm(total=count, desc="gather", unit="img", disable=not progress, leave=False)
-    with closing(results), bar:  # closing ends the searches not needed (on workers not kept)
-        for one in results:
-            for images, fooled in _kept(one.snapshots, keep):
-                for image, value in zip(images, fooled.tolist(), strict=True):
-                    key = hashlib.sha256(image.numpy().tobytes()).digest()
-                    if key not in seen and len(found) < count:
-                        seen.add(key)
-                        found.append(image)
-                        found_classes.append(value)
-                        bar.update(1)
-            searches += 1
-            evaluations += one.evaluations
-            given_up += one.given_up
-            if len(found) >= count:
-                break
+    try:
+        with closing(fresh), bar:  # closing ends the searches not needed (on workers not kept)
+            for number, one in enumerate(itertools.chain(recorded, fresh)):
+                if log is not None and number >= len(recorded):
+                    log.add(one)
+                for images, fooled in _kept(one.snapshots, keep):
+                    for image, value in zip(images, fooled.tolist(), strict=True):
+                        key = hashlib.sha256(image.numpy().tobytes()).digest()
+                        if key not in seen and len(found) < count:
+                            seen.add(key)
+                            found.append(image)
+                            found_classes.append(value)
+                            bar.update(1)
+                searches += 1
+                evaluations += one.evaluations
+                given_up += one.given_up
+                if len(found) >= count:
+                    break
+    finally:  # every search that finished stays recorded, however the gather ends
+        if log is not None:
+            log.flush()
     if len(found) < count and not (capped_ok and found):
         raise FoolingError(
             f"{searches} searches found only {len(found)} of {count} images at "
@@ -203,9 +215,20 @@ def gather(
         )
     return Gathered(
         images=torch.stack(found), classes=torch.tensor(found_classes), searches=searches,
-        evaluations=evaluations, seconds=time.perf_counter() - started,
-        capped=len(found) < count, given_up=given_up,
+        evaluations=evaluations, seconds=time.perf_counter() - started + earlier,
+        capped=len(found) < count, given_up=given_up, resumed=min(len(recorded), searches),
+        earlier_seconds=earlier,
     )  # fmt: skip
+
+
+def _journal(folder: str | Path, shared: Searches) -> Journal:
+    """The journal of the searches `shared` describes, under what decides their images."""
+    return Journal(Path(folder), {
+        "classifier": shared.classifier.identity(),
+        "classes": [int(index) for index in shared.classes],
+        "encodings": list(shared.encodings), "population": shared.population,
+        "seed": shared.seed, "threshold": shared.threshold, "stops": shared.stops,
+    })  # fmt: skip
 
 
 def _kept(

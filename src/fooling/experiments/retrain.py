@@ -5,7 +5,9 @@ trains DNN(i) from scratch on the real training set plus every fooling image
 gathered so far as one more class, "fooling", and then evolves new fooling
 images against DNN(i). Iteration 0 only evolves against the network given.
 Every iteration is written to disk as it finishes, so a run stopped between
-iterations continues with `resume=True` from the last one finished.
+iterations continues with `resume=True` from the last one finished; one stopped
+in the middle of an iteration starts it again, but reads back the gathering
+searches it had finished (`gather_journal`) instead of running them again.
 
 Where the networks come from is a `Networks` (`retrain_networks`): MNIST is
 built in for the LeNets, each DNN(i) a LeNet with 11 outputs trained from
@@ -21,6 +23,8 @@ and `gallery.html` (the elites evolved against each network):
                                         trained on, and held out
     iterations/NN/evolved/              the run evolved against DNN(NN)
     iterations/NN/missed/               held-out images DNN(NN) puts in a real class
+    iterations/NN/gathering/            the searches gathering has finished, until the
+                                        iteration is
     checkpoint/state.safetensors        the settings and every finished iteration's row
 """
 
@@ -68,6 +72,7 @@ THRESHOLD = Limit("threshold", 0.0, 1.0, low_open=True)
 STATE_FORMAT = "fooling-retrain-1"
 IMAGES_FORMAT = "fooling-retrain-images-1"
 MAX_SEARCHES = whole("max_searches", 1, 10**7)
+JOURNAL = "gathering"  # an iteration's folder of the gathering searches finished
 GATHER_SNAPSHOTS = whole("gather_snapshots", 1, 1000)
 GATHER = ("all", "far")
 """What an iteration trains on: every image gathered (the paper's), or only those far
@@ -384,6 +389,7 @@ class _Retraining:
             rows.append(self._iteration(len(rows), network))
             network = self._network(len(rows) - 1)
             self._save(rows)
+            shutil.rmtree(self._folder(len(rows) - 1) / JOURNAL, ignore_errors=True)
         return RetrainResult(self.first.name, self.settings, rows, time.perf_counter() - started)
 
     # ------------------------------------------------------------ one iteration
@@ -413,10 +419,11 @@ class _Retraining:
             options.update(max_searches=settings.max_searches, capped_ok=True)
         keep = self._near_real().far if settings.gather == "far" else None
         seed = settings.seed + number * 2 * HOLDOUT_SEEDS
-        trained = gather(previous, settings.fooling_per_iteration, seed=seed, keep=keep,
-                         **options)  # fmt: skip
-        held_out = gather(previous, settings.held_out, seed=seed + HOLDOUT_SEEDS, **options)
         folder = self._folder(number)
+        trained = gather(previous, settings.fooling_per_iteration, seed=seed, keep=keep,
+                         journal=folder / JOURNAL / "trained", **options)  # fmt: skip
+        held_out = gather(previous, settings.held_out, seed=seed + HOLDOUT_SEEDS,
+                          journal=folder / JOURNAL / "held-out", **options)  # fmt: skip
         save_state(folder / "fooling.safetensors",
                    {"trained": trained.images, "held_out": held_out.images},
                    kind=IMAGES_FORMAT)  # fmt: skip
@@ -429,6 +436,7 @@ class _Retraining:
         classifier = self.networks.classifier(network, number)
         checked = self._check_held_out(classifier, number, held_out.images)
         gathered = torch.cat([trained.images, held_out.images])
+        earlier = trained.earlier_seconds + held_out.earlier_seconds  # searches resumed
         gathered_near = self._near_real().near(gathered).float().mean()
         evolved, evaluations = self._evolve(classifier, number)
         return {
@@ -440,8 +448,9 @@ class _Retraining:
             "gathering_given_up": trained.given_up + held_out.given_up,
             "gathering_capped": trained.capped or held_out.capped,
             "gathering_seconds": round(trained.seconds + held_out.seconds, 3),
+            "gathering_resumed": trained.resumed + held_out.resumed,
             "evaluations": trained.evaluations + held_out.evaluations + evaluations,
-            "seconds": round(time.perf_counter() - started, 3),
+            "seconds": round(time.perf_counter() - started + earlier, 3),
         }  # fmt: skip
 
     def _check_held_out(
