@@ -66,6 +66,9 @@ from fooling.runs.state import load_state
 from fooling.search.evolution import read_checkpoint
 
 SHEET_BYTES = 2 * 2**20  # the most a contact sheet may take
+ASCENT_CROP = 64  # ascent's sheet: a square this size from each image larger than it
+ASCENT_SHOWN = 100  # ... of at most this many classes
+CROP_GAP = 2  # white pixels between crops
 STRIP = 24  # gathered images shown per retraining iteration
 PAPER = {  # the paper's headline figures, by step: (median confidence, classes at >= 99%)
     "evolve-cppn": (0.8811, None),
@@ -187,8 +190,8 @@ def _ascent_headline(plan: ImagenetPlan | MnistPlan, folders: list[Path], dest: 
              for cell in summary["classes"]]  # fmt: skip
     # runs made before ascent confirmed its stop in fp32 do not say where they stopped
     in_fp32 = all(summary["ascent"].get("stopped_in") == "fp32" for summary in summaries)
-    contact_sheet(torch.stack([read_png(folder / cell["image"]) for folder, cell in cells]),
-                  dest / "ascend.png")  # fmt: skip
+    shown = _ascent_sheet(torch.stack([read_png(folder / cell["image"]) for folder, cell in cells]),
+                          dest / "ascend.png")  # fmt: skip
     confidences = [cell["confidence"] for _, cell in cells]
     last_rows = [read_progress(folder / "progress.csv")[-1] for folder in folders]
     for folder in folders:
@@ -203,8 +206,22 @@ def _ascent_headline(plan: ImagenetPlan | MnistPlan, folders: list[Path], dest: 
             f"after {_span(steps)} steps, the lowest at {searched:.6f} as the search "
             f"scored it. Re-scored in fp32: {at} of {len(confidences)} classes at ≥ 99.99% "
             f"(the paper: every class), median {percent(statistics.median(confidences))}, "
-            f"lowest {min(confidences):.6f}. [ascend.png](ascend.png) shows every image, in "
+            f"lowest {min(confidences):.6f}. [ascend.png](ascend.png) shows {shown}, in "
             "class order.")  # fmt: skip
+
+
+def _ascent_sheet(images: torch.Tensor, path: Path) -> str:
+    """The ascent's contact sheet; returns what it shows. Images larger than `ASCENT_CROP`
+    are shown by their centres at full resolution: shrunk whole, their fine noise
+    averages to grey."""
+    if images.shape[-1] <= ASCENT_CROP:
+        contact_sheet(images, path)
+        return "every image"
+    every = math.ceil(len(images) / ASCENT_SHOWN)
+    contact_sheet(images[::every], path, crop=ASCENT_CROP)
+    which = "every image" if every == 1 else f"the image of one class in {every}"
+    return (f"the {ASCENT_CROP}-pixel square at the centre of {which}, at full resolution "
+            "(shrunk whole, their fine noise averages to grey)")  # fmt: skip
 
 
 def _span(values: list[int]) -> str:
@@ -352,20 +369,28 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
-def contact_sheet(images: torch.Tensor, path: Path) -> None:
-    """Every elite in class order on one PNG, thumbnails shrunk until it fits `SHEET_BYTES`.
+def contact_sheet(images: torch.Tensor, path: Path, *, crop: int | None = None) -> None:
+    """Every image in class order on one PNG, thumbnails shrunk until it fits `SHEET_BYTES`.
 
     `images` are `uint8 [N, C, H, W]`, as runs store them (a float tensor is refused: a
-    sheet of 0-255 values read as 0-1 came out white once, unnoticed)."""
+    sheet of 0-255 values read as 0-1 came out white once, unnoticed). With `crop`, each
+    thumbnail is instead the `crop`-pixel square at its image's centre, at full
+    resolution: pixel ascent's images are fine noise, which shrinking averages to grey."""
     if images.dtype != torch.uint8:
         raise TypeError(f"contact_sheet takes uint8 images, not {images.dtype}")
     columns = math.ceil(math.sqrt(len(images) * 1.6))
-    for size in (64, 48, 40, 32, 24, 16):
-        thumbs = torch.nn.functional.interpolate(images.float().div(255), size=size, mode="area")
+    for size in (64, 48, 40, 32, 24, 16) if crop is None else (crop,):
+        if crop is None:
+            thumbs = torch.nn.functional.interpolate(images.float().div(255), size=size,
+                                                     mode="area")  # fmt: skip
+        else:
+            top, left = (images.shape[-2] - crop) // 2, (images.shape[-1] - crop) // 2
+            thumbs = images[..., top : top + crop, left : left + crop].float().div(255)
         rows = math.ceil(len(images) / columns)
-        canvas = torch.ones(thumbs.shape[1], rows * size, columns * size)
+        pitch = size + (0 if crop is None else CROP_GAP)  # crops of noise would run together
+        canvas = torch.ones(thumbs.shape[1], rows * pitch, columns * pitch)
         for index, thumb in enumerate(thumbs):
-            top, left = (index // columns) * size, (index % columns) * size
+            top, left = (index // columns) * pitch, (index % columns) * pitch
             canvas[:, top : top + size, left : left + size] = thumb
         array = canvas.mul(255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
         image = Image.fromarray(array.squeeze(-1) if array.shape[-1] == 1 else array)

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from browser import browser_only, load_page
 from test_cli_errors import fails_with_one_line
 
@@ -338,3 +339,27 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     # the first thumbnail is the first elite, shrunk: its mean brightness is kept
     assert abs(sheet[:size, :size].mean() - first.double().mean().item()) < 2.0
     assert sheet.std() > 20  # elites, not a blank or saturated sheet
+
+
+def test_an_ascent_sheet_of_large_images_shows_their_centres_at_full_resolution(tmp_path):
+    """Shrunk to thumbnails, 1000 ImageNet ascent images of fine noise made a grey sheet."""
+    import importlib.util
+
+    import numpy as np
+    from PIL import Image
+
+    from fooling.runs.images import read_png
+
+    root = Path(__file__).parent.parent
+    spec = importlib.util.spec_from_file_location("campaign", root / "benchmarks" / "campaign.py")
+    campaign = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(campaign)
+    hen = read_png(root / "tests" / "data" / "hen_256.png")
+    noise = torch.randint(0, 256, (249, *hen.shape), dtype=torch.uint8,
+                          generator=torch.Generator().manual_seed(0))  # fmt: skip
+    shown = campaign._ascent_sheet(torch.cat([hen[None], noise]), tmp_path / "ascend.png")
+    assert shown.startswith("the 64-pixel square at the centre of the image of one class in 3")
+    sheet = np.asarray(Image.open(tmp_path / "ascend.png"))
+    centre = hen[:, 96:160, 96:160].permute(1, 2, 0).numpy()
+    assert np.array_equal(sheet[:64, :64], centre)  # the hen's centre, pixel for pixel
+    assert sheet.shape[0] * sheet.shape[1] >= 84 * 64 * 64  # 84 of the 250, every third
