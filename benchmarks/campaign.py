@@ -69,6 +69,7 @@ SHEET_BYTES = 2 * 2**20  # the most a contact sheet may take
 ASCENT_CROP = 64  # ascent's sheet: a square this size from each image larger than it
 ASCENT_SHOWN = 100  # ... of at most this many classes
 CROP_GAP = 2  # white pixels between crops
+COMPARED = {"evolve-cppn-hidden32": "evolve-cppn"}  # a run, and the run it varies
 STRIP = 24  # gathered images shown per retraining iteration
 PAPER = {  # the paper's headline figures, by step: (median confidence, classes at >= 99%)
     "evolve-cppn": (0.8811, None),
@@ -126,7 +127,8 @@ def export(dataset: str, report: Path, dest: Path) -> None:
             scored = _scored_on(folder)
             figures = _elites(folder, step, finished=record is not None, dest=dest)
             cap = _cap_usage(report, step) if record is not None else ""
-            headline.append(_headline(step.name, rows, planned, figures) + cap)
+            headline.append(_headline(step.name, rows, planned, figures) + cap
+                            + _beside(step.name, rows, curves))  # fmt: skip
         summary = folder / "summary.json"
         if step.command_name == "retrain" and summary.is_file():
             iterations = json.loads(summary.read_text())["iterations"]
@@ -165,13 +167,16 @@ def export(dataset: str, report: Path, dest: Path) -> None:
 
 
 def _elites(folder: Path, step: Step, *, finished: bool, dest: Path) -> dict[str, float]:
-    """Median confidence and classes at >= 0.99 in fp32, and the contact sheet."""
+    """Median confidence and classes at >= 0.99 in fp32, the generation they are of (a
+    run in progress: its last checkpoint's), and the contact sheet."""
     if finished:
         summary = json.loads((folder / "summary.json").read_text())
         images = torch.stack([read_png(folder / cell["image"]) for cell in summary["classes"]])
         confidences = torch.tensor([cell["confidence"] for cell in summary["classes"]])
+        generation = int(summary["generations"])
     else:
-        archive = read_checkpoint(folder / "checkpoint")["archive"]
+        state = read_checkpoint(folder / "checkpoint")
+        archive, generation = state["archive"], int(state["generation"])
         images = archive["images"]
         classifier = load_classifier(step.arguments[step.arguments.index("--classifier") + 1],
                                      "cpu", backend="torch", precision="fp32")  # fmt: skip
@@ -179,7 +184,7 @@ def _elites(folder: Path, step: Step, *, finished: bool, dest: Path) -> dict[str
                                                    archive["confidence"])  # fmt: skip
     contact_sheet(images, dest / f"{step.name}.png")
     return {"median": float(confidences.median()), "fooled": int((confidences >= FOOLED_AT).sum()),
-            "classes": len(confidences)}  # fmt: skip
+            "classes": len(confidences), "generation": generation}  # fmt: skip
 
 
 def _ascent_headline(plan: ImagenetPlan | MnistPlan, folders: list[Path], dest: Path) -> str:
@@ -291,9 +296,11 @@ def _scored_on(folder: Path) -> str:
 
 def _headline(name: str, rows: list, planned: int, figures: dict[str, float]) -> str:
     paper = PAPER.get(name)
-    said = (f"- **{name}** at generation {rows[-1].generation:,} of {planned:,}: median "
-            f"confidence {figures['median']:.2%}, {figures['fooled']} of {figures['classes']} "
-            f"classes at ≥ 99% (fp32)")  # fmt: skip
+    said = f"- **{name}** at generation {figures['generation']:,} of {planned:,}"
+    if figures["generation"] != rows[-1].generation:
+        said += f" (its last checkpoint; its log goes on to {rows[-1].generation:,})"
+    said += (f": median confidence {figures['median']:.2%}, {figures['fooled']} of "
+             f"{figures['classes']} classes at ≥ 99% (fp32)")  # fmt: skip
     if paper is not None:
         median, classes = paper
         said += f"; the paper's AlexNet: median {median:.2%}" + (
@@ -307,6 +314,21 @@ def _headline(name: str, rows: list, planned: int, figures: dict[str, float]) ->
                  f"rose {rise * 100:+.2f} points, from {before.median_confidence:.2%} to "
                  f"{rows[-1].median_confidence:.2%}")  # fmt: skip
     return said + "."
+
+
+def _beside(name: str, rows: list, curves: dict[str, list]) -> str:
+    """For a run that varies another (`COMPARED`): both medians at this run's last
+    generation, by the search's scores (the other run's fp32 figures are at its end)."""
+    other = COMPARED.get(name)
+    if other not in curves:
+        return ""
+    generation = rows[-1].generation
+    then = next((row for row in reversed(curves[other]) if row.generation <= generation), None)
+    if then is None:
+        return ""
+    return (f" By the search's scores at generation {then.generation:,}: median "
+            f"{rows[-1].median_confidence:.2%}, against {then.median_confidence:.2%} for "
+            f"{other} at the same generation.")  # fmt: skip
 
 
 def _retrain_headline(name: str, iterations: list[dict]) -> str:
