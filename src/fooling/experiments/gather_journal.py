@@ -82,9 +82,9 @@ class Journal:
         """Record the next search; written once enough searches or seconds have passed."""
         fresh = []
         for images, classes in found.snapshots:
-            new = [key not in self._stored for key in _keys(images)]
-            self._stored.update(_keys(images))
-            kept = torch.tensor(new, dtype=torch.bool)
+            keys = _keys(images)
+            kept = torch.tensor([key not in self._stored for key in keys], dtype=torch.bool)
+            self._stored.update(keys)
             fresh.append((images[kept], classes[kept]))
         self._pending.append(Found(fresh, found.evaluations, found.given_up))
         if (len(self._pending) >= FLUSH_SEARCHES
