@@ -388,6 +388,8 @@ def _braced(command: str) -> str:
 def _hours(seconds: float) -> str:
     if math.isnan(seconds):
         return "?"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
