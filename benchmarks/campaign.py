@@ -44,7 +44,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reproduce_runs import markdown_table
 
 from fooling.classifiers import load_classifier
+from fooling.data.mnist import load_mnist
 from fooling.errors import FoolingError
+from fooling.experiments.near_real import NearReal
 from fooling.experiments.retrain import IMAGES_FORMAT
 from fooling.machine import describe_cpu
 from fooling.records import FOOLED_AT
@@ -141,7 +143,7 @@ def export(dataset: str, report: Path, dest: Path) -> None:
             if record is None:
                 status = "in progress"
                 wall = f"{_hours(sum(row['seconds'] for row in iterations))} so far"
-            headline.append(_retrain_headline(step.name, iterations))
+            headline.append(_retrain_headline(step.name, iterations, _held_out_far(folder)))
         if record is not None and step.command_name == "ascend":
             ascents.append(folder)
         elif record is not None and step.command_name in ("ablate", "transfer"):
@@ -331,22 +333,41 @@ def _beside(name: str, rows: list, curves: dict[str, list]) -> str:
             f"{other} at the same generation.")  # fmt: skip
 
 
-def _retrain_headline(name: str, iterations: list[dict]) -> str:
-    """Each retraining iteration's recall, share near real digits and cost, in order."""
+def _retrain_headline(name: str, iterations: list[dict], far: dict[int, int]) -> str:
+    """Each retraining iteration's recall (and of how many images far from real digits),
+    share near real digits and cost, in order."""
 
     def each(key: str, form: str) -> str:
         shown = [form.format(row[key]) if row.get(key) is not None else "none"
                  for row in iterations[1:]]  # fmt: skip
         return " / ".join(shown) or "none yet"
 
+    recall = " / ".join(
+        ("none" if row.get("fooling_recall_far_from_real") is None
+         else f"{row['fooling_recall_far_from_real']:.3f}")
+        + (f" (of {far[row['iteration']]})" if row["iteration"] in far else "")
+        for row in iterations[1:]
+    ) or "none yet"  # fmt: skip
     return (f"- **{name}** at iteration {len(iterations) - 1}: per iteration, fooling recall "
-            "on held-out images far from real digits "
-            f"{each('fooling_recall_far_from_real', '{:.3f}')}"
+            f"on the held-out images far from real digits {recall}"
             f"; share of gathered images near a real digit {each('gathered_near_real', '{:.0%}')}"
             f"; searches {each('gathered_searches', '{}')}; seconds {each('seconds', '{:.0f}')}; "
             f"capped {each('gathering_capped', '{}')}."
             + (f" [{name}.gathered.png]({name}.gathered.png) shows, a row per iteration, "
                "fooling images it gathered." if len(iterations) > 1 else ""))  # fmt: skip
+
+
+def _held_out_far(run: Path) -> dict[int, int]:
+    """How many of each finished iteration's held-out fooling images lie far from every
+    real MNIST digit (the images its far-from-real recall is measured on), by the same
+    `NearReal` measure retraining calibrates."""
+    saved = sorted(run.glob("iterations/*/fooling.safetensors"))
+    if not saved:
+        return {}
+    near_real = NearReal.calibrate(load_mnist("train")[0], load_mnist("test")[0])
+    return {int(path.parent.name): int(near_real.far(load_state(path, kind=IMAGES_FORMAT)
+                                                      ["held_out"]).sum())
+            for path in saved}  # fmt: skip
 
 
 def _durations(rows: list) -> list[float]:

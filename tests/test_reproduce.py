@@ -319,7 +319,11 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     import numpy as np
     from PIL import Image
 
+    from fooling.data.mnist import load_mnist
+    from fooling.experiments.near_real import NearReal
+    from fooling.experiments.retrain import IMAGES_FORMAT
     from fooling.runs.images import read_png
+    from fooling.runs.state import load_state
 
     root = Path(__file__).parent.parent
     dest = tmp_path / "published"
@@ -331,6 +335,13 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     assert "- **fgsm**: " in page and "test digits misclassified" in page
     assert "- **figure1**: fooling points lie" in page
     assert "each class stops once fp32 scores it at ≥ 99.99%" in page  # not the search's bf16
+    # each recall says how many held-out images far from real digits it was measured on
+    retrain = report / "runs" / "retrain"
+    saved = retrain / "iterations" / "01" / "fooling.safetensors"
+    held_out = load_state(saved, kind=IMAGES_FORMAT)["held_out"]
+    near_real = NearReal.calibrate(load_mnist("train")[0], load_mnist("test")[0])
+    recall = summary_of(retrain)["iterations"][1]["fooling_recall_far_from_real"]
+    assert f"far from real digits {recall:.3f} (of {int(near_real.far(held_out).sum())})" in page
     assert "## Beyond the paper: would an out-of-distribution detector catch them?" in page
     run = summary_of(report / "runs" / "evolve-direct-0")
     first = read_png(report / "runs" / "evolve-direct-0" / run["classes"][0]["image"])
