@@ -331,7 +331,10 @@ SPECS: dict[str, Spec] = {
                 "classifier",
                 (
                     Figure("classes", "classes", COUNT),
+                    Figure("from class", "first_class", COUNT),
                     Figure("precision", "precision"),
+                    Figure("a class stops when it reaches 0.9999 in", "stopped_in"),
+                    Figure("classes at >= 0.9999", "classes_at_0.9999", COUNT),
                     Figure("wall seconds (fresh process)", "wall_s", ",.2f"),
                     Figure("seconds of the search", "search_s", ",.3f"),
                     Figure("seconds (in process)", "seconds", ",.2f"),
