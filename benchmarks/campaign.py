@@ -143,7 +143,9 @@ def export(dataset: str, report: Path, dest: Path) -> None:
             if record is None:
                 status = "in progress"
                 wall = f"{_hours(sum(row['seconds'] for row in iterations))} so far"
-            headline.append(_retrain_headline(step.name, iterations, _held_out_far(folder)))
+            recorded = all("held_out_far" in row for row in iterations[1:])  # newer runs
+            far = {} if recorded else _held_out_far(folder)
+            headline.append(_retrain_headline(step.name, iterations, far))
         if record is not None and step.command_name == "ascend":
             ascents.append(folder)
         elif record is not None and step.command_name in ("ablate", "transfer"):
@@ -345,7 +347,8 @@ def _retrain_headline(name: str, iterations: list[dict], far: dict[int, int]) ->
     recall = " / ".join(
         ("none" if row.get("fooling_recall_far_from_real") is None
          else f"{row['fooling_recall_far_from_real']:.3f}")
-        + (f" (of {far[row['iteration']]})" if row["iteration"] in far else "")
+        + (f" (of {row.get('held_out_far', far.get(row['iteration']))})"
+           if "held_out_far" in row or row["iteration"] in far else "")
         for row in iterations[1:]
     ) or "none yet"  # fmt: skip
     return (f"- **{name}** at iteration {len(iterations) - 1}: per iteration, fooling recall "

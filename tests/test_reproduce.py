@@ -47,6 +47,10 @@ def test_every_paper_result_has_ours_beside_it_with_the_command_that_made_it(rep
         assert argv[0] == "fooling" and parser.parse_args(argv[1:]).command
     retrain = rows["Retraining with fooling images as an extra class does not stop evolution"]
     assert retrain["scale"].startswith("1 of 15 iterations")
+    first = summary_of(report / "runs" / "retrain")["iterations"][1]
+    # the far-from-real recall says how many images it was measured on
+    assert (f"far from real digits {first['fooling_recall_far_from_real']:.2f} "
+            f"(of {first['held_out_far']});") in retrain["ours"]  # fmt: skip
     assert rows["Median confidence after 200 generations"]["scale"] == ""  # the paper's setting
     evolved = summary_of(report / "runs" / "evolve-cppn-0")
     assert evolved["generations"] == 200 and evolved["population"] == 200

@@ -104,6 +104,7 @@ def test_missed_held_out_images_are_written_and_recall_far_from_real_ones_is_mea
         caught = probabilities.argmax(dim=1) == 10
         near = near_real.near(held_out)
         row = result.iterations[number]
+        assert row["held_out_far"] == int((~near).sum())
         if (~near).any():
             assert row["fooling_recall_far_from_real"] == pytest.approx(
                 float(caught[~near].float().mean())

@@ -476,6 +476,7 @@ class _Retraining:
         return {
             "fooling_recall": float(caught.float().mean()),
             "fooling_recall_far_from_real": float(far.float().mean()) if len(far) else None,
+            "held_out_far": len(far),  # what that recall is measured on
             "missed_held_out": missed,
         }
 

@@ -253,7 +253,7 @@ class MnistPlan:
             f"{each('fooled_at_0.99', '{}')} of 10 (far from every real digit: "
             f"{each('fooled_at_0.99_far_from_real', '{}')}); fooling class recall "
             f"{each('fooling_recall')}, on held-out images far from real digits "
-            f"{each('fooling_recall_far_from_real')}; share of gathered images near a real "
+            f"{_recall_far(rows)}; share of gathered images near a real "
             f"digit {each('gathered_near_real')}; cost per iteration: "
             f"{each('gathered_searches', '{}')} searches, {each('seconds', '{:.0f}')} s"
             + (f"; gathering capped in iteration {', '.join(capped)}" if capped else "")
@@ -407,3 +407,14 @@ class MnistPlan:
                     "fooling points; pentagons: gradient ascent; squares: adversarial."),
             Section("Out-of-distribution detectors (beyond the paper)", ("detect",)),
         ]  # fmt: skip
+
+
+def _recall_far(rows: list[dict]) -> str:
+    """Each iteration's recall on the held-out images far from real digits, with how many
+    there were where the run records it: far-only gathering leaves a handful."""
+    return ", ".join(
+        ("—" if row.get("fooling_recall_far_from_real") is None
+         else f"{row['fooling_recall_far_from_real']:.2f}")
+        + (f" (of {row['held_out_far']})" if row.get("held_out_far") is not None else "")
+        for row in rows
+    )  # fmt: skip
