@@ -344,15 +344,16 @@ def _retrain_headline(name: str, iterations: list[dict], far: dict[int, int]) ->
                  for row in iterations[1:]]  # fmt: skip
         return " / ".join(shown) or "none yet"
 
-    recall = " / ".join(
-        ("none" if row.get("fooling_recall_far_from_real") is None
-         else f"{row['fooling_recall_far_from_real']:.3f}")
-        + (f" (of {row.get('held_out_far', far.get(row['iteration']))})"
-           if "held_out_far" in row or row["iteration"] in far else "")
-        for row in iterations[1:]
-    ) or "none yet"  # fmt: skip
+    def recall(row: dict) -> str:
+        value = row.get("fooling_recall_far_from_real")
+        count = row.get("held_out_far", far.get(row["iteration"]))
+        return ("none" if value is None else f"{value:.3f}") + (
+            "" if count is None else f" (of {count})"
+        )
+
+    recalls = " / ".join(recall(row) for row in iterations[1:]) or "none yet"
     return (f"- **{name}** at iteration {len(iterations) - 1}: per iteration, fooling recall "
-            f"on the held-out images far from real digits {recall}"
+            f"on the held-out images far from real digits {recalls}"
             f"; share of gathered images near a real digit {each('gathered_near_real', '{:.0%}')}"
             f"; searches {each('gathered_searches', '{}')}; seconds {each('seconds', '{:.0f}')}; "
             f"capped {each('gathering_capped', '{}')}."
