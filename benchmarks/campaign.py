@@ -52,7 +52,7 @@ from fooling.machine import describe_cpu
 from fooling.records import FOOLED_AT
 from fooling.reproduce.findings import extra_table
 from fooling.reproduce.imagenet import ImagenetPlan
-from fooling.reproduce.mnist import MnistPlan
+from fooling.reproduce.mnist import MnistPlan, recall_far
 from fooling.reproduce.reading import (
     PAPER_LEVEL,
     adversarial_figures,
@@ -344,14 +344,8 @@ def _retrain_headline(name: str, iterations: list[dict], far: dict[int, int]) ->
                  for row in iterations[1:]]  # fmt: skip
         return " / ".join(shown) or "none yet"
 
-    def recall(row: dict) -> str:
-        value = row.get("fooling_recall_far_from_real")
-        count = row.get("held_out_far", far.get(row["iteration"]))
-        return ("none" if value is None else f"{value:.3f}") + (
-            "" if count is None else f" (of {count})"
-        )
-
-    recalls = " / ".join(recall(row) for row in iterations[1:]) or "none yet"
+    recalls = " / ".join(recall_far(row, far.get(row["iteration"]), places=3)
+                         for row in iterations[1:]) or "none yet"  # fmt: skip
     return (f"- **{name}** at iteration {len(iterations) - 1}: per iteration, fooling recall "
             f"on the held-out images far from real digits {recalls}"
             f"; share of gathered images near a real digit {each('gathered_near_real', '{:.0%}')}"

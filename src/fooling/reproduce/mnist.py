@@ -253,7 +253,7 @@ class MnistPlan:
             f"{each('fooled_at_0.99', '{}')} of 10 (far from every real digit: "
             f"{each('fooled_at_0.99_far_from_real', '{}')}); fooling class recall "
             f"{each('fooling_recall')}, on held-out images far from real digits "
-            f"{_recall_far(rows)}; share of gathered images near a real "
+            f"{', '.join(recall_far(row) for row in rows)}; share of gathered images near a real "
             f"digit {each('gathered_near_real')}; cost per iteration: "
             f"{each('gathered_searches', '{}')} searches, {each('seconds', '{:.0f}')} s"
             + (f"; gathering capped in iteration {', '.join(capped)}" if capped else "")
@@ -409,12 +409,12 @@ class MnistPlan:
         ]  # fmt: skip
 
 
-def _recall_far(rows: list[dict]) -> str:
-    """Each iteration's recall on the held-out images far from real digits, with how many
-    there were where the run records it: far-only gathering leaves a handful."""
-    return ", ".join(
-        ("—" if row.get("fooling_recall_far_from_real") is None
-         else f"{row['fooling_recall_far_from_real']:.2f}")
-        + (f" (of {row['held_out_far']})" if row.get("held_out_far") is not None else "")
-        for row in rows
-    )  # fmt: skip
+def recall_far(row: dict, count: int | None = None, places: int = 2) -> str:
+    """One retraining iteration's recall on the held-out images far from real digits, with
+    how many there were (`count`, else the row's `held_out_far` where it records it):
+    far-only gathering leaves a handful."""
+    value = row.get("fooling_recall_far_from_real")
+    count = row.get("held_out_far", count)
+    return ("—" if value is None else f"{value:.{places}f}") + (
+        "" if count is None else f" (of {count})"
+    )
