@@ -12,6 +12,7 @@ from test_cli_errors import fails_with_one_line
 
 from fooling.cli import build_parser, main
 from fooling.errors import FoolingError
+from fooling.report.study import wilson_interval
 from fooling.reproduce import run_plan
 from fooling.reproduce.findings import Report, Row, describe_machine
 from fooling.reproduce.imagenet import ImagenetPlan
@@ -48,9 +49,11 @@ def test_every_paper_result_has_ours_beside_it_with_the_command_that_made_it(rep
     retrain = rows["Retraining with fooling images as an extra class does not stop evolution"]
     assert retrain["scale"].startswith("1 of 15 iterations")
     first = summary_of(report / "runs" / "retrain")["iterations"][1]
-    # the far-from-real recall says how many images it was measured on
-    assert (f"far from real digits {first['fooling_recall_far_from_real']:.2f} "
-            f"(of {first['held_out_far']});") in retrain["ours"]  # fmt: skip
+    # the far-from-real recall says how many images it was measured on, and its interval
+    recall, count = first["fooling_recall_far_from_real"], first["held_out_far"]
+    low, high = wilson_interval(round(recall * count), count)
+    assert (f"far from real digits {recall:.2f} (of {count}, 95% interval "
+            f"{low:.2f}\N{EN DASH}{high:.2f});") in retrain["ours"]  # fmt: skip
     assert rows["Median confidence after 200 generations"]["scale"] == ""  # the paper's setting
     evolved = summary_of(report / "runs" / "evolve-cppn-0")
     assert evolved["generations"] == 200 and evolved["population"] == 200
@@ -345,7 +348,8 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     held_out = load_state(saved, kind=IMAGES_FORMAT)["held_out"]
     near_real = NearReal.calibrate(load_mnist("train")[0], load_mnist("test")[0])
     recall = summary_of(retrain)["iterations"][1]["fooling_recall_far_from_real"]
-    assert f"far from real digits {recall:.3f} (of {int(near_real.far(held_out).sum())})" in page
+    count = int(near_real.far(held_out).sum())
+    assert f"far from real digits {recall:.3f} (of {count}, 95% interval " in page
     assert "## Beyond the paper: would an out-of-distribution detector catch them?" in page
     run = summary_of(report / "runs" / "evolve-direct-0")
     first = read_png(report / "runs" / "evolve-direct-0" / run["classes"][0]["image"])

@@ -13,6 +13,7 @@ import statistics
 from pathlib import Path
 
 from fooling.encodings import ENCODINGS
+from fooling.report.study import wilson_interval
 from fooling.reproduce.differences import MNIST
 from fooling.reproduce.findings import Report, Row, Section, describe_machine
 from fooling.reproduce.reading import (
@@ -411,10 +412,13 @@ class MnistPlan:
 
 def recall_far(row: dict, count: int | None = None, places: int = 2) -> str:
     """One retraining iteration's recall on the held-out images far from real digits, with
-    how many there were (`count`, else the row's `held_out_far` where it records it):
-    far-only gathering leaves a handful."""
+    how many there were (`count`, else the row's `held_out_far` where it records it) and
+    the recall's 95% Wilson interval: far-only gathering leaves a handful, and 0.000 of 3
+    says little."""
     value = row.get("fooling_recall_far_from_real")
     count = row.get("held_out_far", count)
-    return ("—" if value is None else f"{value:.{places}f}") + (
-        "" if count is None else f" (of {count})"
-    )
+    if value is None or not count:  # no far image held out, or an older row
+        shown = "—" if value is None else f"{value:.{places}f}"
+        return shown + ("" if count is None else f" (of {count})")
+    low, high = wilson_interval(round(value * count), count)
+    return f"{value:.{places}f} (of {count}, 95% interval {low:.2f}–{high:.2f})"
