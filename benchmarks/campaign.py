@@ -49,7 +49,7 @@ from fooling.errors import FoolingError
 from fooling.experiments.near_real import NearReal
 from fooling.experiments.retrain import IMAGES_FORMAT
 from fooling.machine import describe_cpu
-from fooling.records import FOOLED_AT
+from fooling.records import Statistics
 from fooling.reproduce.findings import extra_table
 from fooling.reproduce.imagenet import ImagenetPlan
 from fooling.reproduce.mnist import MnistPlan, recall_far
@@ -120,15 +120,19 @@ def export(dataset: str, report: Path, dest: Path) -> None:
             shutil.copy(progress, dest / f"{step.name}.progress.csv")
             generations = f"{rows[-1].generation:,} of {planned:,}"
             paused = _paused(rows)
-            if record is None:
+            finished = record is not None or _ended(folder, planned)
+            if not finished:
                 status = "in progress"
                 wall = (f"{_hours(rows[-1].seconds - paused)} so far; about "
                         f"{_hours(_remaining(rows, planned))} to go")  # fmt: skip
             else:  # (the step's record times only its last session; the log, every one)
                 wall = _hours(rows[-1].seconds - paused)
+            if record is None and finished:  # run by hand with the step's command
+                status = "finished (started by hand; reproduce reuses it)"
+                shutil.copy(folder / "summary.json", dest / f"{step.name}.summary.json")
             scored = _scored_on(folder)
-            figures = _elites(folder, step, finished=record is not None, dest=dest)
-            cap = _cap_usage(report, step) if record is not None else ""
+            figures = _elites(folder, step, finished=finished, dest=dest)
+            cap = _cap_usage(report, step) if finished else ""
             headline.append(_headline(step.name, rows, planned, figures) + cap
                             + _beside(step.name, rows, curves))  # fmt: skip
         summary = folder / "summary.json"
@@ -170,6 +174,13 @@ def export(dataset: str, report: Path, dest: Path) -> None:
     print(f"wrote {dest / 'report.md'}")
 
 
+def _ended(folder: Path, planned: int) -> bool:
+    """Whether an evolution step's run reached its planned generations and wrote its
+    summary, though `reproduce` has not recorded it (it was started by hand)."""
+    summary = folder / "summary.json"
+    return summary.is_file() and json.loads(summary.read_text())["generations"] >= planned
+
+
 def _elites(folder: Path, step: Step, *, finished: bool, dest: Path) -> dict[str, float]:
     """Median confidence and classes at >= 0.99 in fp32, the generation they are of (a
     run in progress: its last checkpoint's), and the contact sheet."""
@@ -181,14 +192,18 @@ def _elites(folder: Path, step: Step, *, finished: bool, dest: Path) -> dict[str
     else:
         state = read_checkpoint(folder / "checkpoint")
         archive, generation = state["archive"], int(state["generation"])
-        images = archive["images"]
+        images, stored = archive["images"], archive["confidence"]
         classifier = load_classifier(step.arguments[step.arguments.index("--classifier") + 1],
                                      "cpu", backend="torch", precision="fp32")  # fmt: skip
-        confidences = classifier.exact_confidences(archive["images"], archive["classes"],
-                                                   archive["confidence"])  # fmt: skip
+        # scored here, not taken from the archive: those are the search's (bf16) figures,
+        # and an fp32 classifier's exact_confidences would hand them back unchanged
+        scored = classifier.exact_probabilities(images.float().div(255))
+        mine = scored.gather(1, archive["classes"].view(-1, 1)).squeeze(1)
+        confidences = torch.where(stored < 0, stored, mine)  # (-1: an empty cell)
     contact_sheet(images, dest / f"{step.name}.png")
-    return {"median": float(confidences.median()), "fooled": int((confidences >= FOOLED_AT).sum()),
-            "classes": len(confidences), "generation": generation}  # fmt: skip
+    figures = Statistics.of(confidences)  # as a run's summary counts them
+    return {"median": figures.median, "fooled": figures.fooled, "classes": len(confidences),
+            "generation": generation}  # fmt: skip
 
 
 def _ascent_headline(plan: ImagenetPlan | MnistPlan, folders: list[Path], dest: Path) -> str:

@@ -382,3 +382,33 @@ def test_an_ascent_sheet_of_large_images_shows_their_centres_at_full_resolution(
     centre = hen[:, 96:160, 96:160].permute(1, 2, 0).numpy()
     assert np.array_equal(sheet[:64, :64], centre)  # the hen's centre, pixel for pixel
     assert sheet.shape[0] * sheet.shape[1] >= 84 * 64 * 64  # 84 of the 250, every third
+
+
+def test_the_campaign_export_rescores_a_run_in_progress_in_fp32(tmp_path, monkeypatch):
+    """A checkpoint holds the search's own scores (bf16 on OpenVINO in the campaigns): the
+    page's fp32 figures for a run in progress are scored again, not read back from it."""
+    import importlib.util
+    import statistics
+
+    from fooling.classifiers import load_classifier
+    from fooling.data.mnist import load_mnist
+
+    root = Path(__file__).parent.parent
+    spec = importlib.util.spec_from_file_location("campaign", root / "benchmarks" / "campaign.py")
+    campaign = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(campaign)
+    digits, labels = load_mnist("test")
+    images = digits[:10].mul(256).round().clamp(max=255).to(torch.uint8)
+    stored = torch.full((10,), 0.5)  # what the search's figures might have been
+    stored[9] = -1.0  # an empty cell
+    archive = {"images": images, "classes": labels[:10], "confidence": stored}
+    monkeypatch.setattr(campaign, "read_checkpoint",
+                        lambda folder: {"archive": archive, "generation": 7})  # fmt: skip
+    step = Step("evolve-direct-0", ("evolve", "--classifier", "lenet-mnist"))
+    figures = campaign._elites(tmp_path, step, finished=False, dest=tmp_path)
+    lenet = load_classifier("lenet-mnist", "cpu", backend="torch", precision="fp32")
+    exact = lenet.exact_probabilities(images.float().div(255))[range(10), labels[:10]]
+    expected = statistics.median([*exact[:9].tolist(), 0.0])  # the empty cell counts as 0
+    assert figures["median"] == pytest.approx(expected) and figures["median"] > 0.9
+    assert figures["fooled"] == int((exact[:9] >= 0.99).sum()) > 0
+    assert figures["generation"] == 7 and (tmp_path / "evolve-direct-0.png").is_file()
