@@ -401,6 +401,27 @@ SPECS: dict[str, Spec] = {
             ),
         ),
     ),
+    "cppn_networks": Spec(
+        EVOLUTION,
+        figures=(
+            Figure("generations", "generations", COUNT),
+            Figure("population", "population", COUNT),
+            Figure("the paper's median (AlexNet, 5,000 generations)", "paper/median", ".4f"),
+        ),
+        tables=(
+            Table(
+                "The same CPPN search against each network, and against Lite0 with other seeds",
+                "runs",
+                "network, seed",
+                (
+                    Figure("median confidence (fp32)", "median", ".4f"),
+                    Figure("classes at >= 0.99", "fooled_at_0.99", COUNT),
+                    Figure("seconds", "seconds", SECONDS),
+                ),
+                names=("classifier", "seed"),
+            ),
+        ),
+    ),
     "cpu_backends": Spec(
         THROUGHPUT,
         figures=(
