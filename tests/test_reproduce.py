@@ -362,18 +362,13 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
 
 def test_an_ascent_sheet_of_large_images_shows_their_centres_at_full_resolution(tmp_path):
     """Shrunk to thumbnails, 1000 ImageNet ascent images of fine noise made a grey sheet."""
-    import importlib.util
-
     import numpy as np
     from PIL import Image
 
     from fooling.runs.images import read_png
 
-    root = Path(__file__).parent.parent
-    spec = importlib.util.spec_from_file_location("campaign", root / "benchmarks" / "campaign.py")
-    campaign = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(campaign)
-    hen = read_png(root / "tests" / "data" / "hen_256.png")
+    campaign = _campaign()
+    hen = read_png(Path(__file__).parent / "data" / "hen_256.png")
     noise = torch.randint(0, 256, (249, *hen.shape), dtype=torch.uint8,
                           generator=torch.Generator().manual_seed(0))  # fmt: skip
     shown = campaign._ascent_sheet(torch.cat([hen[None], noise]), tmp_path / "ascend.png")
@@ -387,16 +382,12 @@ def test_an_ascent_sheet_of_large_images_shows_their_centres_at_full_resolution(
 def test_the_campaign_export_rescores_a_run_in_progress_in_fp32(tmp_path, monkeypatch):
     """A checkpoint holds the search's own scores (bf16 on OpenVINO in the campaigns): the
     page's fp32 figures for a run in progress are scored again, not read back from it."""
-    import importlib.util
     import statistics
 
     from fooling.classifiers import load_classifier
     from fooling.data.mnist import load_mnist
 
-    root = Path(__file__).parent.parent
-    spec = importlib.util.spec_from_file_location("campaign", root / "benchmarks" / "campaign.py")
-    campaign = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(campaign)
+    campaign = _campaign()
     digits, labels = load_mnist("test")
     images = digits[:10].mul(256).round().clamp(max=255).to(torch.uint8)
     stored = torch.full((10,), 0.5)  # what the search's figures might have been
@@ -412,3 +403,14 @@ def test_the_campaign_export_rescores_a_run_in_progress_in_fp32(tmp_path, monkey
     assert figures["median"] == pytest.approx(expected) and figures["median"] > 0.9
     assert figures["fooled"] == int((exact[:9] >= 0.99).sum()) > 0
     assert figures["generation"] == 7 and (tmp_path / "evolve-direct-0.png").is_file()
+
+
+def _campaign():
+    """`benchmarks/campaign.py`, imported as a module."""
+    import importlib.util
+
+    path = Path(__file__).parent.parent / "benchmarks" / "campaign.py"
+    spec = importlib.util.spec_from_file_location("campaign", path)
+    campaign = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(campaign)
+    return campaign
