@@ -334,10 +334,19 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
 
     root = Path(__file__).parent.parent
     dest = tmp_path / "published"
+    # one evolution step as if run by hand with its command: finished, not in reproduce's list
+    shutil.copytree(report, tmp_path / "report")
+    report = tmp_path / "report"
+    manifest = json.loads((report / "steps.json").read_text())
+    del manifest["steps"]["evolve-direct-1"]
+    (report / "steps.json").write_text(json.dumps(manifest))
     subprocess.run([sys.executable, str(root / "benchmarks" / "campaign.py"), "export", "mnist",
                     str(report), str(dest)], check=True, capture_output=True)  # fmt: skip
     page = (dest / "report.md").read_text()
     assert "CPU: " in page and "| not started |" not in page and "| in progress |" not in page
+    assert "| evolve-direct-1 | finished (started by hand; reproduce reuses it) |" in page
+    assert (dest / "evolve-direct-1.summary.json").read_text() == (
+        report / "runs" / "evolve-direct-1" / "summary.json").read_text()  # fmt: skip
     assert "## Headline figures so far" in page and "## The report" in page
     assert "- **fgsm**: " in page and "test digits misclassified" in page
     assert "- **figure1**: fooling points lie" in page
