@@ -364,6 +364,7 @@ def _retrain_headline(name: str, iterations: list[dict], far: dict[int, int]) ->
     return (f"- **{name}** at iteration {len(iterations) - 1}: per iteration, fooling recall "
             f"on the held-out images far from real digits {recalls}"
             f"; share of gathered images near a real digit {each('gathered_near_real', '{:.0%}')}"
+            f"; fooling images gathered and trained on {each('gathered', '{}')}"
             f"; searches {each('gathered_searches', '{}')}; seconds {each('seconds', '{:.0f}')}; "
             f"capped {each('gathering_capped', '{}')}."
             + (f" [{name}.gathered.png]({name}.gathered.png) shows, a row per iteration, "

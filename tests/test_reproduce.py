@@ -54,6 +54,9 @@ def test_every_paper_result_has_ours_beside_it_with_the_command_that_made_it(rep
     low, high = wilson_interval(round(recall * count), count)
     assert (f"far from real digits {recall:.2f} (of {count}, 95% interval "
             f"{low:.2f}\N{EN DASH}{high:.2f});") in retrain["ours"]  # fmt: skip
+    # how many images an iteration found, against the count it sought
+    assert (f"fooling images gathered and trained on {first['gathered']} (of 500 sought)"
+            in retrain["ours"])  # fmt: skip
     assert rows["Median confidence after 200 generations"]["scale"] == ""  # the paper's setting
     evolved = summary_of(report / "runs" / "evolve-cppn-0")
     assert evolved["generations"] == 200 and evolved["population"] == 200
@@ -359,6 +362,8 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     recall = summary_of(retrain)["iterations"][1]["fooling_recall_far_from_real"]
     count = int(near_real.far(held_out).sum())
     assert f"far from real digits {recall:.3f} (of {count}, 95% interval " in page
+    gathered = summary_of(retrain)["iterations"][1]["gathered"]
+    assert f"; fooling images gathered and trained on {gathered}; searches " in page
     assert "## Beyond the paper: would an out-of-distribution detector catch them?" in page
     run = summary_of(report / "runs" / "evolve-direct-0")
     first = read_png(report / "runs" / "evolve-direct-0" / run["classes"][0]["image"])

@@ -255,8 +255,10 @@ class MnistPlan:
             f"{each('fooled_at_0.99_far_from_real', '{}')}); fooling class recall "
             f"{each('fooling_recall')}, on held-out images far from real digits "
             f"{', '.join(recall_far(row) for row in rows)}; share of gathered images near a real "
-            f"digit {each('gathered_near_real')}; cost per iteration: "
-            f"{each('gathered_searches', '{}')} searches, {each('seconds', '{:.0f}')} s"
+            f"digit {each('gathered_near_real')}; fooling images gathered and trained on "
+            f"{each('gathered', '{}')} (of {summary['settings']['fooling_per_iteration']} "
+            f"sought); cost per iteration: {each('gathered_searches', '{}')} searches, "
+            f"{each('seconds', '{:.0f}')} s"
             + (f"; gathering capped in iteration {', '.join(capped)}" if capped else "")
         )
         near = [row.get("gathered_near_real") or 0.0 for row in rows]
