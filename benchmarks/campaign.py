@@ -363,6 +363,9 @@ def _retrain_headline(name: str, iterations: list[dict], far: dict[int, int]) ->
                          for row in iterations[1:]) or "none yet"  # fmt: skip
     return (f"- **{name}** at iteration {len(iterations) - 1}: per iteration, fooling recall "
             f"on the held-out images far from real digits {recalls}"
+            f"; digits of 10 that a fresh evolution against the new network takes to ≥ 99% "
+            f"{each('fooled_at_0.99', '{}')} (with an image far from every real digit: "
+            f"{each('fooled_at_0.99_far_from_real', '{}')})"
             f"; share of gathered images near a real digit {each('gathered_near_real', '{:.0%}')}"
             f"; fooling images gathered and trained on {each('gathered', '{}')}"
             f"; searches {each('gathered_searches', '{}')}; seconds {each('seconds', '{:.0f}')}; "

@@ -362,7 +362,10 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     recall = summary_of(retrain)["iterations"][1]["fooling_recall_far_from_real"]
     count = int(near_real.far(held_out).sum())
     assert f"far from real digits {recall:.3f} (of {count}, 95% interval " in page
-    gathered = summary_of(retrain)["iterations"][1]["gathered"]
+    first = summary_of(retrain)["iterations"][1]
+    assert (f"takes to ≥ 99% {first['fooled_at_0.99']} (with an image far from every real "
+            f"digit: {first['fooled_at_0.99_far_from_real']})") in page  # fmt: skip
+    gathered = first["gathered"]
     assert f"; fooling images gathered and trained on {gathered}; searches " in page
     assert "## Beyond the paper: would an out-of-distribution detector catch them?" in page
     run = summary_of(report / "runs" / "evolve-direct-0")
