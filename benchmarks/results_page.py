@@ -422,6 +422,54 @@ SPECS: dict[str, Spec] = {
             ),
         ),
     ),
+    "retrained_evolution": Spec(
+        EXPERIMENTS,
+        figures=(
+            Figure("generations", "generations", COUNT),
+            Figure("the retraining's own generations", "campaign_generations", COUNT),
+            Figure("population", "population", COUNT),
+            Figure("near a real digit within (distance)", "near_real_cutoff", ".2f"),
+        ),
+        tables=(
+            Table(
+                "Digits of 10 fooled, both encodings together (retrain: the paper's gathering; "
+                "retrain-far: far-only)",
+                "networks",
+                "network (run:iteration)",
+                (
+                    Figure("test accuracy", "test_accuracy", ".4f"),
+                    Figure("at >= 0.99, the retraining's own search", "campaign/fooled_at_0.99"),
+                    Figure("at >= 0.99, run longer", "fooled_at_0.99"),
+                    Figure("of those, far from every real digit", "fooled_at_0.99_far_from_real"),
+                    Figure("at >= 0.9999, run longer", "fooled_at_0.9999"),
+                ),
+                names=("network",),
+            ),
+            *(
+                Table(
+                    f"The {encoding} encoding: digits at >= 0.99 at generation 200 and at the "
+                    "end; first generation with every digit at >= 0.99 and >= 0.9999 (n/a: not "
+                    "by the end)",
+                    "networks",
+                    "network (run:iteration)",
+                    (
+                        Figure("at 200", f"encodings/{encoding}/fooled_at_0.99_at_200"),
+                        Figure("at the end", f"encodings/{encoding}/fooled_at_0.99"),
+                        Figure("all at >= 0.99", f"encodings/{encoding}/all_at_0.99"),
+                        Figure("all at >= 0.9999", f"encodings/{encoding}/all_at_0.9999"),
+                        Figure(
+                            "mean distance to the nearest real digit",
+                            f"encodings/{encoding}/nearest_real_distance",
+                            ".2f",
+                        ),
+                        Figure("seconds", f"encodings/{encoding}/seconds", SECONDS),
+                    ),
+                    names=("network",),
+                )
+                for encoding in ("direct", "cppn")
+            ),
+        ),
+    ),
     "cpu_backends": Spec(
         THROUGHPUT,
         figures=(

@@ -54,6 +54,8 @@ def test_every_paper_result_has_ours_beside_it_with_the_command_that_made_it(rep
     low, high = wilson_interval(round(recall * count), count)
     assert (f"far from real digits {recall:.2f} (of {count}, 95% interval "
             f"{low:.2f}\N{EN DASH}{high:.2f});") in retrain["ours"]  # fmt: skip
+    generations = summary_of(report / "runs" / "retrain")["settings"]["generations"]
+    assert summary["headline"].endswith(f"digits at ≥ 99% in {generations} generations.")
     # how many images an iteration found, against the count it sought
     assert (f"fooling images gathered and trained on {first['gathered']} (of 500 sought)"
             in retrain["ours"])  # fmt: skip

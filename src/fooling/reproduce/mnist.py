@@ -134,13 +134,15 @@ class MnistPlan:
             for encoding in ENCODINGS
             for seed in range(self.seeds)
         ]
-        retrained = summary_of(out, "retrain")["iterations"][-1]
+        retraining = summary_of(out, "retrain")
+        retrained = retraining["iterations"][-1]
         headline = (
             f"{sum(g is not None and g <= 50 for g in reached)} of {len(reached)} evolution "
             f"runs fooled the MNIST LeNet at ≥ 99.99% on every digit within 50 generations "
             f"(the paper: every run); after {retrained['iteration']} retraining "
             f"iteration{'s' if retrained['iteration'] != 1 else ''}, evolution still fooled "
-            f"{retrained['fooled_at_0.99']} of 10 digits at ≥ 99%."
+            f"{retrained['fooled_at_0.99']} of 10 digits at ≥ 99% in "
+            f"{retraining['settings']['generations']} generations."
         )
         notes = []
         if self.quick:
