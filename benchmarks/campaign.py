@@ -137,7 +137,8 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                             + _beside(step.name, rows, curves))  # fmt: skip
         summary = folder / "summary.json"
         if step.command_name == "retrain" and summary.is_file():
-            iterations = json.loads(summary.read_text())["iterations"]
+            retraining = json.loads(summary.read_text())
+            iterations = retraining["iterations"]
             planned = int(step.arguments[step.arguments.index("--iterations") + 1])
             shutil.copy(summary, dest / f"{step.name}.summary.json")
             if (folder / "plots" / "retrain.png").is_file():  # its figures over iterations
@@ -149,7 +150,8 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                 wall = f"{_hours(sum(row['seconds'] for row in iterations))} so far"
             recorded = all("held_out_far" in row for row in iterations[1:])  # newer runs
             far = {} if recorded else _held_out_far(folder)
-            headline.append(_retrain_headline(step.name, iterations, far))
+            searched = retraining["settings"]["generations"]  # (each iteration's search)
+            headline.append(_retrain_headline(step.name, iterations, far, searched))
         if record is not None and step.command_name == "ascend":
             ascents.append(folder)
         elif record is not None and step.command_name in ("ablate", "transfer"):
@@ -350,9 +352,10 @@ def _beside(name: str, rows: list, curves: dict[str, list]) -> str:
             f"{other} at the same generation.")  # fmt: skip
 
 
-def _retrain_headline(name: str, iterations: list[dict], far: dict[int, int]) -> str:
+def _retrain_headline(name: str, iterations: list[dict], far: dict[int, int],
+                      generations: int) -> str:  # fmt: skip
     """Each retraining iteration's recall (and of how many images far from real digits),
-    share near real digits and cost, in order."""
+    digits fooled in its search of `generations`, share near real digits and cost."""
 
     def each(key: str, form: str) -> str:
         shown = [form.format(row[key]) if row.get(key) is not None else "none"
@@ -364,6 +367,7 @@ def _retrain_headline(name: str, iterations: list[dict], far: dict[int, int]) ->
     return (f"- **{name}** at iteration {len(iterations) - 1}: per iteration, fooling recall "
             f"on the held-out images far from real digits {recalls}"
             f"; digits of 10 that a fresh evolution against the new network takes to ≥ 99% "
+            f"in {generations} generations "
             f"{each('fooled_at_0.99', '{}')} (with an image far from every real digit: "
             f"{each('fooled_at_0.99_far_from_real', '{}')})"
             f"; share of gathered images near a real digit {each('gathered_near_real', '{:.0%}')}"

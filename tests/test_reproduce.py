@@ -365,8 +365,11 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     count = int(near_real.far(held_out).sum())
     assert f"far from real digits {recall:.3f} (of {count}, 95% interval " in page
     first = summary_of(retrain)["iterations"][1]
-    assert (f"takes to ≥ 99% {first['fooled_at_0.99']} (with an image far from every real "
-            f"digit: {first['fooled_at_0.99_far_from_real']})") in page  # fmt: skip
+    searched = summary_of(retrain)["settings"]["generations"]
+    assert (f"takes to ≥ 99% in {searched} generations {first['fooled_at_0.99']} (with an "
+            f"image far from every real digit: {first['fooled_at_0.99_far_from_real']})"
+            in page)  # fmt: skip
+    assert "| retrain | finished | iteration 1 of 1 |" in page
     gathered = first["gathered"]
     assert f"; fooling images gathered and trained on {gathered}; searches " in page
     assert "## Beyond the paper: would an out-of-distribution detector catch them?" in page
