@@ -145,7 +145,10 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                 shutil.copy(folder / "plots" / "retrain.png", dest / f"{step.name}.png")
             _gathered_strip(folder, dest / f"{step.name}.gathered.png", len(iterations) - 1)
             generations = f"iteration {len(iterations) - 1} of {planned}"
-            if record is None:
+            if record is None and retraining.get("finished") and len(iterations) > planned:
+                status = "finished (started by hand; reproduce reuses it)"
+                wall = _hours(sum(row["seconds"] for row in iterations))
+            elif record is None:
                 status = "in progress"
                 wall = f"{_hours(sum(row['seconds'] for row in iterations))} so far"
             recorded = all("held_out_far" in row for row in iterations[1:])  # newer runs

@@ -339,17 +339,18 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
 
     root = Path(__file__).parent.parent
     dest = tmp_path / "published"
-    # one evolution step as if run by hand with its command: finished, not in reproduce's list
+    # steps as if run by hand with their commands: finished, not in reproduce's list
     shutil.copytree(report, tmp_path / "report")
     report = tmp_path / "report"
     manifest = json.loads((report / "steps.json").read_text())
-    del manifest["steps"]["evolve-direct-1"]
+    del manifest["steps"]["evolve-direct-1"], manifest["steps"]["retrain"]
     (report / "steps.json").write_text(json.dumps(manifest))
     subprocess.run([sys.executable, str(root / "benchmarks" / "campaign.py"), "export", "mnist",
                     str(report), str(dest)], check=True, capture_output=True)  # fmt: skip
     page = (dest / "report.md").read_text()
     assert "CPU: " in page and "| not started |" not in page and "| in progress |" not in page
-    assert "| evolve-direct-1 | finished (started by hand; reproduce reuses it) |" in page
+    by_hand = "finished (started by hand; reproduce reuses it)"
+    assert f"| evolve-direct-1 | {by_hand} |" in page
     assert (dest / "evolve-direct-1.summary.json").read_text() == (
         report / "runs" / "evolve-direct-1" / "summary.json").read_text()  # fmt: skip
     assert "## Headline figures so far" in page and "## The report" in page
@@ -369,7 +370,7 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     assert (f"takes to ≥ 99% in {searched} generations {first['fooled_at_0.99']} (with an "
             f"image far from every real digit: {first['fooled_at_0.99_far_from_real']})"
             in page)  # fmt: skip
-    assert "| retrain | finished | iteration 1 of 1 |" in page
+    assert f"| retrain | {by_hand} | iteration 1 of 1 |" in page
     gathered = first["gathered"]
     assert f"; fooling images gathered and trained on {gathered}; searches " in page
     assert "## Beyond the paper: would an out-of-distribution detector catch them?" in page
