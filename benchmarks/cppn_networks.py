@@ -4,7 +4,7 @@
         [--networks efficientnet-lite0 efficientnet-lite1 efficientnet-lite2] [--seeds 0 1]
 
 The paper fooled AlexNet and reached a median of 88.11% after 5000 generations; we fool
-EfficientNet-Lite0 and reached 84.14% and 85.64% in two campaigns. AlexNet's weights
+EfficientNet-Lite0 and reached 84.16% and 85.65% in two campaigns. AlexNet's weights
 are not on these machines, so how much of that gap is the network cannot be measured
 directly. This measures the nearest thing that can be: the same CPPN search (the
 paper's population, the same seed) against each ImageNet network shipped here, Lite0,
