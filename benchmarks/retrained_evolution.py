@@ -5,11 +5,11 @@
 
 The paper retrained the MNIST LeNet for 15 iterations, a class of fooling images added
 each time, and "evolution still found 99.99% images every time". In our campaign the
-search each iteration runs after training (MAP-Elites on the ten digits, the paper's 200
-generations of 200 images, once per encoding) stops reaching 99% on any digit from the
-sixth iteration of the paper's gathering scheme on. Whether that is the network or the
-budget is measured here: the same search, with the same seed the retraining gave it,
-continued to `--generations` against the networks a retraining run saved
+search each iteration runs after training (MAP-Elites on the ten digits, 200 generations
+of 200 images as in the paper's MNIST runs, once per encoding) stops reaching 99% on any
+digit from the sixth iteration of the paper's gathering scheme on. Whether that is the
+network or the budget is measured here: the same search, with the same seed the
+retraining gave it, continued to `--generations` against the networks a retraining run saved
 (`iterations/NN/weights.safetensors` of a `fooling reproduce mnist` report; `retrain:0`
 is the LeNet it started from). For each network and encoding: the digits at >= 99% and
 >= 99.99% at generation 200 (the campaign's budget) and at the end, the first
@@ -88,6 +88,10 @@ def search(step: str, number: int, networks: LeNetsOnMnist, near_real: NearReal,
     summary = json.loads((run / "summary.json").read_text())
     row = summary["iterations"][number]
     seed = summary["settings"]["seed"] + number  # as the retraining seeded it
+    searched = (summary["settings"]["generations"], summary["settings"]["population"])
+    if searched != (CAMPAIGN_BUDGET, args.population):
+        sys.exit(f"{run} searched {searched[0]} generations of {searched[1]}, not "
+                 f"{CAMPAIGN_BUDGET} of {args.population}: this compares with those")  # fmt: skip
     if number == 0:
         classifier, weights = networks.first, None
     else:
