@@ -140,9 +140,9 @@ class MnistPlan:
             f"{sum(g is not None and g <= 50 for g in reached)} of {len(reached)} evolution "
             f"runs fooled the MNIST LeNet at ≥ 99.99% on every digit within 50 generations "
             f"(the paper: every run); after {retrained['iteration']} retraining "
-            f"iteration{'s' if retrained['iteration'] != 1 else ''}, evolution still fooled "
-            f"{retrained['fooled_at_0.99']} of 10 digits at ≥ 99% in "
-            f"{retraining['settings']['generations']} generations."
+            f"iteration{'s' if retrained['iteration'] != 1 else ''} (the paper: 99.99% images "
+            f"every time), evolution fooled {retrained['fooled_at_0.99']} of 10 digits at "
+            f"≥ 99% in {retraining['settings']['generations']} generations."
         )
         notes = []
         if self.quick:
