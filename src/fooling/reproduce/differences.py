@@ -71,7 +71,7 @@ MNIST = [
         "to 10,000 generations fool every digit at ≥ 99.99% against every retrained LeNet "
         "tried (iterations 6 and 11 of the paper's gathering, 6 and 13 of far-only), the "
         "direct encoding by generation 1,338–2,228 against 144 on the first LeNet: "
-        "retraining makes the search about ten times longer, not futile",
+        "retraining makes the search 9 to 15 times longer, not futile",
     ),
     Difference(
         "the other network (transfer)",
