@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _machine import RESULTS, machine, save
 
 from fooling.classifiers import load_classifier
-from fooling.data.mnist import load_mnist
 from fooling.encodings import make_encoding
 from fooling.experiments.near_real import NearReal
+from fooling.experiments.retrain import fooled_far_from_real
 from fooling.experiments.retrain_networks import LeNetsOnMnist
 from fooling.search.evolution import Evolution
 from fooling.user_files import read_weights
@@ -53,15 +53,19 @@ FOOLED, PAPER = 0.99, 0.9999
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", type=Path, default=Path.home() / "campaign" / "mnist")
-    parser.add_argument("--networks", nargs="+", default=NETWORKS,
+    parser.add_argument("--networks", nargs="+", default=NETWORKS, type=network_name,
                         help="STEP:ITERATION of the report's retraining runs")  # fmt: skip
     parser.add_argument("--generations", type=int, default=10_000)
     parser.add_argument("--population", type=int, default=200)
     parser.add_argument("--name", default="retrained_evolution_cpu")
     args = parser.parse_args()
+    for step, number in args.networks:  # all checked before hours of search
+        weights = "summary.json" if number == 0 else f"iterations/{number:02d}/weights.safetensors"
+        if not (args.report / "runs" / step / weights).is_file():
+            parser.error(f"{args.report / 'runs' / step / weights} not found")
     first = load_classifier("lenet-mnist", "cpu")
     networks = LeNetsOnMnist(first, None)
-    near_real = NearReal.calibrate(load_mnist("train")[0], load_mnist("test")[0])
+    near_real = NearReal.calibrate(networks.train_images, networks.test_images)
     figures = {"benchmark": "retrained_evolution", **machine(torch.device("cpu")),
                "report": str(args.report), "generations": args.generations,
                "population": args.population, "campaign_generations": CAMPAIGN_BUDGET,
@@ -69,15 +73,22 @@ def main() -> None:
                "paper": "evolution still found 99.99% images at every one of 15 iterations",
                "networks": []}  # fmt: skip
     rows = []
-    for name in args.networks:
-        step, number = name.split(":")
-        found, elites = search(step, int(number), networks, near_real, args)
+    for step, number in args.networks:
+        found, elites = search(step, number, networks, near_real, args)
         figures["networks"].append(found)
         rows += elites
         save(args.name, figures)  # each network's figures are kept, even if a later one fails
     sheet = RESULTS / f"{args.name}.png"
     sheet_of(rows).save(sheet, optimize=True)
     print(f"elites, a row per network and encoding in the order above: {sheet}")
+
+
+def network_name(text: str) -> tuple[str, int]:
+    """`STEP:ITERATION` (`retrain:6`) as a step name and an iteration number."""
+    step, _, number = text.partition(":")
+    if not step or not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not STEP:ITERATION (retrain:6)")
+    return step, int(number)
 
 
 def search(step: str, number: int, networks: LeNetsOnMnist, near_real: NearReal,
@@ -121,8 +132,6 @@ def search(step: str, number: int, networks: LeNetsOnMnist, near_real: NearReal,
             "seconds": round(time.perf_counter() - started, 1),
         }
         results.append(result)
-    fooled = [(result.confidences >= FOOLED) & ~near_real.near(result.images)
-              for result in results]  # fmt: skip
     best = torch.stack([result.confidences for result in results]).amax(dim=0)
     figures = {
         "network": f"{step}:{number}", "weights_sha256": weights, "seed": seed,
@@ -131,7 +140,7 @@ def search(step: str, number: int, networks: LeNetsOnMnist, near_real: NearReal,
                      f"fooled_at_{FOOLED}_far_from_real": row[f"fooled_at_{FOOLED}_far_from_real"]},
         f"fooled_at_{FOOLED}": int((best >= FOOLED).sum()),
         f"fooled_at_{PAPER}": int((best >= PAPER).sum()),
-        f"fooled_at_{FOOLED}_far_from_real": int(torch.stack(fooled).any(dim=0).sum()),
+        f"fooled_at_{FOOLED}_far_from_real": fooled_far_from_real(results, near_real),
         "encodings": encodings,
     }  # fmt: skip
     print(f"{step}:{number}: at generation {args.generations} {figures[f'fooled_at_{FOOLED}']} "
