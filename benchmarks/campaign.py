@@ -145,12 +145,11 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                 shutil.copy(folder / "plots" / "retrain.png", dest / f"{step.name}.png")
             _gathered_strip(folder, dest / f"{step.name}.gathered.png", len(iterations) - 1)
             generations = f"iteration {len(iterations) - 1} of {planned}"
+            wall = _hours(sum(row["seconds"] for row in iterations))  # (every session's)
             if record is None and retraining.get("finished") and len(iterations) > planned:
                 status = "finished (started by hand; reproduce reuses it)"
-                wall = _hours(sum(row["seconds"] for row in iterations))
             elif record is None:
-                status = "in progress"
-                wall = f"{_hours(sum(row['seconds'] for row in iterations))} so far"
+                status, wall = "in progress", f"{wall} so far"
             recorded = all("held_out_far" in row for row in iterations[1:])  # newer runs
             far = {} if recorded else _held_out_far(folder)
             searched = retraining["settings"]["generations"]  # (each iteration's search)

@@ -18,6 +18,8 @@ from fooling.reproduce.findings import Report, Row, describe_machine
 from fooling.reproduce.imagenet import ImagenetPlan
 from fooling.reproduce.mnist import MnistPlan
 from fooling.reproduce.steps import Step
+from fooling.runs.state import save_state
+from fooling.search.evolution import CHECKPOINT_FILE, CHECKPOINT_FORMAT, read_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -214,10 +216,20 @@ def test_an_interrupted_search_resumes_from_its_checkpoint(tmp_path):
     steps = json.loads((tmp_path / "one" / "steps.json").read_text())  # record was written
     steps["steps"].clear()
     (tmp_path / "one" / "steps.json").write_text(json.dumps(steps))
+    state = read_checkpoint(run / "checkpoint")  # as if its first session had run an hour
+    save_state(run / "checkpoint" / CHECKPOINT_FILE, state | {"seconds": 3600.0},
+               kind=CHECKPOINT_FORMAT)  # fmt: skip
     report = run_plan(OneSearch(), tmp_path / "one", parser=build_parser(), quiet=True)
     assert not report.records["ascend"].reused
     assert json.loads((run / "summary.json").read_text())["generations"] == 6
     assert (run / "progress.csv").read_bytes() == progress  # continued, not started again
+    recorded = json.loads((tmp_path / "one" / "steps.json").read_text())["steps"]["ascend"]
+    assert recorded["seconds"] >= 3600  # the whole run's time, not its last session's
+    steps = json.loads((tmp_path / "one" / "steps.json").read_text())  # as an older record
+    steps["steps"]["ascend"]["seconds"] = 1.0  # wrote it: the last session's time alone
+    (tmp_path / "one" / "steps.json").write_text(json.dumps(steps))
+    report = run_plan(OneSearch(), tmp_path / "one", parser=build_parser(), quiet=True)
+    assert report.records["ascend"].reused and report.records["ascend"].seconds >= 3600
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,8 @@ class StepRecord:
     Attributes:
         name: the step's name.
         command: its command line, with `DIR` for the report's folder.
-        seconds: wall time of the run that made it.
+        seconds: wall time of the run that made it; for a run resumed across invocations
+            (evolve, retrain), the time its own summary counts over all of them.
         reused: whether this invocation found it done and did not run it.
     """
 
@@ -135,6 +136,7 @@ def run_steps(
         template = shlex.join(["fooling", *step.argv(Path(REPORT_DIR))])
         record = records.get(step.name)
         if record is not None and record.command == template and _finished(out, step):
+            record.seconds = max(record.seconds, _own_seconds(out, step))  # (older records)
             continue
         argv = step.argv(out) + (["--quiet"] if quiet else [])
         folder = run_folder(out, step.name)
@@ -150,7 +152,8 @@ def run_steps(
             raise KeyboardInterrupt
         if code != 0:
             raise FoolingError(f"step {step.name} stopped (exit code {code}): {step.command(out)}")
-        records[step.name] = StepRecord(step.name, template, time.perf_counter() - started)
+        seconds = max(time.perf_counter() - started, _own_seconds(out, step))
+        records[step.name] = StepRecord(step.name, template, seconds)
         write_manifest(out, settings, records)
     write_manifest(out, settings, records)
     return records
@@ -187,6 +190,24 @@ def write_manifest(out: Path, settings: dict[str, Any], records: dict[str, StepR
     }
     text = json.dumps({"settings": settings, "steps": steps}, indent=2) + "\n"
     atomic_write_text(out / "steps.json", text)
+
+
+def _own_seconds(out: Path, step: Step) -> float:
+    """The time a resumable step's run says it took over every invocation (an evolution
+    carries its clock over in its checkpoint; a retraining times each iteration), where
+    this invocation may have only finished it: 0 for other steps, or without a summary."""
+    if step.command_name not in RESUMABLE:
+        return 0.0
+    try:
+        summary = RunDirectory(run_folder(out, step.name)).read_summary()
+    except FoolingError:
+        return 0.0
+    try:
+        if "iterations" in summary:
+            return sum(float(row.get("seconds") or 0.0) for row in summary["iterations"])
+        return float(summary.get("seconds") or 0.0)
+    except (AttributeError, TypeError, ValueError):  # a summary of another shape: no clock
+        return 0.0
 
 
 def _finished(out: Path, step: Step) -> bool:
