@@ -10,8 +10,9 @@ imagenet`), whether the report has finished or not:
 - `report.md`: the CPU (model and the flags that decide precision), each step's status
   (finished, with its wall time; in progress, with the generation reached, its search
   time so far and the time it would take to finish at its recent rate; or not started),
-  the headline figures beside the paper's, and, once the report has finished, its whole
-  table as `report.html` shows it;
+  the headline figures beside the paper's, and, once the report has finished, the whole
+  report as `report.html` shows it (its table, notes, further tables, differences from the
+  original code and steps);
 - `<step>.summary.json` for each finished step, `<step>.progress.csv` for each evolution
   step (the curve so far), and `<step>.png`, a contact sheet of its elites (at most 2 MB);
 - `curves.png`: median confidence over generations of each evolution step;
@@ -168,10 +169,16 @@ def export(dataset: str, report: Path, dest: Path) -> None:
                      f"`{command}` |")  # fmt: skip
     if ascents:
         headline.append(_ascent_headline(plan, ascents, dest))
-    lines += ["", "## Headline figures so far", "", *headline, ""]
-    lines += [line for table in tables for line in (*table, "")]
     if (report / "summary.json").is_file() and (report / "report.html").is_file():
-        lines += ["## The report", "", markdown_table(report)]
+        lines += ["", "## Headline figures", "", *headline, ""]  # (the report has the tables)
+        whole = markdown_table(report).splitlines()  # its headings, a level down
+        lines += [
+            f"## The report: {whole[0].removeprefix('# ')}",
+            *(f"#{line}" if line.startswith("#") else line for line in whole[1:]),
+        ]
+    else:
+        lines += ["", "## Headline figures so far", "", *headline, ""]
+        lines += [line for table in tables for line in (*table, "")]
     (dest / "report.md").write_text("\n".join(lines) + "\n")
     if curves:
         _plot(curves, dest / "curves.png")

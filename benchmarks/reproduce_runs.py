@@ -63,8 +63,9 @@ def record(folder: Path, name: str, note: str) -> None:
 
 
 def markdown_table(folder: Path) -> str:
-    """The report's table in Markdown, as `Report.markdown` writes it."""
-    from fooling.reproduce.findings import Report, Row
+    """The report in Markdown, as `Report.markdown` writes it: its table, notes, further
+    tables and differences from the original code, steps and machine."""
+    from fooling.reproduce.findings import Difference, Report, Row
     from fooling.reproduce.steps import Step, StepRecord
 
     summary = json.loads((folder / "summary.json").read_text())
@@ -75,7 +76,10 @@ def markdown_table(folder: Path) -> str:
         for step in summary["steps"]
     }
     report = Report(summary["title"], summary["headline"], rows, [], steps, records,
-                    summary["machine"])  # fmt: skip
+                    summary["machine"],
+                    [Difference(**entry) for entry in summary.get("differences", [])],
+                    summary.get("notes", []),
+                    [tuple(table) for table in summary.get("extra", [])])  # fmt: skip
     return report.markdown()
 
 

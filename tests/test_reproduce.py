@@ -365,7 +365,7 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     assert f"| evolve-direct-1 | {by_hand} |" in page
     assert (dest / "evolve-direct-1.summary.json").read_text() == (
         report / "runs" / "evolve-direct-1" / "summary.json").read_text()  # fmt: skip
-    assert "## Headline figures so far" in page and "## The report" in page
+    assert "## Headline figures\n" in page and "## The report: " in page  # (finished)
     assert "- **fgsm**: " in page and "test digits misclassified" in page
     assert "- **figure1**: fooling points lie" in page
     assert "each class stops once fp32 scores it at ≥ 99.99%" in page  # not the search's bf16
@@ -385,7 +385,9 @@ def test_the_campaign_export_publishes_a_report_with_true_contact_sheets(report,
     assert f"| retrain | {by_hand} | iteration 1 of 1 |" in page
     gathered = first["gathered"]
     assert f"; fooling images gathered and trained on {gathered}; searches " in page
-    assert "## Beyond the paper: would an out-of-distribution detector catch them?" in page
+    assert "### Beyond the paper: would an out-of-distribution detector catch them?" in page
+    assert page.count("Beyond the paper: would") == 1  # the report's table, not a second
+    assert "### Where our settings differ from the original code" in page
     run = summary_of(report / "runs" / "evolve-direct-0")
     first = read_png(report / "runs" / "evolve-direct-0" / run["classes"][0]["image"])
     sheet = np.asarray(Image.open(dest / "evolve-direct-0.png"), dtype=np.float64)

@@ -133,8 +133,16 @@ class Report:
             cells = (row.result, row.paper, row.ours, row.paper_settings, row.our_settings,
                      row.scale or "no")  # fmt: skip
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        for note in self.notes:
+            lines += ["", note]
         for heading, columns, rows in self.extra:
             lines += ["", *extra_table(heading, columns, rows)]
+        if self.differences:  # (as the page shows them)
+            lines += ["", *extra_table(
+                "Where our settings differ from the original code",
+                ["setting", "the original code", "ours", "why"],
+                [[d.setting, d.original, d.ours, d.why] for d in self.differences],
+            )]  # fmt: skip
         lines += ["", "| step | command | seconds |", "|---|---|---|"]
         for step in self.steps:
             record = self.records[step.name]
