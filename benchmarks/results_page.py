@@ -422,6 +422,43 @@ SPECS: dict[str, Spec] = {
             ),
         ),
     ),
+    "cppn_budget": Spec(
+        EVOLUTION,
+        figures=(
+            Figure("population", "population", COUNT),
+            Figure("the paper's median (AlexNet, 5,000 generations)", "paper/median", ".4f"),
+            Figure(
+                "the search's median first at the paper's (generation)",
+                "search_reached_paper_median_at",
+                COUNT,
+            ),
+        ),
+        tables=(
+            Table(
+                "The run at its end and continued: each as its summary gives it (fp32)",
+                "runs",
+                "generations",
+                (
+                    Figure("median confidence (fp32)", "median", ".4f"),
+                    Figure("classes at >= 0.99", "fooled_at_0.99", COUNT),
+                    Figure("median as the search scored it", "search_median", ".4f"),
+                    Figure("seconds of search", "seconds", SECONDS),
+                ),
+                names=("generations",),
+            ),
+            Table(
+                "The search's own median every 1,000 generations",
+                "search_every_1000",
+                "generation",
+                (
+                    Figure("median", "median", ".4f"),
+                    Figure("classes at >= 0.99", "fooled_at_0.99", COUNT),
+                    Figure("seconds", "seconds", SECONDS),
+                ),
+                names=("generation",),
+            ),
+        ),
+    ),
     "retrained_evolution": Spec(
         EXPERIMENTS,
         figures=(
