@@ -22,7 +22,6 @@ one sheet.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import shutil
 import sys
@@ -35,6 +34,8 @@ from _machine import RESULTS, machine, save
 from campaign import contact_sheet
 
 from fooling.cli import main as fooling
+from fooling.errors import FoolingError
+from fooling.runs.directory import RunDirectory
 from fooling.runs.images import read_png
 from fooling.runs.progress import read_progress
 from fooling.search.evolution import read_checkpoint
@@ -65,6 +66,13 @@ def main() -> None:
             "--generations", str(args.generations), "--population", str(first["population"]),
             "--seed", str(first["seed"]), "--resume", "--out", str(args.work)]  # fmt: skip
     done = _summary(args.work)
+    same = ("classifier", "encoding", "population", "seed")
+    if done is not None and (
+        {key: done.get(key) for key in same} != {key: first[key] for key in same}
+        or done["generations"] > args.generations
+    ):  # (another run: not read as this one)
+        parser.error(f"{args.work} holds another run ({done.get('encoding')}, "
+                     f"{done['generations']} generations): give a new --work")  # fmt: skip
     if done is None or done["generations"] < args.generations:
         if fooling([*argv, "--quiet"]) != 0:
             sys.exit(f"the continuation stopped: fooling {shlex.join(argv)}")
@@ -99,8 +107,14 @@ def main() -> None:
 
 
 def _summary(folder: Path) -> dict | None:
-    path = folder / "summary.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    """The run's summary, or None where it has none yet (unreadable: one line, exit 2)."""
+    if not (folder / "summary.json").is_file():
+        return None
+    try:
+        return RunDirectory(folder).read_summary()
+    except FoolingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _ended(summary: dict, rows: list) -> dict:
