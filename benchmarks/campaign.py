@@ -329,11 +329,11 @@ def _headline(name: str, rows: list, planned: int, figures: dict[str, float]) ->
     said = f"- **{name}** at generation {figures['generation']:,} of {planned:,}"
     if figures["generation"] != rows[-1].generation:
         said += f" (its last checkpoint; its log goes on to {rows[-1].generation:,})"
-    said += (f": median confidence {figures['median']:.2%}, {figures['fooled']} of "
+    said += (f": median confidence {percent(figures['median'])}, {figures['fooled']} of "
              f"{figures['classes']} classes at ≥ 99% (fp32)")  # fmt: skip
     if paper is not None:
         median, classes = paper
-        said += f"; the paper's AlexNet: median {median:.2%}" + (
+        said += f"; the paper's AlexNet: median {percent(median)}" + (
             f", {classes} classes at ≥ 99%" if classes is not None else ", many classes at ≥ 99%"
         )
     if rows[-1].generation > SLOPE:
@@ -341,8 +341,8 @@ def _headline(name: str, rows: list, planned: int, figures: dict[str, float]) ->
         before = next(row for row in reversed(rows) if row.generation <= start)
         rise = rows[-1].median_confidence - before.median_confidence
         said += (f". Over its last {SLOPE:,} generations the median (as scored in the search) "
-                 f"rose {rise * 100:+.2f} points, from {before.median_confidence:.2%} to "
-                 f"{rows[-1].median_confidence:.2%}")  # fmt: skip
+                 f"rose {rise * 100:+.2f} points, from {percent(before.median_confidence)} to "
+                 f"{percent(rows[-1].median_confidence)}")  # fmt: skip
     return said + "."
 
 
@@ -357,7 +357,7 @@ def _beside(name: str, rows: list, curves: dict[str, list]) -> str:
     if then is None:
         return ""
     return (f" By the search's scores at generation {then.generation:,}: median "
-            f"{rows[-1].median_confidence:.2%}, against {then.median_confidence:.2%} for "
+            f"{percent(rows[-1].median_confidence)}, against {percent(then.median_confidence)} for "
             f"{other} at the same generation.")  # fmt: skip
 
 

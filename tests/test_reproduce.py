@@ -4,6 +4,7 @@ import json
 import shlex
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -440,6 +441,9 @@ def test_the_campaign_export_rescores_a_run_in_progress_in_fp32(tmp_path, monkey
     assert figures["median"] == pytest.approx(expected) and figures["median"] > 0.9
     assert figures["fooled"] == int((exact[:9] >= 0.99).sum()) > 0
     assert figures["generation"] == 7 and (tmp_path / "evolve-direct-0.png").is_file()
+    nearly = {**figures, "median": 0.9999995}  # cut as the report cuts: 100.00% would mean 1
+    row = SimpleNamespace(generation=7, median_confidence=nearly["median"])
+    assert "median confidence 99.99%," in campaign._headline("evolve-direct-0", [row], 50, nearly)
 
 
 def _campaign():
