@@ -29,7 +29,7 @@ from fooling.limits import (
 )
 from fooling.report.pages import write_pages
 from fooling.search import evolve, resume
-from fooling.search.driver import CHECKPOINT_EVERY, DEFAULTS
+from fooling.search.driver import DEFAULTS
 from fooling.search.evolution import ADMISSION_DEFAULTS
 from fooling.search.refine import REFINE_EVERY, REFINE_STEPS, Refinement
 from fooling.search.result import ADMISSIONS
@@ -84,9 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "of --generations, so at the middle and at the end)",
     )  # fmt: skip
     parser.add_argument(
-        "--checkpoint-every", type=CHECKPOINT_INTERVAL.parse, default=CHECKPOINT_EVERY,
-        metavar="G",
-        help="write a checkpoint every G generations (and always at the end)",
+        "--checkpoint-every", type=CHECKPOINT_INTERVAL.parse, metavar="G",
+        help="write a checkpoint every G generations (and always at the end); default: "
+        "every 50, or fewer where writing them would take over 5%% of the run's time",
     )  # fmt: skip
     against = parser.add_argument_group("against a detector too (beyond the paper)")
     against.add_argument(

@@ -27,6 +27,7 @@ from fooling.records import ProgressRow
 from fooling.runs.directory import Pages, RunDirectory
 from fooling.runs.progress import ProgressLog
 from fooling.runs.state import save_state
+from fooling.search.checkpoints import CheckpointSchedule
 from fooling.search.evolution import (
     CHECKPOINT_FILE,
     CHECKPOINT_FORMAT,
@@ -39,7 +40,6 @@ from fooling.search.refine import Refinement
 from fooling.search.result import SearchResult
 from fooling.search.selection import Selection, uniform
 
-CHECKPOINT_EVERY = 50
 DEFAULTS = {"encoding": "direct", "population": 200, "seed": 0}
 """A new run's settings when not given (`evolve`'s own defaults)."""
 
@@ -56,7 +56,7 @@ def evolve(
     progress: bool = True,
     out: str | Path | None = None,
     force: bool = False,
-    checkpoint_every: int = CHECKPOINT_EVERY,
+    checkpoint_every: int | None = None,
     selection: Selection = uniform,
     evaluator: Evaluator | None = None,
     refinement: Refinement | None = None,
@@ -80,7 +80,9 @@ def evolve(
         out: a run directory to write, with checkpoints as it goes; Ctrl-C then stops
             after the current generation and keeps a checkpoint (see `resume`).
         force: replace a run already in `out`.
-        checkpoint_every: generations between checkpoints in `out`.
+        checkpoint_every: generations between checkpoints in `out`; None: every 50, or
+            fewer where writing them would take over 5% of the run's time
+            (`fooling.search.checkpoints`).
         selection: picks parent cells; uniform over filled cells by default.
         evaluator: scores images instead of the classifier (see `Evolution`).
         refinement: gradient steps on CPPN elites' weights (see `Evolution`).
@@ -108,7 +110,8 @@ def evolve(
             "wrap the model first: fooling.Classifier(model, input_shape=(C, H, W), labels=[...])"
         )
     GENERATIONS.check(generations)
-    CHECKPOINT_INTERVAL.check(checkpoint_every)
+    if checkpoint_every is not None:
+        CHECKPOINT_INTERVAL.check(checkpoint_every)
     if isinstance(classifier, str):
         classifier = load_classifier(classifier, device)
     if isinstance(encoding, str):
@@ -141,7 +144,7 @@ def resume(
     classifier: Classifier | str | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
-    checkpoint_every: int = CHECKPOINT_EVERY,
+    checkpoint_every: int | None = None,
     expect: dict[str, Any] | None = None,
     workers: int | None = None,
     address: str | None = None,
@@ -160,7 +163,7 @@ def resume(
             by default the one the checkpoint names.
         device: where to load a classifier given by name (default: where the run ran).
         progress: show a progress bar.
-        checkpoint_every: generations between checkpoints.
+        checkpoint_every: as `evolve`'s.
         expect: settings the caller expects of the saved run, any of `encoding` (a
             name), `population`, `seed`, `classes` and `max_hidden` (CPPN); a difference
             is an error.
@@ -177,7 +180,8 @@ def resume(
             one that differs from `expect`.
     """
     GENERATIONS.check(generations)
-    CHECKPOINT_INTERVAL.check(checkpoint_every)
+    if checkpoint_every is not None:
+        CHECKPOINT_INTERVAL.check(checkpoint_every)
     with RunDirectory(out).resumable() as directory:
         evolution = _restore(directory, classifier, device, expect or {}, classifier_options)
         islands = _islands(read_checkpoint(directory.checkpoint), out)
@@ -277,7 +281,7 @@ def _evolve_islands(
     progress: bool,
     out: str | Path | None,
     force: bool,
-    checkpoint_every: int,
+    checkpoint_every: int | None,
     pages: Pages | None,
 ) -> SearchResult:
     """`evolve` as islands on Ray, written to `out` with checkpoints."""
@@ -302,35 +306,31 @@ def islands_in_directory(
     generations: int,
     *,
     fresh: bool,
-    checkpoint_every: int,
+    checkpoint_every: int | None,
     restore: dict[str, Any] | None = None,
     pages: Pages | None = None,
     **options: Any,
 ) -> SearchResult:
     """`evolve_islands` inside a claimed `directory`: a progress row per merge, checkpoints.
 
-    A checkpoint is written at the first merge past every `checkpoint_every`
-    generations and at the end: the merged run and every island's random state.
-    Ctrl-C stops the run at the next merge, checkpointed there (as `run_in_directory`).
+    A checkpoint is written at the first merge past a multiple of `checkpoint_every`
+    generations (`CheckpointSchedule`) and at the end: the merged run and every island's
+    random state. Ctrl-C stops the run at the next merge, checkpointed there (as
+    `run_in_directory`).
     """
     with ProgressLog(directory.progress) as log, StopOnInterrupt() as interrupted:
         log.start(fresh=fresh)
         if not fresh:
             log.truncate_after(evolution.generation)
-        saved = evolution.generation
-
-        def save(run: IslandRun) -> None:
-            nonlocal saved
-            save_state(directory.checkpoint / CHECKPOINT_FILE, run.state_dict(),
-                       kind=CHECKPOINT_FORMAT)  # fmt: skip
-            saved = run.evolution.generation
+        schedule = CheckpointSchedule(checkpoint_every, saved=evolution.generation)
 
         def after_merge(run: IslandRun) -> None:
             log.append(run.evolution.history[-1])
             generation = run.evolution.generation
-            crossed = generation // checkpoint_every > saved // checkpoint_every
-            if crossed or generation >= generations or interrupted():
-                save(run)
+            if schedule.due(generation) or generation >= generations or interrupted():
+                schedule.write(generation, lambda: save_state(
+                    directory.checkpoint / CHECKPOINT_FILE, run.state_dict(),
+                    kind=CHECKPOINT_FORMAT))  # fmt: skip
 
         result = evolve_islands(evolution, generations, after_merge=after_merge,
                                 should_stop=interrupted, restore=restore, **options)  # fmt: skip
@@ -346,7 +346,7 @@ def run_in_directory(
     *,
     fresh: bool,
     progress: bool = True,
-    checkpoint_every: int = CHECKPOINT_EVERY,
+    checkpoint_every: int | None = None,
     pages: Pages | None = None,
 ) -> SearchResult:
     """Run `evolution` to `generations` inside a claimed `directory` (Ctrl-C stops it early).
@@ -357,7 +357,8 @@ def run_in_directory(
         generations: the last generation to run.
         fresh: start `progress.csv` anew; else keep its rows up to the restored generation.
         progress: show a progress bar.
-        checkpoint_every: generations between checkpoints.
+        checkpoint_every: generations between checkpoints; None: by default
+            (`fooling.search.checkpoints`).
         pages: writes the finished run's gallery and plots; None writes none.
 
     Returns:
@@ -367,15 +368,17 @@ def run_in_directory(
         log.start(fresh=fresh)
         if not fresh:
             log.truncate_after(evolution.generation)
+        schedule = CheckpointSchedule(checkpoint_every, saved=-1 if fresh else evolution.generation)
 
         def record(row: ProgressRow) -> None:
             log.append(row)
-            if row.generation % checkpoint_every == 0:
-                evolution.save(directory.checkpoint)
+            if schedule.due(row.generation):
+                schedule.write(evolution.generation, lambda: evolution.save(directory.checkpoint))
 
         result = evolution.run(generations, progress=progress, on_generation=record,
                                should_stop=interrupted)  # fmt: skip
-        evolution.save(directory.checkpoint)
+        if schedule.saved != evolution.generation:  # (not twice)
+            evolution.save(directory.checkpoint)
     if evolution.generation >= generations:
         result.write_to(directory, pages=pages)
     return result
