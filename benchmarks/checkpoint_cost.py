@@ -4,22 +4,20 @@ default (every 50, or fewer where writing them would take over 5% of the run's t
     python benchmarks/checkpoint_cost.py [--generations 300] [--population 200]
 
 Runs `fooling evolve --classifier efficientnet-lite0 --encoding direct --out DIR` twice
-in this process after a warm-up, on one classifier loaded as the command loads it
-(`--backend auto --precision auto`) and the same seed: once with the default, then with
-`--checkpoint-every 50`, the schedule before the default changed (in that order, so that
-what a first run pays, whose writes were the slower in trials, counts against the
-default). Each checkpoint's write is timed (1000 images and their genomes in fp32:
-750 MB). A run always writes its first and last; goal: by default each checkpoint
-between them takes at most 5% of the time since the one before it ended, and the run is
-faster than at every 50. The ratio printed is the wall time at every 50 over the
-default's (> 1: the default is faster). The search is the same either way (the same
-seed, the same figures).
+in this process after a short warm-up run, on one classifier loaded as the command loads
+it (`--backend auto --precision auto`) and the same seed: once with the default, then
+with `--checkpoint-every 50`, the schedule before the default changed. Each checkpoint's
+write is timed (1000 images and their genomes in fp32: 750 MB), and the share of the
+run spent writing them is given over the whole run and between its first checkpoint
+(written at once) and its last (written at the end, due or not), which is what the
+schedule decides. Goal: by default at most 5% there, and the run faster than at every
+50. The ratio printed is the wall time at every 50 over the default's (> 1: the default
+is faster). The search is the same either way (the same seed, the same figures).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import tempfile
 import time
@@ -61,11 +59,12 @@ def run(classifier: fooling.Classifier, every: int | None, generations: int, pop
         Evolution.save = save_checkpoint  # type: ignore[method-assign]
     size = (folder / "checkpoint" / "state.safetensors").stat().st_size
     spent = sum(seconds for *_, seconds in written)
-    # each checkpoint between the first and the run's last, over the time since the one
-    # before it ended: what the schedule decides (a run's first and last are always written)
-    between = [seconds / (at + seconds - before_at - before_seconds)
-               for (_, before_at, before_seconds), (_, at, seconds)
-               in itertools.pairwise(written[:-1])]  # fmt: skip
+    # what the schedule decides: the share of the time spent writing from the end of the
+    # run's first checkpoint (written at once) to the end of the one before its last (which
+    # the run's end writes, due or not)
+    between = written[1:-1]
+    spent_between = sum(seconds for *_, seconds in between)
+    span = between[-1][1] + between[-1][2] - written[0][1] - written[0][2] if between else 0.0
     return {
         "checkpoint_every": every if every is not None else "default",
         "wall_seconds": round(wall, 1),
@@ -74,7 +73,7 @@ def run(classifier: fooling.Classifier, every: int | None, generations: int, pop
         ],
         "checkpoint_seconds": round(spent, 1),
         "checkpoint_share": round(spent / wall, 4),
-        "share_between_first_and_last": [round(share, 4) for share in between],
+        "share_between_first_and_last": round(spent_between / span, 4) if span else None,
         "checkpoint_mib": round(size / 2**20, 1),
         "median_confidence": result.median_confidence,
     }
@@ -86,10 +85,11 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=200)
     args = parser.parse_args()
     classifier = fooling.load_classifier(MODEL, "cpu")
-    fooling.evolve(classifier, encoding="direct", generations=2, population=args.population,
-                   progress=False)  # warm up, so that neither run pays for it  # fmt: skip
     runs = {}
     with tempfile.TemporaryDirectory() as folder:
+        # a warm-up with checkpoints of its own: in trials without it, whichever run came
+        # first wrote them two to three times slower
+        run(classifier, 1, 2, args.population, Path(folder) / "warm-up")
         for name, every in (("default", None), ("every_50", 50)):
             runs[name] = run(classifier, every, args.generations, args.population,
                              Path(folder) / name)  # fmt: skip
@@ -100,10 +100,11 @@ def main() -> None:
     ratio = runs["every_50"]["wall_seconds"] / runs["default"]["wall_seconds"]
     same = runs["every_50"]["median_confidence"] == runs["default"]["median_confidence"]
     between = runs["default"]["share_between_first_and_last"]
-    met = bool(between) and max(between) <= SHARE and ratio > 1
-    print(f"wall time at every 50 over the default's: {ratio:.2f}x; the same search: {same}; "
-          f"goal (each of the default's checkpoints between its first and last <= "
-          f"{SHARE:.0%} of the time since the one before, and faster): "
+    met = between is not None and between <= SHARE and ratio > 1
+    print(f"wall time at every 50 over the default's: {ratio:.2f}x; the share of time the "
+          f"default's checkpoints take between its first and last: {between} (every 50: "
+          f"{runs['every_50']['share_between_first_and_last']}); the same search: {same}; "
+          f"goal (at most {SHARE:.0%} there, and faster): "
           f"{'met' if met else 'MISSED'}")  # fmt: skip
     save("checkpoint_cost_cpu", {
         "benchmark": "checkpoint_cost",
@@ -116,7 +117,7 @@ def main() -> None:
         "runs": runs,
         "ratio_every_50_over_default": round(ratio, 3),
         "same_search": same,
-        "goal_share": SHARE,
+        "schedule_share": SHARE,
         "met": met,
     })  # fmt: skip
 

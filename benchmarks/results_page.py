@@ -401,6 +401,32 @@ SPECS: dict[str, Spec] = {
             ),
         ),
     ),
+    "checkpoint_cost": Spec(
+        THROUGHPUT,
+        figures=(
+            Figure("model", "model"),
+            Figure("search ran on", "backend"),
+            Figure("generations", "generations", COUNT),
+            Figure("population", "population", COUNT),
+            Figure("every 50 over the default (wall)", "ratio_every_50_over_default", RATIO),
+            Figure("the same search", "same_search"),
+            Figure("goal met", "met"),
+        ),
+        tables=(
+            Table(
+                "Each run (each checkpoint's generation, start and seconds: in the file)",
+                "runs",
+                "run",
+                (
+                    Figure("wall seconds", "wall_seconds", SECONDS),
+                    Figure("checkpoint size (MiB)", "checkpoint_mib", SECONDS),
+                    Figure("seconds writing them", "checkpoint_seconds", SECONDS),
+                    Figure("share of the run", "checkpoint_share", ".4f"),
+                    Figure("share between first and last", "share_between_first_and_last", ".4f"),
+                ),
+            ),
+        ),
+    ),
     "cppn_networks": Spec(
         EVOLUTION,
         figures=(

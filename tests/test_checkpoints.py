@@ -22,14 +22,15 @@ def test_a_given_interval_is_kept_however_long_a_checkpoint_takes():
 
 
 def test_by_default_a_costly_checkpoint_waits_for_a_later_multiple_of_fifty():
-    now = [0.0]
+    now, costs = [0.0], [10.0, 2.0, 2.0]
     schedule = CheckpointSchedule(clock=lambda: now[0])  # one second a generation
     due = []
     for generation in range(401):
         now[0] += 1.0
         if schedule.due(generation):
-            # the first takes 10 s: the next is due once 190 s (19 times that) have passed
-            schedule.write(generation, lambda: now.__setitem__(0, now[0] + 10.0))
+            # the first takes 10 s: the next is due once 190 s (19 times that) have passed,
+            # and so is each after it, though they take less (the slowest decides)
+            schedule.write(generation, lambda: now.__setitem__(0, now[0] + costs.pop(0)))
             due.append(generation)
     assert due == [0, 200, 400]
 

@@ -393,8 +393,10 @@ def test_temporary_files_of_a_crash_are_removed_on_resume(tmp_path, capfd):
     assert run(capfd, [*EVOLVE, "--out", out])[0] == 0
     stale = out / "checkpoint" / ".state.safetensors.4242.0badcafe.tmp"
     stale.write_bytes(b"half a checkpoint")
+    inner = out / "checkpoint" / ".tmpn9jiZi"  # safetensors writes through one of its own
+    inner.write_bytes(b"the other half")
     assert run(capfd, [*EVOLVE, "--out", out, "--resume", "--generations", "3"])[0] == 0
-    assert not stale.exists()
+    assert not stale.exists() and not inner.exists()
 
 
 def test_after_a_failed_first_run_both_messages_agree(tmp_path, capfd, monkeypatch):

@@ -62,7 +62,10 @@ RUN_FILES = (
 
 _FOLDERS = ("images", "plots", "checkpoint")
 _TREES = ("iterations", "runs")  # folders of runs within the run, checked all the way down
-_TEMPORARY = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX) + "$")
+_TEMPORARY = re.compile(
+    r"^\..+\.\d+\.[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX) + "$"  # `atomic_file`'s
+    r"|^\.tmp[0-9A-Za-z]{6}$"  # safetensors' own, beside the file it writes (a checkpoint's)
+)
 
 
 class RunDirectory:

@@ -1,9 +1,10 @@
 """When a run in a directory writes its next checkpoint.
 
-By default every `EVERY` generations, but never so often that writing checkpoints takes
-more than `SHARE` of the run's time. Most runs' checkpoints take milliseconds and keep
-the 50; a direct-encoding run on ImageNet holds 1000 images and their genomes in fp32,
-750 MB, seconds to write, which every 50 generations took a fifth or more of the run
+By default every `EVERY` generations, but no more often than keeps writing them under
+`SHARE` of the run's time, as long as none takes longer than the slowest before it. Most
+runs' checkpoints take milliseconds and keep the 50; a direct-encoding run on ImageNet
+holds 1000 images and their genomes in fp32, 750 MB, about 4 seconds to write on a
+2-core Xeon and longer under load: every 50 generations, 9% of the run's time there
 (`benchmarks/checkpoint_cost.py`). An interval given by the caller is kept as given.
 """
 
@@ -24,7 +25,7 @@ class CheckpointSchedule:
     Args:
         every: generations between checkpoints; None: every `EVERY`, skipping a
             multiple of it where the time since the last checkpoint is still under
-            `1 / SHARE - 1` times what writing that one took.
+            `1 / SHARE - 1` times the longest any has taken to write.
         saved: the generation of the last checkpoint (-1: none yet, so the first
             generation checked is due).
         clock: seconds, for timing (a test may pass its own).
@@ -39,7 +40,7 @@ class CheckpointSchedule:
         self._passed = saved  # the last generation that was, or could have been, saved
         self._clock = clock
         self._finished = clock()  # when the last checkpoint was written
-        self._cost = 0.0  # how long writing it took
+        self._cost = 0.0  # the longest a checkpoint has taken to write
 
     def due(self, generation: int) -> bool:
         """Whether to write a checkpoint after `generation`: the first generation checked
@@ -56,5 +57,5 @@ class CheckpointSchedule:
         started = self._clock()
         save()
         self._finished = self._clock()
-        self._cost = self._finished - started
+        self._cost = max(self._cost, self._finished - started)
         self.saved = self._passed = generation
