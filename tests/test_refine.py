@@ -58,7 +58,9 @@ def test_refining_raises_the_log_odds_and_keeps_the_shape_and_the_bounds(lenet):
     encoding.check(refined)  # within the weight range
     again = refine_weights(encoding, lenet, genomes, classes, steps=10, chunk=40,
                            learning_rate=0.1)  # fmt: skip
-    assert torch.allclose(again["weight"], refined["weight"], atol=1e-5)  # chunks are apart
+    # Chunks are apart: only float rounding differs (other batch shapes sum in another order,
+    # and ten Adam steps carry it on: up to 3e-5 seen on weights of up to 10).
+    torch.testing.assert_close(again["weight"], refined["weight"], rtol=0, atol=1e-4)
 
 
 def test_log_odds_stay_finite_when_the_probability_rounds_to_one():
