@@ -931,6 +931,27 @@ SPECS: dict[str, Spec] = {
         tables=(Table("Iterations", "iterations", "iteration", _ITERATIONS, names=("iteration",)),),
         also=("retrain_paper_missed.png",),
     ),
+    "suite_time": Spec(
+        OTHER,
+        figures=(
+            Figure(
+                "one process over scripts/test.sh (wall)", "ratio_one_process_over_test_sh", RATIO
+            ),
+        ),
+        tables=(
+            Table(
+                "Each run of the whole suite (a fresh cache folder each)",
+                "runs",
+                "run",
+                (
+                    Figure("pytest options", "pytest_options"),
+                    Figure("wall seconds", "wall_seconds", SECONDS),
+                    Figure("CPU seconds", "cpu_seconds", SECONDS),
+                    Figure("pytest's last line", "last_line"),
+                ),
+            ),
+        ),
+    ),
     "retrain_quick": Spec(
         EXPERIMENTS,
         figures=(

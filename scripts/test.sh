@@ -18,4 +18,6 @@ FOOLING_EXTRAS=test bash scripts/setup.sh
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/lint-imports --no-cache  # every import points down (pyproject.toml, docs/architecture.md)
-exec .venv/bin/python -m pytest "$@"
+# Two workers, one test file each at a time (its module fixtures made once); tests/conftest.py
+# gives each worker one thread. `bash scripts/test.sh -n 0` runs the tests in this process.
+exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

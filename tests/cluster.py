@@ -68,6 +68,7 @@ class TwoNodes:
         addresses: the host end's and the namespace end's addresses.
         env: the environment a driver needs to join (the token, no usage stats).
         ports: the `ray start` options that fix each node's ports.
+        logs: the folder where each `ray start` writes what it prints.
         firewalled: whether only those ports (and the head's) are open between the nodes.
         stopped: whether the second node was killed (and not started again).
     """
@@ -77,6 +78,7 @@ class TwoNodes:
     addresses: tuple[str, str]
     env: dict[str, str]
     ports: tuple[str, ...] = ()
+    logs: Path = Path()
     firewalled: bool = False
     stopped: bool = False
     _processes: list[subprocess.Popen] = field(default_factory=list)
@@ -95,11 +97,10 @@ class TwoNodes:
         self.stopped = False
 
     def _start_second_node(self) -> None:
-        self._processes.append(subprocess.Popen(
+        self._processes.append(_start(
             ["ip", "netns", "exec", self.namespace, str(RAY), "start", "--address", self.head,
              "--node-ip-address", self.addresses[1], *self.ports, *COMMON],
-            env=self.env, start_new_session=True, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL))  # fmt: skip
+            self.env, self.logs / f"node-{len(self._processes)}.log"))  # fmt: skip
 
     def alive_nodes(self) -> list[str]:
         """The address of each node Ray counts as alive, sorted."""
@@ -110,6 +111,13 @@ class TwoNodes:
         out = subprocess.run([sys.executable, "-c", script], env=self.env, capture_output=True,
                              text=True, timeout=60, check=True)  # fmt: skip
         return sorted(out.stdout.split())
+
+
+def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Start `ray start ... --block` in a session of its own, its output in `log`."""
+    with log.open("w") as file:
+        return subprocess.Popen(argv, env=env, start_new_session=True, stdout=file,
+                                stderr=subprocess.STDOUT)  # fmt: skip
 
 
 def _run(*argv: str) -> None:
@@ -169,9 +177,12 @@ def two_nodes() -> Iterator[TwoNodes]:
     folder = Path(tempfile.mkdtemp(prefix="fooling-ray-"))
     token = folder / "auth_token"
     token.write_text(secrets.token_hex(32))
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
+    # without the single-machine switch that `connect` leaves in this process's environment
+    # after a local cluster (a second node refuses to start under it)
+    inherited = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    env = {**inherited, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
            "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
-    cluster = TwoNodes(f"{addresses[0]}:{port}", namespace, addresses, env)
+    cluster = TwoNodes(f"{addresses[0]}:{port}", namespace, addresses, env, logs=folder)
     try:
         try:
             _run("ip", "netns", "add", namespace)
@@ -190,11 +201,10 @@ def two_nodes() -> Iterator[TwoNodes]:
             cluster.firewalled = True  # (first: the teardown removes what was made)
             _firewall((), host_end, chain, [str(port), *opened])
             _firewall(inside, far_end, chain, opened)
-        cluster._processes.append(subprocess.Popen(
+        cluster._processes.append(_start(
             [str(RAY), "start", "--head", "--node-ip-address", addresses[0], "--port", str(port),
              "--include-dashboard", "false", *cluster.ports, *COMMON],
-            env={**env, **HEALTH_CHECK}, start_new_session=True, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL))  # fmt: skip
+            {**env, **HEALTH_CHECK}, folder / "node-0.log"))  # fmt: skip
         _wait_for(cluster, [addresses[0]])
         cluster._start_second_node()
         _wait_for(cluster, list(addresses))
@@ -224,4 +234,15 @@ def _wait_for(cluster: TwoNodes, addresses: list[str]) -> None:
         except subprocess.CalledProcessError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"the Ray cluster did not reach nodes {addresses} in {JOIN_SECONDS} s")
+    ended = [
+        f"node-{index}.log, ended:\n{_tail(cluster.logs / f'node-{index}.log')}"
+        for index, process in enumerate(cluster._processes)
+        if process.poll() is not None
+    ]
+    raise RuntimeError(
+        f"the Ray cluster did not reach nodes {addresses} in {JOIN_SECONDS} s\n" + "\n".join(ended)
+    )
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])

@@ -1,8 +1,31 @@
-"""Shared fixtures: the real built-in classifiers, each loaded once."""
+"""Shared fixtures: the real built-in classifiers, each loaded once.
+
+`scripts/test.sh` runs the tests on two pytest-xdist workers, each a whole test file at
+a time (`--dist loadfile`). Each worker computes on one thread (two workers of two
+threads each, on two cores, ran the suite slower than one process), and the files
+that take longest start first, so that no long file is left to run alone at the end.
+"""
+
+import os
 
 import pytest
+import torch
 
 from fooling.classifiers import load_classifier
+
+# about a minute or more each on two cores, longest first
+LONGEST_FILES = ["test_reproduce", "test_cluster", "test_retrain", "test_islands", "test_audit"]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"  # and for the commands the tests start
+    torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On xdist workers: the longest files first (every worker sorts alike)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {name: index for index, name in enumerate(LONGEST_FILES)}
+        items.sort(key=lambda item: rank.get(item.module.__name__, len(rank)))
 
 
 @pytest.fixture(scope="session")

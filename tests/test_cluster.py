@@ -33,10 +33,10 @@ def nodes():
 
 @pytest.fixture
 def cluster(nodes):
-    """The module's two nodes; a test that kills the second gets a new one after it."""
-    yield nodes
+    """The module's two nodes; where a test before killed the second, a new one first."""
     if nodes.stopped:
         nodes.restart_second_node()
+    return nodes
 
 
 def fooling_command(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:

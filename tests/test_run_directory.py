@@ -244,9 +244,10 @@ def test_run_directory_names_what_a_run_holds(tmp_path):
 OLD_RUN = Path(__file__).parent / "data" / "run-0.1.0"  # made by `fooling evolve` of 0.1.0
 
 
-def test_a_run_made_by_release_0_1_0_loads_and_resumes_as_if_never_stopped(tmp_path, lenet):
+def test_a_run_made_by_release_0_1_0_loads_and_resumes_as_if_never_stopped(tmp_path):
     """`fooling evolve --encoding cppn --classes 3 7 --generations 4 --population 8
     --checkpoint-every 2 --seed 5`, written before runs/ became a package of its own."""
+    lenet = fooling.load_classifier("lenet-mnist", "cpu", backend="torch")  # as it was made
     run = tmp_path / "old"
     shutil.copytree(OLD_RUN, run)
     summary = json.loads((run / "summary.json").read_text())
