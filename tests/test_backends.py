@@ -8,7 +8,9 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -40,6 +42,32 @@ def test_a_backend_agrees_with_torch_and_runs(backend):
     assert (compiled(images) - expected).abs().max() <= backends.AGREEMENT
     assert torch.equal(compiled(images).argmax(dim=1), expected.argmax(dim=1))
     assert compiled.identity()["backend"] == backend
+
+
+def test_two_preparations_of_one_model_at_once_race_it_once(fresh_cache, monkeypatch):
+    """The second waits on the cache's lock, then finds the first one's races there.
+
+    (Threads meet the lock too. Without it, two exports of one model at once failed
+    here, and both fell back to torch.)
+    """
+    monkeypatch.setattr(backends, "RACE_IMAGES", 20)
+    real, running, seen = backends._best_seconds, [0], []
+
+    def watched(*forwards):
+        running[0] += 1
+        seen.append(running[0])  # how many races run now, this one included
+        try:
+            time.sleep(0.2)  # time for the other thread to begin one, were it free to
+            return real(*forwards)
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setattr(backends, "_best_seconds", watched)
+    with ThreadPoolExecutor(2) as pool:  # (a lock of the cache's is a file: threads meet it too)
+        first, second = pool.map(lambda _: lenet_on("auto"), range(2))
+    assert seen and max(seen) == 1  # never two races at once
+    assert len(seen) == len(list(fresh_cache.glob("race-*.json")))  # each raced once
+    assert first.backend == second.backend
 
 
 def test_auto_races_once_and_remembers(fresh_cache, monkeypatch):

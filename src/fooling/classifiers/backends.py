@@ -37,13 +37,14 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from torch import nn
 
 from fooling.errors import FoolingError, native_logs_dropped
@@ -57,6 +58,7 @@ PROBE_IMAGES = 8
 RACE_IMAGES = 200  # a search's batch: the paper's population
 RACE_ROUNDS = 15  # turns each side gets in a race, at most
 RACE_SECONDS = 2.0  # and no more turns after this long
+PREPARE_WAIT = 600.0  # seconds to wait for another process preparing the same model
 # A compiled model must be this much faster than torch to be chosen. Torch's threads and
 # the compiled model's hand the CPU back and forth in every generation of a search, which
 # a race of forward passes alone does not see. On a quiet 2-core AMD EPYC, LeNet on OpenVINO
@@ -151,6 +153,25 @@ def compile_for_cpu(
     candidate = "openvino" if backend == "auto" else backend
     if not installed(candidate) or (isinstance(model, Path) and candidate != "openvino"):
         return None  # (`auto` without OpenVINO; an .onnx file already runs on ONNX Runtime)
+    with _one_process_at_a_time(f"{candidate}-{fingerprint}-{list(input_shape)}"):
+        return _compile(model, backend, candidate, precision, input_shape, mean, std,
+                        fingerprint, reference, outputs, name)  # fmt: skip
+
+
+def _compile(
+    model: nn.Module | Path,
+    backend: str,
+    candidate: str,
+    precision: str,
+    input_shape: Sequence[int],
+    mean: torch.Tensor | None,
+    std: torch.Tensor | None,
+    fingerprint: str,
+    reference: Forward,
+    outputs: str,
+    name: str,
+) -> Compiled | None:
+    """`compile_for_cpu` on `candidate`, the backend `backend` ("auto" or named) runs."""
     probe = torch.rand((PROBE_IMAGES, *input_shape), generator=torch.Generator().manual_seed(0))
     expected = _probabilities(reference(probe), outputs)
     entry = None if isinstance(model, Path) else _cache_entry(candidate, input_shape, fingerprint,
@@ -199,6 +220,31 @@ def compile_for_cpu(
     ):
         return None
     return compiled
+
+
+@contextlib.contextmanager
+def _one_process_at_a_time(key: str) -> Iterator[None]:
+    """Hold a lock in the cache while one model is exported, checked and raced.
+
+    A second process that prepares the same model at the same time (two island
+    workers on one machine, say) waits, then finds the exports and the races'
+    outcomes in the cache: it neither repeats that work nor runs its races beside
+    another's, which would slow both sides of each. Where the cache cannot hold a lock
+    (read-only) or it is held for `PREPARE_WAIT` seconds, the work goes on without it.
+    """
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    locks = cache_folder().parent / "locks"  # (beside the cache's entries, not among them)
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(locks / f"preparing-{digest}.lock", timeout=PREPARE_WAIT)
+        lock.acquire()
+    except (OSError, Timeout):
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _fallback(name: str, backend: str, error: BaseException, entry: Path | None) -> None:
