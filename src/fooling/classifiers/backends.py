@@ -20,7 +20,9 @@ on OpenVINO is decided the same way: where the CPU offers bf16 (AMX, or
 AVX-512-BF16 without it; what bf16 gains differs between the two), bf16 runs only
 if it beats OpenVINO's fp32 on the timed batch. Each race is run once per model, pair of
 contenders and machine, and its outcome is kept in the cache. Later runs then
-choose alike, so the same seed gives the same run.
+choose alike, so the same seed gives the same run. One process at a time prepares a
+given model (exports, checks and races it), under a lock beside the cache; another
+that loads it meanwhile waits, then finds the work done.
 
 int8 is quantised from the fp32 model here by NNCF, for a search's own images: see
 `fooling.classifiers.int8`.
