@@ -35,7 +35,7 @@ from _machine import machine, save
 ROOT = Path(__file__).parents[1]
 RUNS = {
     "one_process": ["-n", "0"],
-    "test_sh": ["-n", "2", "--dist", "loadfile"],  # as scripts/test.sh
+    "test_sh": ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder"],  # as scripts/test.sh
 }
 
 

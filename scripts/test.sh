@@ -20,4 +20,4 @@ FOOLING_EXTRAS=test bash scripts/setup.sh
 .venv/bin/lint-imports --no-cache  # every import points down (pyproject.toml, docs/architecture.md)
 # Two workers, one test file each at a time (its module fixtures made once); tests/conftest.py
 # gives each worker one thread. `bash scripts/test.sh -n 0` runs the tests in this process.
-exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"
+exec .venv/bin/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder "$@"
