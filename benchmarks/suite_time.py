@@ -5,11 +5,11 @@
 Runs the whole suite twice, one run after the other, each in a fresh cache folder
 (`XDG_CACHE_HOME`: no compiled models, no backend races remembered, as on a fresh
 clone): first in one pytest process (`-n 0`, the baseline), then on the two
-pytest-xdist workers of `scripts/test.sh` (`-n 2 --dist loadfile`, one thread each,
-tests/conftest.py). Saved for each: the wall time, the CPU time (user and system, of
-pytest and the processes it waited for, not of the Ray daemons it kills) and pytest's
-counts. The ratio printed is the baseline's wall time over `scripts/test.sh`'s (> 1:
-the two workers are faster).
+pytest-xdist workers of `scripts/test.sh` (`-n 2 --dist loadfile --no-loadscope-reorder`,
+one thread each, the longest files first: tests/conftest.py). Saved for each: the wall
+time, the CPU time (user and system, of pytest and the processes it waited for, not of
+the Ray daemons it kills) and pytest's counts. The ratio printed is the baseline's wall
+time over `scripts/test.sh`'s (> 1: the two workers are faster).
 Goal (issue 23): under 10 minutes on 2 cores of the slower kind of machine here, an AMD
 EPYC without AMX (it took 10.6 min on an earlier suite of 581 tests that a Xeon with
 AMX ran in 5: compare the ratio, not the seconds, across machines).
