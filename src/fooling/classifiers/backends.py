@@ -156,72 +156,54 @@ def compile_for_cpu(
     if not installed(candidate) or (isinstance(model, Path) and candidate != "openvino"):
         return None  # (`auto` without OpenVINO; an .onnx file already runs on ONNX Runtime)
     with _one_process_at_a_time(f"{candidate}-{fingerprint}-{list(input_shape)}"):
-        return _compile(model, backend, candidate, precision, input_shape, mean, std,
-                        fingerprint, reference, outputs, name)  # fmt: skip
+        probe = torch.rand((PROBE_IMAGES, *input_shape), generator=torch.Generator().manual_seed(0))
+        expected = _probabilities(reference(probe), outputs)
+        entry = None if isinstance(model, Path) else _cache_entry(
+            candidate, input_shape, fingerprint, mean, std)  # fmt: skip
+        cached = entry is not None and entry.is_file()
 
+        def built() -> tuple[Forward, float, bool]:
+            exact = _build(candidate, model, input_shape, mean, std, fingerprint)
+            return exact, *_agreement(expected, _probabilities(exact(probe), outputs))
 
-def _compile(
-    model: nn.Module | Path,
-    backend: str,
-    candidate: str,
-    precision: str,
-    input_shape: Sequence[int],
-    mean: torch.Tensor | None,
-    std: torch.Tensor | None,
-    fingerprint: str,
-    reference: Forward,
-    outputs: str,
-    name: str,
-) -> Compiled | None:
-    """`compile_for_cpu` on `candidate`, the backend `backend` ("auto" or named) runs."""
-    probe = torch.rand((PROBE_IMAGES, *input_shape), generator=torch.Generator().manual_seed(0))
-    expected = _probabilities(reference(probe), outputs)
-    entry = None if isinstance(model, Path) else _cache_entry(candidate, input_shape, fingerprint,
-                                                              mean, std)  # fmt: skip
-    cached = entry is not None and entry.is_file()
-
-    def built() -> tuple[Forward, float, bool]:
-        exact = _build(candidate, model, input_shape, mean, std, fingerprint)
-        return exact, *_agreement(expected, _probabilities(exact(probe), outputs))
-
-    try:
-        exact, difference, same_top = built()
-    except Exception as error:  # an export or a compiler that fails: keep torch
-        if not cached:
-            return _fallback(name, candidate, error, entry)
-        assert entry is not None
-        shutil.rmtree(entry.parent, ignore_errors=True)  # a damaged cache entry: build it again
         try:
             exact, difference, same_top = built()
-        except Exception as again:
-            return _fallback(name, candidate, again, entry)
-        _warn(f"the cached {candidate} model in {entry.parent} could not be used "
-              f"({cause(error)}); it was rebuilt")  # fmt: skip
-    if difference > AGREEMENT or not same_top:
-        _warn(
-            f"{name} on {candidate} disagrees with torch (probabilities differ by up to "
-            f"{difference:.1e}, top-1 {'agrees' if same_top else 'differs'}); using torch"
-        )
-        return None
-    compiled = Compiled(candidate, exact, exact, "fp32")
-    race = functools.partial(_faster, input_shape=input_shape, fingerprint=fingerprint)
-    if candidate == "openvino" and (
-        precision == "bf16" or (precision == "auto" and cpu_has_bf16())
-    ):
-        path = _cached(candidate, model, input_shape, fingerprint, mean, std)
-        bf16 = Compiled(candidate, OpenVinoModel(path, mean, std, "bf16"), exact, "bf16")
-        if precision == "bf16" or race(("openvino", "bf16"), bf16.forward, ("openvino", "fp32"),
-                                       exact):  # fmt: skip
-            compiled = bf16
-    if backend == "auto" and not race(
-        (candidate, compiled.precision),
-        compiled.forward,
-        ("torch", "fp32"),
-        reference,
-        by=TORCH_MARGIN,
-    ):
-        return None
-    return compiled
+        except Exception as error:  # an export or a compiler that fails: keep torch
+            if not cached:
+                return _fallback(name, candidate, error, entry)
+            assert entry is not None
+            shutil.rmtree(entry.parent, ignore_errors=True)  # a damaged cache entry: build it again
+            try:
+                exact, difference, same_top = built()
+            except Exception as again:
+                return _fallback(name, candidate, again, entry)
+            _warn(f"the cached {candidate} model in {entry.parent} could not be used "
+                  f"({cause(error)}); it was rebuilt")  # fmt: skip
+        if difference > AGREEMENT or not same_top:
+            _warn(
+                f"{name} on {candidate} disagrees with torch (probabilities differ by up to "
+                f"{difference:.1e}, top-1 {'agrees' if same_top else 'differs'}); using torch"
+            )
+            return None
+        compiled = Compiled(candidate, exact, exact, "fp32")
+        race = functools.partial(_faster, input_shape=input_shape, fingerprint=fingerprint)
+        if candidate == "openvino" and (
+            precision == "bf16" or (precision == "auto" and cpu_has_bf16())
+        ):
+            path = _cached(candidate, model, input_shape, fingerprint, mean, std)
+            bf16 = Compiled(candidate, OpenVinoModel(path, mean, std, "bf16"), exact, "bf16")
+            if precision == "bf16" or race(("openvino", "bf16"), bf16.forward, ("openvino", "fp32"),
+                                           exact):  # fmt: skip
+                compiled = bf16
+        if backend == "auto" and not race(
+            (candidate, compiled.precision),
+            compiled.forward,
+            ("torch", "fp32"),
+            reference,
+            by=TORCH_MARGIN,
+        ):
+            return None
+        return compiled
 
 
 @contextlib.contextmanager
@@ -236,17 +218,18 @@ def _one_process_at_a_time(key: str) -> Iterator[None]:
     """
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     locks = cache_folder().parent / "locks"  # (beside the cache's entries, not among them)
+    lock: FileLock | None = None
     try:
         locks.mkdir(parents=True, exist_ok=True)
         lock = FileLock(locks / f"preparing-{digest}.lock", timeout=PREPARE_WAIT)
         lock.acquire()
     except (OSError, Timeout):
-        yield
-        return
+        lock = None
     try:
         yield
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
 def _fallback(name: str, backend: str, error: BaseException, entry: Path | None) -> None:
