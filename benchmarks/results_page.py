@@ -401,6 +401,63 @@ SPECS: dict[str, Spec] = {
             ),
         ),
     ),
+    "near_real_speed": Spec(
+        THROUGHPUT,
+        figures=(
+            Figure("queries", "queries", COUNT),
+            Figure("training images", "training_images", COUNT),
+            Figure(
+                "one thread: cdist over NearReal", "threads/1/ratio_cdist_over_near_real", RATIO
+            ),
+        ),
+        tables=(
+            Table(
+                "Seconds for all the queries, by threads",
+                "threads",
+                "threads",
+                (
+                    Figure("NearReal", "seconds_near_real", ".3f"),
+                    Figure("cdist", "seconds_cdist", ".3f"),
+                    Figure("cdist over NearReal", "ratio_cdist_over_near_real", RATIO),
+                    Figure("largest difference", "largest_difference", ".1e"),
+                ),
+            ),
+        ),
+    ),
+    "train_layout": Spec(
+        THROUGHPUT,
+        figures=(
+            Figure(
+                "updates of a thread: default over channels-last",
+                "threads/1/ratio_default_over_channels_last",
+                RATIO,
+            ),
+            Figure("one epoch, default layout: seconds", "one_epoch/default/seconds", SECONDS),
+            Figure(
+                "one epoch, default layout: test accuracy",
+                "one_epoch/default/test_accuracy",
+                CONFIDENCE,
+            ),
+            Figure("one epoch, channels-last: seconds", "one_epoch/channels_last/seconds", SECONDS),
+            Figure(
+                "one epoch, channels-last: test accuracy",
+                "one_epoch/channels_last/test_accuracy",
+                CONFIDENCE,
+            ),
+        ),
+        tables=(
+            Table(
+                "Milliseconds per update, by threads",
+                "threads",
+                "threads",
+                (
+                    Figure("default", "ms_per_update/default", ".2f"),
+                    Figure("channels-last", "ms_per_update/channels_last", ".2f"),
+                    Figure("default over channels-last", "ratio_default_over_channels_last", RATIO),
+                ),
+            ),
+        ),
+    ),
     "checkpoint_cost": Spec(
         THROUGHPUT,
         figures=(

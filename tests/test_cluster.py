@@ -210,7 +210,7 @@ fooling.retrain(out=sys.argv[2], settings=settings, progress=False, workers=2,
 )
 # one iteration whose gatherings take many short searches, so the dead node's are needed
 TINY = {"iterations": 1, "fooling_per_iteration": 40, "held_out": 20, "gather_generations": 8,
-        "gather_population": 40, "epochs": 1, "max_steps": 150, "generations": 8,
+        "gather_population": 40, "epochs": 1, "max_steps": 30, "generations": 8,
         "population": 40}  # fmt: skip
 
 

@@ -15,6 +15,7 @@ import fooling
 from fooling.classifiers import load_classifier
 from fooling.classifiers.lenet import LeNet
 from fooling.data.mnist import load_mnist
+from fooling.experiments import near_real as near_real_module
 from fooling.experiments.gather import Searches, gather, search
 from fooling.experiments.near_real import NearReal
 from fooling.experiments.retrain import IMAGES_FORMAT, STATE_FORMAT, RetrainSettings
@@ -136,6 +137,15 @@ def test_near_real_separates_real_digits_from_noise():
     assert near_real.distances(training[:3]).max() == pytest.approx(0.0, abs=1e-3)
     assert near_real.near(training[:3].mul(255).round().to(torch.uint8)).all()  # uint8 read as /255
     assert near_real.distances(torch.empty(0, 1, 28, 28)).shape == (0,)
+
+
+def test_near_real_measures_the_distance_to_the_nearest_image_slice_by_slice(monkeypatch):
+    training, test = load_mnist("train")[0][:3000], load_mnist("test")[0][:300]
+    exact = torch.cdist(test.flatten(1), training.flatten(1)).amin(dim=1)
+    monkeypatch.setattr(near_real_module, "_VALUES", 784 * 700)  # slices of 700 images
+    monkeypatch.setattr(near_real_module, "_QUERIES", 64)
+    found = NearReal(training, cutoff=0.0).distances(test)
+    assert torch.allclose(found, exact, atol=1e-4)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import fooling
+from fooling.classifiers.lenet import LeNet
 from fooling.data.mnist import load_mnist
 from fooling.training import Recipe, evaluate, train
 from fooling.training.train_lenet import LENET_RECIPE
@@ -105,3 +106,35 @@ def test_lenets_recipe_is_caffes_solver_with_a_linear_rate():
     assert LENET_RECIPE.rate(0, 100) == 0.03 and LENET_RECIPE.rate(50, 100) == pytest.approx(0.015)
     cosine = dataclasses.replace(LENET_RECIPE, schedule="cosine")
     assert cosine.rate(50, 100) == pytest.approx(0.015) and cosine.rate(100, 100) == 0
+
+
+class Failing(Bytes):
+    """Labelled images that fail at the third batch."""
+
+    batches = 0
+
+    def __getitem__(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.batches += 1
+        if self.batches == 3:
+            raise OSError("the disk went away")
+        return super().__getitem__(index)
+
+
+def test_channels_last_learns_what_the_default_layout_does_and_gives_the_network_back(digits):
+    images, labels, *_ = digits
+    networks = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        network = LeNet()
+        recipe = dataclasses.replace(LENET_RECIPE, max_steps=30, channels_last=channels_last)
+        train(network, (images, labels), recipe, progress=False)
+        networks.append(network)
+    default, channels_last = (network.state_dict() for network in networks)
+    for name, weight in channels_last.items():  # the same weights but for rounding,
+        assert torch.allclose(weight, default[name], atol=1e-4), name
+        assert weight.is_contiguous()  # laid out as before, so that safetensors saves them
+    torch.manual_seed(0)
+    network = LeNet()
+    with pytest.raises(OSError, match="went away"):  # and when training fails part-way too
+        train(network, Failing(images, labels), LENET_RECIPE, progress=False)
+    assert all(weight.is_contiguous() for weight in network.state_dict().values())

@@ -85,13 +85,21 @@ def _flat(images: torch.Tensor) -> torch.Tensor:
 
 
 def _nearest(queries: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Each query's distance to its nearest reference image, a slice of each at a time."""
+    """Each query's distance to its nearest reference image, a slice of each at a time.
+
+    As `torch.cdist` computes it for many images, |q - r|² = |q|² + |r|² - 2 q·r, but with
+    each slice's |r|² once for all its queries (twice as fast on MNIST:
+    `benchmarks/near_real_speed.py`).
+    """
     nearest = torch.full((len(queries),), float("inf"))
     step = max(1, _VALUES // max(1, reference[0].numel()))
     for start in range(0, len(reference), step):
         part = _flat(reference[start : start + step])
+        part_norms = part.square().sum(dim=1)
         for first in range(0, len(queries), _QUERIES):
             rows = slice(first, first + _QUERIES)
-            found = torch.cdist(_flat(queries[rows]), part).amin(dim=1)
+            query = _flat(queries[rows])
+            products = torch.addmm(part_norms, query, part.T, alpha=-2)  # |r|² - 2 q·r
+            found = products.amin(dim=1) + query.square().sum(dim=1)
             nearest[rows] = torch.minimum(nearest[rows], found)
-    return nearest
+    return nearest.clamp_min(0).sqrt()

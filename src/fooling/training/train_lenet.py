@@ -23,7 +23,7 @@ from fooling.training.trainer import Recipe, evaluate, train
 
 LENET_RECIPE = Recipe(
     epochs=5, batch_size=64, learning_rate=0.03, schedule="linear", optimizer="sgd",
-    momentum=0.9, weight_decay=5e-4,
+    momentum=0.9, weight_decay=5e-4, channels_last=True,
 )  # fmt: skip
 
 
