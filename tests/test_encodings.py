@@ -216,7 +216,7 @@ def test_a_registered_encoding_is_offered_by_every_command_without_other_edits(
     assert main([*argv, "--classes", "3", "--out", str(out), "--quiet"]) == 0
     assert json.loads((out / "summary.json").read_text())["encoding"] == "toy"
     steps = {step.name for step in MnistPlan(quick=True).steps()}
-    assert {f"evolve-toy-{seed}" for seed in range(5)} <= steps
+    assert {f"evolve-toy-{seed}" for seed in range(MnistPlan(quick=True).seeds)} <= steps
     audit = {step.name for step in AuditPlan(lenet, ["--classifier", "lenet-mnist"]).steps()}
     assert {"direct", "cppn", "toy"} <= audit
     assert encodings_named(BOTH) == ("direct", "cppn", "toy")
