@@ -188,7 +188,11 @@ def train(
 
 @contextmanager
 def _laid_out(model: nn.Module, layout: torch.memory_format) -> Iterator[None]:
-    """The model's weights in `layout` inside, in the default layout again after."""
+    """The model's weights channels-last inside where `layout` says so, and in the default
+    layout again after; left alone otherwise."""
+    if layout != torch.channels_last:
+        yield
+        return
     model.to(memory_format=layout)  # in place: the optimiser's parameters stay the same
     try:
         yield
