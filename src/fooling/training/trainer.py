@@ -142,7 +142,6 @@ def train(
     if len(data) == 0:
         raise FoolingError("no training images")
     device = next(model.parameters()).device
-    layout = torch.channels_last if recipe.channels_last else torch.contiguous_format
     trained = list(model.parameters() if parameters is None else parameters)
     if recipe.optimizer == "sgd":
         optimizer: torch.optim.Optimizer = torch.optim.SGD(
@@ -161,7 +160,7 @@ def train(
     started, step, epoch, loss = time.perf_counter(), 0, 0, torch.zeros(())
     model.train()
     bar = tqdm(total=total_steps, desc="train", unit="batch", disable=not progress)
-    with _laid_out(model, layout), bar:
+    with _channels_last(model, recipe.channels_last), bar:
         while step < total_steps:
             epoch += 1
             order = torch.randperm(len(data), generator=generator)
@@ -170,8 +169,8 @@ def train(
                     break
                 images, labels = data[index]
                 images, labels = images.to(device), labels.to(device)
-                if images.dim() == 4:
-                    images = images.contiguous(memory_format=layout)
+                if recipe.channels_last and images.dim() == 4:
+                    images = images.contiguous(memory_format=torch.channels_last)
                 for group in optimizer.param_groups:
                     group["lr"] = recipe.rate(step, total_steps)
                 optimizer.zero_grad(set_to_none=True)
@@ -187,13 +186,13 @@ def train(
 
 
 @contextmanager
-def _laid_out(model: nn.Module, layout: torch.memory_format) -> Iterator[None]:
-    """The model's weights channels-last inside where `layout` says so, and in the default
-    layout again after; left alone otherwise."""
-    if layout != torch.channels_last:
+def _channels_last(model: nn.Module, wanted: bool) -> Iterator[None]:
+    """Where `wanted`, the model's weights channels-last inside and in the default layout
+    again after; left alone otherwise."""
+    if not wanted:
         yield
         return
-    model.to(memory_format=layout)  # in place: the optimiser's parameters stay the same
+    model.to(memory_format=torch.channels_last)  # in place: the optimiser keeps its parameters
     try:
         yield
     finally:
