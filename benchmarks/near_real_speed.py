@@ -50,8 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     training, test = load_mnist("train")[0], load_mnist("test")[0]
     queries = test[: args.queries]
-    near_real = NearReal(training, cutoff=0.0)
-    near_real.distances(queries[:1])  # the training digits flattened once, as in a run
+    near_real = NearReal(training, cutoff=0.0)  # (flattens the training digits once, as a run)
     threads = {}
     for count in sorted({1, os.cpu_count() or 1}):
         torch.set_num_threads(count)

@@ -401,6 +401,24 @@ SPECS: dict[str, Spec] = {
             ),
         ),
     ),
+    "gradient_weights": Spec(
+        THROUGHPUT,
+        figures=(
+            Figure("threads", "threads", COUNT),
+            Figure("PGD on LeNet: before / now", "pgd_lenet/ratio_before_over_now", RATIO),
+            Figure("PGD on LeNet: the same images", "pgd_lenet/same_images", "s"),
+            Figure(
+                "refinement on Lite0: before / now",
+                "refine_efficientnet_lite0/ratio_before_over_now",
+                RATIO,
+            ),
+            Figure(
+                "refinement on Lite0: largest difference",
+                "refine_efficientnet_lite0/largest_difference",
+                ".1e",
+            ),
+        ),
+    ),
     "near_real_speed": Spec(
         THROUGHPUT,
         figures=(

@@ -8,6 +8,7 @@ import torch
 
 import fooling
 from fooling.adversarial import attack
+from fooling.classifiers import load_classifier
 from fooling.cli import main
 from fooling.data.mnist import load_mnist
 
@@ -33,6 +34,14 @@ def test_fgsm_stays_in_its_ball_and_pgd_does_better(lenet, digits):
 def test_pgd_at_eps_0_2_fools_nearly_every_digit(lenet, digits):
     result = attack(lenet, *digits, method="pgd", eps=0.2, steps=40)
     assert result.success_rate >= 0.9
+
+
+def test_an_attack_computes_no_gradient_for_the_weights_and_leaves_them_trainable(digits):
+    lenet = load_classifier("lenet-mnist", "cpu")  # its own: no other test's gradients
+    attack(lenet, *digits, method="pgd", eps=0.1, steps=5)
+    weights = list(lenet.model.parameters())
+    assert all(weight.grad is None for weight in weights)  # foolbox's backward() skipped them
+    assert all(weight.requires_grad for weight in weights)
 
 
 def test_a_targeted_attack_reaches_its_class(lenet, digits):

@@ -56,6 +56,7 @@ def test_refining_raises_the_log_odds_and_keeps_the_shape_and_the_bounds(lenet):
     disabled = ~genomes["enabled"]
     assert torch.equal(refined["weight"][disabled], genomes["weight"][disabled])
     encoding.check(refined)  # within the weight range
+    assert all(weight.grad is None for weight in lenet.model.parameters())  # the genomes' only
     again = refine_weights(encoding, lenet, genomes, classes, steps=10, chunk=40,
                            learning_rate=0.1)  # fmt: skip
     # Chunks are apart: only float rounding differs (other batch shapes sum in another order,

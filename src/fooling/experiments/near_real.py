@@ -16,8 +16,8 @@ thickness than MNIST's 0s reads as a 0 yet can lie far from all of them.
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import torch
 
@@ -38,6 +38,11 @@ class NearReal:
 
     training: torch.Tensor
     cutoff: float
+    _reference: _Reference | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._reference is None:  # (frozen: set the way dataclasses document)
+            object.__setattr__(self, "_reference", _Reference(self.training))
 
     @classmethod
     def calibrate(cls, training: torch.Tensor, test: torch.Tensor, *, seed: int = 0) -> NearReal:
@@ -53,12 +58,14 @@ class NearReal:
         """
         generator = torch.Generator().manual_seed(seed)
         chosen = torch.randperm(len(test), generator=generator)[:CALIBRATION_IMAGES]
-        distances = _nearest(test[chosen], training)
-        return cls(training, float(distances.quantile(NEAR_SHARE)))
+        reference = _Reference(training)
+        distances = reference.nearest(test[chosen])
+        return cls(training, float(distances.quantile(NEAR_SHARE)), reference)
 
     def distances(self, images: torch.Tensor) -> torch.Tensor:
         """`float [M]`: each image's distance to its nearest real training image."""
-        return _nearest(images, self._reference)
+        assert self._reference is not None  # (made in __post_init__)
+        return self._reference.nearest(images)
 
     def near(self, images: torch.Tensor) -> torch.Tensor:
         """`bool [M]`: which images lie as close to a real image as real test images do."""
@@ -68,13 +75,46 @@ class NearReal:
         """`bool [M]`: which images lie farther from every real image than that."""
         return ~self.near(images)
 
-    @functools.cached_property
-    def _reference(self) -> torch.Tensor:
-        """The training images, flattened to float once where they fit `_VALUES` (all of
-        MNIST does), so that many small queries do not convert them again each time."""
-        if self.training.numel() <= _VALUES:
-            return _flat(self.training)
-        return self.training
+
+class _Reference:
+    """Real images as float rows, each with its squared length, a slice at a time.
+
+    Where all of them fit `_VALUES` (all of MNIST does), the rows and lengths are made
+    once, so that many small queries do not convert the images again each time.
+    """
+
+    def __init__(self, images: torch.Tensor) -> None:
+        self.images = images
+        self.step = max(1, _VALUES // max(1, images[0].numel())) if len(images) else 1
+        self._whole = self._slice(0) if len(images) <= self.step else None
+
+    def _slice(self, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = _flat(self.images[start : start + self.step])
+        return rows, rows.square().sum(dim=1)
+
+    def slices(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self._whole is not None:
+            yield self._whole
+            return
+        for start in range(0, len(self.images), self.step):
+            yield self._slice(start)
+
+    def nearest(self, queries: torch.Tensor) -> torch.Tensor:
+        """Each query's distance to its nearest reference image.
+
+        As `torch.cdist` computes it for many images, |q - r|² = |q|² + |r|² - 2 q·r, but
+        with each slice's |r|² once for all its queries (twice as fast on MNIST:
+        `benchmarks/near_real_speed.py`).
+        """
+        nearest = torch.full((len(queries),), float("inf"))
+        for rows, lengths in self.slices():
+            for first in range(0, len(queries), _QUERIES):
+                chosen = slice(first, first + _QUERIES)
+                query = _flat(queries[chosen])
+                products = torch.addmm(lengths, query, rows.T, alpha=-2)  # |r|² - 2 q·r
+                found = products.amin(dim=1) + query.square().sum(dim=1)
+                nearest[chosen] = torch.minimum(nearest[chosen], found)
+        return nearest.clamp_min(0).sqrt()
 
 
 def _flat(images: torch.Tensor) -> torch.Tensor:
@@ -82,24 +122,3 @@ def _flat(images: torch.Tensor) -> torch.Tensor:
     images = images.cpu()
     images = images.float().div(255) if images.dtype == torch.uint8 else images.float()
     return images.flatten(1)
-
-
-def _nearest(queries: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Each query's distance to its nearest reference image, a slice of each at a time.
-
-    As `torch.cdist` computes it for many images, |q - r|² = |q|² + |r|² - 2 q·r, but with
-    each slice's |r|² once for all its queries (twice as fast on MNIST:
-    `benchmarks/near_real_speed.py`).
-    """
-    nearest = torch.full((len(queries),), float("inf"))
-    step = max(1, _VALUES // max(1, reference[0].numel()))
-    for start in range(0, len(reference), step):
-        part = _flat(reference[start : start + step])
-        part_norms = part.square().sum(dim=1)
-        for first in range(0, len(queries), _QUERIES):
-            rows = slice(first, first + _QUERIES)
-            query = _flat(queries[rows])
-            products = torch.addmm(part_norms, query, part.T, alpha=-2)  # |r|² - 2 q·r
-            found = products.amin(dim=1) + query.square().sum(dim=1)
-            nearest[rows] = torch.minimum(nearest[rows], found)
-    return nearest.clamp_min(0).sqrt()

@@ -138,8 +138,9 @@ def _refine_chunk(
                 best_score = torch.where(better, scores, best_score)
                 best_step[better] = step
                 best[better] = weight[better]
-            optimizer.zero_grad(set_to_none=True)
-            (-scores.sum()).backward()
+            # the genomes' gradient only: `backward()` would also compute (and keep) the
+            # classifier's weights' (`benchmarks/gradient_weights.py`)
+            (weight.grad,) = torch.autograd.grad(-scores.sum(), weight)
             optimizer.step()
             with torch.no_grad():
                 weight.clamp_(-encoding.weight_range, encoding.weight_range)
