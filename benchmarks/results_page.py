@@ -419,6 +419,15 @@ SPECS: dict[str, Spec] = {
             ),
         ),
     ),
+    "plot_time": Spec(
+        THROUGHPUT,
+        figures=(
+            Figure("threads", "threads", COUNT),
+            Figure("seconds for both plots, margins by hand", "seconds_now", ".3f"),
+            Figure("seconds for both plots, constrained layout", "seconds_before", ".3f"),
+            Figure("constrained / by hand", "ratio_before_over_now", RATIO),
+        ),
+    ),
     "near_real_speed": Spec(
         THROUGHPUT,
         figures=(

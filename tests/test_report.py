@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from fooling.errors import FoolingError
@@ -371,6 +372,39 @@ def test_plot_per_class_confidence(tmp_path, count: int) -> None:
     path = tmp_path / "plots" / "per_class.png"
     plot_per_class_confidence(labels, confidences, path, "per class")
     _assert_png(path)
+
+
+IMAGENET_LABELS = ["tench", "great white shark", "ostrich, Struthio camelus", "W" * 30]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        [str(digit) for digit in range(10)],
+        ["hen", "kite"],
+        IMAGENET_LABELS,
+        IMAGENET_LABELS * 10,
+        [f"class {number}" for number in range(1000)],
+    ],
+)
+@pytest.mark.parametrize("fooled", [3, 1000])
+def test_every_text_of_a_plot_lies_inside_it(tmp_path, monkeypatch, labels, fooled) -> None:
+    """The margins are set by hand (`plots._margins`): no label may fall off the picture."""
+    import fooling.report.plots as plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda figure, path: drawn.append(figure))
+    values = np.linspace(0.0, 1.0, len(labels)).tolist()
+    plot_per_class_confidence(labels, values, tmp_path / "classes.png", "evolve cppn seed 0")
+    rows = [_row(g, best=0.99) for g in range(30)]
+    rows = [dataclasses.replace(row, fooled=fooled * row.generation // 29) for row in rows]
+    plot_confidence_over_generations(rows, tmp_path / "curve.png", "evolve cppn seed 0")
+    for figure in drawn:
+        # every drawn text, tick labels too (in inches): what constrained layout fitted
+        drawn_box = figure.get_tightbbox(FigureCanvasAgg(figure).get_renderer())
+        width, height = figure.get_size_inches()
+        assert drawn_box.x0 >= -0.01 and drawn_box.y0 >= -0.01, labels[:3]
+        assert drawn_box.x1 <= width + 0.01 and drawn_box.y1 <= height + 0.01, labels[:3]
 
 
 def test_plot_per_class_confidence_rejects_mismatch(tmp_path) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
 
 from fooling.records import FOOLED_AT, ProgressRow, atomic_write_bytes
@@ -16,6 +19,9 @@ from fooling.records import FOOLED_AT, ProgressRow, atomic_write_bytes
 _DPI = 100
 _MAX_BARS = 40
 _MAX_TICK_LABEL = 18
+_LABEL_SIZE = 9  # the bars' labels, in points
+_SLANT = 60  # degrees, of long labels under the bars
+_SIN_SLANT, _COS_SLANT = math.sin(math.radians(_SLANT)), math.cos(math.radians(_SLANT))
 _GREEN, _GRAY, _BLUE, _ORANGE = "#2e9e44", "#9a9a9a", "#1f6fb4", "#e08a1e"
 
 
@@ -36,6 +42,19 @@ def save_figure(figure: Figure, path: Path, dpi: float | None = None) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def _margins(figure: Figure, *, left: float, right: float, top: float, bottom: float) -> None:
+    """Put the axes `left`, `right`, `top` and `bottom` inches in from the figure's edges.
+
+    The two plots below are drawn for every run, so they set their margins by hand, to
+    about where matplotlib's constrained layout put them (measured): that layout measures
+    every text in a pass of its own, over a third of a plot's time
+    (`benchmarks/plot_time.py`), and the test suite alone draws hundreds of plots.
+    """
+    width, height = figure.get_size_inches()
+    figure.subplots_adjust(left=left / width, right=1 - right / width,
+                           bottom=bottom / height, top=1 - top / height)  # fmt: skip
+
+
 def _note_empty(axes: Axes, text: str) -> None:
     """Write ``text`` grayed in the middle of empty axes."""
     axes.text(0.5, 0.5, text, transform=axes.transAxes, ha="center", va="center", color=_GRAY)
@@ -52,7 +71,7 @@ def plot_confidence_over_generations(rows: list[ProgressRow], path: Path, title:
         path: the PNG file to write; missing parent folders are created.
         title: the plot title.
     """
-    figure = Figure(figsize=(8, 4.5), layout="constrained")
+    figure = Figure(figsize=(8, 4.5))
     axes = figure.add_subplot()
     count_axes = axes.twinx()
     axes.set_title(_plain(title))
@@ -111,6 +130,8 @@ def plot_confidence_over_generations(rows: list[ProgressRow], path: Path, title:
     axes.legend(
         handles + more_handles, labels + more_labels, loc="lower right", framealpha=0.9, fontsize=9
     )
+    digits = len(str(int(count_axes.get_ylim()[1])))  # of the right axis's largest count
+    _margins(figure, left=0.6, right=0.36 + 0.09 * digits, top=0.3, bottom=0.5)
     _save(figure, path)
 
 
@@ -121,19 +142,39 @@ def _short(label: str) -> str:
     return label[: _MAX_TICK_LABEL - 1] + "…"
 
 
+def _slanted(labels: Sequence[str]) -> bool:
+    """Whether the bars' labels are written slanted (long or many), not level."""
+    return any(len(label) > 3 for label in labels) or len(labels) > 20
+
+
+def _bars_bottom(labels: Sequence[str]) -> float:
+    """Inches under the bars for their labels and the axis name (slanted labels: as far
+    down as the longest one reaches, measured in the labels' font)."""
+    if not _slanted(labels):
+        return 0.5
+    font = FontProperties(size=_LABEL_SIZE)
+    reach = 0.0
+    for label in labels:
+        width, height, descent = text_to_path.get_text_width_height_descent(
+            _short(label), font, ismath=False
+        )
+        reach = max(reach, width * _SIN_SLANT + (height + descent) * _COS_SLANT)
+    return 0.5 + reach / 72  # (points to inches)
+
+
 def _bars(axes: Axes, labels: Sequence[str], values: np.ndarray) -> None:
     """A bar per class, green at or above 0.99, labels under the bars."""
     positions = np.arange(len(values))
     colours = [_GREEN if value >= FOOLED_AT else _GRAY for value in values]
     axes.bar(positions, values, color=colours)
     axes.set_xticks(positions)
-    long_labels = any(len(label) > 3 for label in labels) or len(labels) > 20
+    long_labels = _slanted(labels)
     axes.set_xticklabels(
         [_plain(_short(label)) for label in labels],
-        rotation=60 if long_labels else 0,
+        rotation=_SLANT if long_labels else 0,
         ha="right" if long_labels else "center",
         rotation_mode="anchor",
-        fontsize=9,
+        fontsize=_LABEL_SIZE,
     )
     axes.set_xlim(-0.6, len(values) - 0.4)
     axes.set_xlabel("class")
@@ -176,7 +217,7 @@ def plot_per_class_confidence(
     values = np.asarray(confidences, dtype=np.float64)
     count = len(values)
     width = 8.0 if count > _MAX_BARS else min(14.0, max(6.0, 0.32 * count + 2))
-    figure = Figure(figsize=(width, 4.5), layout="constrained")
+    figure = Figure(figsize=(width, 4.5))
     axes = figure.add_subplot()
     fooled = int(np.sum(values >= FOOLED_AT))
     axes.set_title(f"{_plain(title)}\n{fooled} of {count} classes at ≥ {FOOLED_AT}")
@@ -193,6 +234,8 @@ def plot_per_class_confidence(
     axes.axhline(FOOLED_AT, color="#444", linestyle="--", linewidth=1, label=f"{FOOLED_AT}")
     if count > _MAX_BARS:
         axes.legend(loc="lower left", fontsize=9, framealpha=0.9)
+    bottom = _bars_bottom(labels) if 0 < count <= _MAX_BARS else 0.5
+    _margins(figure, left=0.6, right=0.25 if count > _MAX_BARS else 0.1, top=0.5, bottom=bottom)
     _save(figure, path)
 
 
