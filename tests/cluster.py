@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -56,6 +57,15 @@ FIXED = (
     "--metrics-export-port",
 )
 WORKER_PORTS = 100  # a node's worker processes, at most (outside Ray's default 10002-19999)
+WATCH = """
+import sys
+from ray._raylet import GcsClient
+from ray.core.generated.gcs_pb2 import GcsNodeInfo
+client = GcsClient(address=sys.argv[1])
+for _ in sys.stdin:  # a line asks: the address of each node alive
+    nodes = client.get_all_node_info(timeout=30).values()
+    print(*(n.node_manager_address for n in nodes if n.state == GcsNodeInfo.ALIVE), flush=True)
+"""
 
 
 @dataclass
@@ -82,6 +92,7 @@ class TwoNodes:
     firewalled: bool = False
     stopped: bool = False
     _processes: list[subprocess.Popen] = field(default_factory=list)
+    _watcher: subprocess.Popen | None = None
 
     def stop_second_node(self) -> None:
         """Kill every process of the second node at once: its raylet, its store, its workers."""
@@ -103,14 +114,43 @@ class TwoNodes:
             self.env, self.logs / f"node-{len(self._processes)}.log"))  # fmt: skip
 
     def alive_nodes(self) -> list[str]:
-        """The address of each node Ray counts as alive, sorted."""
-        script = (
-            f"import ray; ray.init(address={self.head!r}, log_to_driver=False); "
-            "print(' '.join(n['NodeManagerAddress'] for n in ray.nodes() if n['Alive']))"
-        )
-        out = subprocess.run([sys.executable, "-c", script], env=self.env, capture_output=True,
-                             text=True, timeout=60, check=True)  # fmt: skip
-        return sorted(out.stdout.split())
+        """The address of each node Ray counts as alive, sorted.
+
+        Asked of one process kept connected to the head's table of nodes (`WATCH`, Ray's
+        own client of it): a new process that imported Ray and joined as a driver for each
+        question took over a second, and a driver kept joined saw a killed node alive for
+        tens of seconds.
+
+        Raises:
+            OSError: it cannot connect yet (the head is not up), or did not answer.
+        """
+        watcher = self._watcher
+        if watcher is None or watcher.poll() is not None:
+            with (self.logs / "watch.log").open("a") as log:
+                watcher = self._watcher = subprocess.Popen(
+                    [sys.executable, "-c", WATCH, self.head], env=self.env, text=True,
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                    start_new_session=True,
+                )  # fmt: skip
+        try:
+            watcher.stdin.write("\n")
+            watcher.stdin.flush()
+            answered, _, _ = select.select([watcher.stdout], [], [], JOIN_SECONDS)
+            line = watcher.stdout.readline() if answered else ""
+        except BrokenPipeError:
+            line = ""
+        if not line:  # it ended (no head to join yet) or hangs: the next question starts another
+            self.stop_watching()
+            raise OSError("the watcher did not answer")
+        return sorted(line.split())
+
+    def stop_watching(self) -> None:
+        """End the process that `alive_nodes` keeps connected."""
+        if self._watcher is not None:
+            with suppress(ProcessLookupError):
+                os.killpg(self._watcher.pid, signal.SIGKILL)
+            self._watcher.communicate(timeout=30)  # (and closes its pipes)
+            self._watcher = None
 
 
 def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -210,6 +250,7 @@ def two_nodes() -> Iterator[TwoNodes]:
         _wait_for(cluster, list(addresses))
         yield cluster
     finally:
+        cluster.stop_watching()
         _kill_namespace(namespace)
         for process in cluster._processes:
             with suppress(ProcessLookupError):
@@ -231,7 +272,7 @@ def _wait_for(cluster: TwoNodes, addresses: list[str]) -> None:
         try:
             if cluster.alive_nodes() == sorted(addresses):
                 return
-        except subprocess.CalledProcessError:
+        except OSError:
             pass
         time.sleep(0.5)
     ended = [
@@ -239,6 +280,8 @@ def _wait_for(cluster: TwoNodes, addresses: list[str]) -> None:
         for index, process in enumerate(cluster._processes)
         if process.poll() is not None
     ]
+    if (cluster.logs / "watch.log").is_file():
+        ended.append(f"watch.log:\n{_tail(cluster.logs / 'watch.log')}")
     raise RuntimeError(
         f"the Ray cluster did not reach nodes {addresses} in {JOIN_SECONDS} s\n" + "\n".join(ended)
     )
