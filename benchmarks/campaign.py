@@ -92,7 +92,8 @@ def export(dataset: str, report: Path, dest: Path) -> None:
         plan = ImagenetPlan(quick=bool(settings["quick"]), data=settings.get("data"))
     else:
         plan = MnistPlan(quick=bool(settings["quick"]),
-                         retrain_iterations=settings.get("retrain_iterations"))  # fmt: skip
+                         retrain_iterations=settings.get("retrain_iterations"),
+                         seeds=settings.get("seeds"))  # fmt: skip
     dest.mkdir(parents=True, exist_ok=True)
     lines = [f"# `fooling reproduce {dataset}` at the paper's settings", ""]
     lines += [f"CPU: {describe_cpu()}, {torch.get_num_threads()} threads. Steps run at a "

@@ -8,6 +8,7 @@ from pathlib import Path
 from fooling.commands.arguments import add_output_arguments
 from fooling.errors import FoolingError
 from fooling.experiments.retrain import ITERATIONS
+from fooling.reproduce.mnist import PAPER_SEEDS, QUICK_SEEDS, SEEDS
 
 HELP = "Re-run the paper's experiments and write report.html beside the paper's figures."
 EXAMPLE = "fooling reproduce mnist --quick --out runs/reproduce"
@@ -18,12 +19,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", choices=("mnist", "imagenet"))
     parser.add_argument(
         "--quick", action="store_true",
-        help="scaled down (each scaled row says how); on two CPU cores mnist takes about 2 "
-        "minutes, imagenet about 15",
+        help="scaled down (each scaled row says how); on two CPU cores mnist takes about a "
+        "minute, imagenet about 15 minutes",
     )  # fmt: skip
     parser.add_argument(
         "--retrain-iterations", type=ITERATIONS.parse, metavar="N",
         help="MNIST retraining iterations (default: the paper's 15; 1 with --quick)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--seeds", type=SEEDS.parse, metavar="N",
+        help=f"MNIST evolution runs of each encoding (default: {PAPER_SEEDS}, the paper's "
+        f"\"several\"; {QUICK_SEEDS} with --quick)",
     )  # fmt: skip
     parser.add_argument(
         "--data", type=Path, metavar="FOLDER",
@@ -45,10 +51,13 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset == "mnist":
         if args.data is not None:
             raise FoolingError("--data is for imagenet: MNIST comes with fooling")
-        plan = MnistPlan(quick=args.quick, retrain_iterations=args.retrain_iterations)
+        plan = MnistPlan(quick=args.quick, retrain_iterations=args.retrain_iterations,
+                         seeds=args.seeds)  # fmt: skip
     else:
         if args.retrain_iterations is not None:
             raise FoolingError("--retrain-iterations is for mnist (imagenet retrains once)")
+        if args.seeds is not None:
+            raise FoolingError("--seeds is for mnist (imagenet evolves once per encoding)")
         if args.data is not None and not args.data.is_dir():
             raise FoolingError(f"--data {args.data} is not a folder")
         plan = ImagenetPlan(quick=args.quick, data=args.data)

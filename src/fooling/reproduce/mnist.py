@@ -13,6 +13,7 @@ import statistics
 from pathlib import Path
 
 from fooling.encodings import ENCODINGS
+from fooling.limits import whole
 from fooling.report.study import wilson_interval
 from fooling.reproduce.differences import MNIST
 from fooling.reproduce.findings import Report, Row, Section, describe_machine
@@ -28,6 +29,7 @@ from fooling.reproduce.steps import OUT, Step, StepRecord
 
 PAPER_SEEDS = 5  # the paper ran "several" of each encoding
 QUICK_SEEDS = 3
+SEEDS = whole("seeds", 1, 100)
 PAPER_ITERATIONS = 15
 PGD_EPSILONS = ("0.1", "0.2", "0.3")  # of benchmarks/attack_rates.py
 FULL_ATTACKED = 1000  # test digits each attack runs on in the full report
@@ -54,18 +56,29 @@ class MnistPlan:
     Args:
         quick: the scaled-down version (minutes, run in CI).
         retrain_iterations: retraining iterations (default: 15, the paper's; 1 quick).
+        seeds: evolution runs of each encoding (default: `PAPER_SEEDS`; `QUICK_SEEDS`
+            quick).
+
+    Raises:
+        FoolingError: `seeds` out of `SEEDS`.
     """
 
-    def __init__(self, *, quick: bool, retrain_iterations: int | None = None) -> None:
+    def __init__(
+        self, *, quick: bool, retrain_iterations: int | None = None, seeds: int | None = None
+    ) -> None:
         self.quick = quick
-        self.seeds = QUICK_SEEDS if quick else PAPER_SEEDS
+        self._default_seeds = QUICK_SEEDS if quick else PAPER_SEEDS
+        self.seeds = self._default_seeds if seeds is None else int(SEEDS.check(seeds))
         self.iterations = retrain_iterations or (1 if quick else PAPER_ITERATIONS)
         # PGD: about 16 s per 1000 digits on 2 cores; Carlini-Wagner: 346 s per 1000
         self.attacked = 100 if quick else FULL_ATTACKED
         self.cw_images = 25 if quick else FULL_ATTACKED
 
     def settings(self) -> dict[str, object]:
-        return {"dataset": "mnist", "quick": self.quick, "retrain_iterations": self.iterations}
+        settings = {"dataset": "mnist", "quick": self.quick, "retrain_iterations": self.iterations}
+        if self.seeds != self._default_seeds:  # (so that a report made before `--seeds` goes on)
+            settings["seeds"] = self.seeds
+        return settings
 
     def packages(self) -> dict[str, str]:
         """Module -> pip package, for what the steps need beyond fooling's own requirements:
@@ -178,13 +191,13 @@ class MnistPlan:
                 "Every run fools every digit at ≥ 99.99% within 50 generations",
                 "every run, ≤ 50 generations", self._generations(runs),
                 f"{setting}, several runs",
-                f"{setting}, {self.seeds} seeds × {len(ENCODINGS)} encodings",
+                f"{setting}, {self._seed_count()} × {len(ENCODINGS)} encodings",
                 evolve_steps, "Nguyen et al. 2015, §3.1 (Fig. 4)", self._seed_scale(),
             ),
             Row(
                 "Median confidence after 200 generations",
                 "99.99%", self._medians(runs), setting,
-                f"{setting}, {self.seeds} seeds × {len(ENCODINGS)} encodings", evolve_steps,
+                f"{setting}, {self._seed_count()} × {len(ENCODINGS)} encodings", evolve_steps,
                 "Nguyen et al. 2015, §3.1", self._seed_scale(),
             ),
             self._cap_row(out),
@@ -197,9 +210,13 @@ class MnistPlan:
         ]  # fmt: skip
         return rows
 
+    def _seed_count(self) -> str:
+        return f"{self.seeds} seed{'' if self.seeds == 1 else 's'}"
+
     def _seed_scale(self) -> str:
-        """A row of the evolution runs, scaled down where `--quick` ran fewer seeds."""
-        return "" if self.seeds == PAPER_SEEDS else f"{self.seeds} of {PAPER_SEEDS} seeds"
+        """A row of the evolution runs, scaled down where fewer seeds ran than the report's
+        `PAPER_SEEDS` (more are not a scaling down: the settings say how many)."""
+        return "" if self.seeds >= PAPER_SEEDS else f"{self.seeds} of {PAPER_SEEDS} seeds"
 
     def _generations(self, runs: dict[str, list[dict]]) -> str:
         parts = []
