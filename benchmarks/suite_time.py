@@ -62,7 +62,8 @@ def run_suite(options: list[str]) -> dict:
         done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
         cpu = cpu_of_children() - before
-    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    lines = done.stdout.strip().splitlines()
+    last = lines[-1] if lines else ""
     return {
         "pytest_options": " ".join(options),
         "exit_code": done.returncode,
@@ -70,6 +71,8 @@ def run_suite(options: list[str]) -> dict:
         "cpu_seconds": round(cpu, 1),
         "counts": counts(last),
         "last_line": last,
+        # which tests did not pass (pytest's short summary), so that a failure can be found
+        "not_passed": [line for line in lines if line.startswith(("FAILED ", "ERROR "))],
     }
 
 
