@@ -1,4 +1,4 @@
-"""What every benchmark records about where it ran, and where results go."""
+"""What every benchmark records about where it ran, where results go, and how it times."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import sys
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,3 +47,13 @@ def save(name: str, figures: dict[str, Any]) -> Path:
     path.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"saved {path}")
     return path
+
+
+def fastest(function: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """The fewest seconds `function()` took in `repeats` calls, and its last answer."""
+    best, answer = float("inf"), None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        answer = function()
+        best = min(best, time.perf_counter() - started)
+    return best, answer

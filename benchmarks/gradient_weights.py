@@ -22,13 +22,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import machine, save
+from _machine import fastest, machine, save
 
 import fooling.adversarial.attacks as attacks
 import fooling.search.refine as refine
@@ -62,15 +61,6 @@ def _refine_with_backward(encoding, classifier, genomes, classes, steps, learnin
     last = (best_step == 0) | (best_step == steps - 1)
     best[last] = weight.detach()[last]
     return best
-
-
-def fastest(function, repeats: int):
-    best, answer = float("inf"), None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        answer = function()
-        best = min(best, time.perf_counter() - started)
-    return best, answer
 
 
 def pgd(repeats: int) -> dict:

@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import machine, save
+from _machine import fastest, machine, save
 
 from fooling.data.mnist import load_mnist
 from fooling.experiments.near_real import NearReal
@@ -32,15 +31,6 @@ def with_cdist(queries: torch.Tensor, training: torch.Tensor) -> torch.Tensor:
     reference = training.float().flatten(1)
     flat = queries.float().flatten(1)
     return torch.cat([torch.cdist(part, reference).amin(dim=1) for part in flat.split(256)])
-
-
-def fastest(function, repeats: int) -> tuple[float, torch.Tensor]:
-    best, answer = float("inf"), None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        answer = function()
-        best = min(best, time.perf_counter() - started)
-    return best, answer
 
 
 def main() -> None:
