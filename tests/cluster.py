@@ -6,7 +6,8 @@ inside this machine;
 starts `ray start --head` on the host end and `ray start --address` inside the
 namespace, each with one CPU; and tears all of it down afterwards, whatever
 happens. Nothing crosses any other device. Where namespaces cannot be made (not
-root, no `ip`), the tests that use it skip and say why.
+root, no `ip`), the tests that use it skip and say why, and the one-machine tests
+that they include run instead (`also_on_two_nodes`).
 
 Ray 2.60 authenticates with a token by default; the cluster gets one of its own
 in a temporary folder (`RAY_AUTH_TOKEN_PATH`), given to both nodes and to every
@@ -25,6 +26,7 @@ cluster serves several tests that lose it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import secrets
@@ -192,20 +194,38 @@ def _firewall(inside: tuple[str, ...], interface: str, chain: str, ports: list[s
     _run(*inside, "iptables", "-I", "INPUT", "-i", interface, "-j", chain)
 
 
-def _cannot_make_namespaces() -> str | None:
+@functools.cache
+def why_not_two_nodes() -> str | None:
+    """Why `two_nodes()` cannot run on this machine, or None where it can.
+
+    Tried once per process: it makes a network namespace and deletes it again.
+    """
     if os.geteuid() != 0:
         return "network namespaces need root"
     if shutil.which("ip") is None:
         return "no `ip` (iproute2) to make network namespaces"
     if not RAY.exists():
         return "Ray is not installed"
+    probe = f"foolingprobe{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if made.returncode != 0:
+        return f"cannot make a network namespace: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
     return None
+
+
+def also_on_two_nodes(test: str) -> pytest.MarkDecorator:
+    """Skip a one-machine test where `test` (in tests/test_cluster.py) runs, as a superset:
+    the same run on two nodes, compared with one machine. It runs where that one skips."""
+    return pytest.mark.skipif(
+        why_not_two_nodes() is None, reason=f"tests/test_cluster.py::{test} tests this"
+    )
 
 
 @contextmanager
 def two_nodes() -> Iterator[TwoNodes]:
     """A two-node Ray cluster across a veth pair, removed on exit (see the module docstring)."""
-    reason = _cannot_make_namespaces()
+    reason = why_not_two_nodes()
     if reason:
         pytest.skip(reason)
     number = next(_CLUSTERS)  # a second cluster of this process gets other names and ports

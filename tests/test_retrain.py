@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cluster import also_on_two_nodes
 from PIL import Image
 from test_cli_errors import fails_with_one_line
 
@@ -338,6 +339,7 @@ def make_digit_folder(root: Path) -> Path:
     return root
 
 
+@also_on_two_nodes("test_retraining_that_loses_a_node_gathers_as_one_process")
 def test_gathering_on_ray_workers_gathers_the_same_images(straight, tmp_path, ray_cluster):
     out = tmp_path / "run"
     fooling.retrain(out=out, settings=dataclasses.replace(TINY, iterations=1), progress=False,
