@@ -11,7 +11,6 @@ import time
 
 import pytest
 import torch
-from cluster import also_on_two_nodes
 
 import fooling
 from fooling.archive import Archive
@@ -137,9 +136,6 @@ def test_merges_are_every_generation_only_where_a_cpu_generation_is_costly():
     assert default_migrate_every(gpu, 400, (3, 224, 224)) == 10
 
 
-@also_on_two_nodes(
-    "test_islands_on_two_nodes_stopped_by_ctrl_c_and_resumed_give_the_run_of_one_machine"
-)
 def test_ctrl_c_stops_a_distributed_run_at_a_merge_and_it_resumes(tmp_path):
     out = tmp_path / "run"
     argv = ["evolve", "--encoding", "cppn", "--workers", "2", "--population", "60",
