@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -71,12 +72,8 @@ def pgd(repeats: int) -> dict:
         return attacks.attack(lenet, images, labels, method="pgd", eps=0.1, steps=100).adversarials
 
     now, found = fastest(run, repeats)
-    frozen = attacks._weights_frozen
-    attacks._weights_frozen = lambda model: contextlib.nullcontext()
-    try:
+    with mock.patch.object(attacks, "_weights_frozen", lambda model: contextlib.nullcontext()):
         before, expected = fastest(run, repeats)
-    finally:
-        attacks._weights_frozen = frozen
     return {"images": 100, "steps": 100, "seconds_now": round(now, 3),
             "seconds_before": round(before, 3), "ratio_before_over_now": round(before / now, 3),
             "same_images": bool(torch.equal(found, expected))}  # fmt: skip
@@ -95,12 +92,8 @@ def refinement(repeats: int) -> dict:
         return refine.refine_weights(encoding, lite0, genomes, classes, steps=5)["weight"]
 
     now, found = fastest(run, repeats)
-    chunk = refine._refine_chunk
-    refine._refine_chunk = _refine_with_backward
-    try:
+    with mock.patch.object(refine, "_refine_chunk", _refine_with_backward):
         before, expected = fastest(run, repeats)
-    finally:
-        refine._refine_chunk = chunk
     return {"genomes": 8, "steps": 5, "seconds_now": round(now, 3),
             "seconds_before": round(before, 3), "ratio_before_over_now": round(before / now, 3),
             "largest_difference": float((found - expected).abs().max())}  # fmt: skip
