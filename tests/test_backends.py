@@ -53,12 +53,12 @@ def test_two_preparations_of_one_model_at_once_race_it_once(fresh_cache, monkeyp
     monkeypatch.setattr(backends, "RACE_IMAGES", 20)
     real, running, seen = backends._best_seconds, [0], []
 
-    def watched(*forwards):
+    def watched(*forwards, **options):
         running[0] += 1
         seen.append(running[0])  # how many races run now, this one included
         try:
             time.sleep(0.2)  # time for the other thread to begin one, were it free to
-            return real(*forwards)
+            return real(*forwards, **options)
         finally:
             running[0] -= 1
 
@@ -86,6 +86,30 @@ def test_auto_races_once_and_remembers(fresh_cache, monkeypatch):
     against_torch.write_text(json.dumps({"seconds": slower}))
     assert load_classifier("efficientnet-lite0", "cpu", backend="auto").backend == "torch"
     assert lenet_on("torch").backend == "torch"
+
+
+@pytest.mark.parametrize(
+    ("slow_per_image", "images_timed"), [(8.0, 25), (1.5, 200), (0.7, 200), (0.5, 25)]
+)
+def test_a_race_ends_after_a_slice_of_the_batch_only_where_one_side_leads_by_far(
+    monkeypatch, slow_per_image, images_timed
+):
+    """The verdict is 1.25; a lead of 2x over it (above 2.5 or below 0.625) ends the race."""
+    lenet = lenet_on("torch")
+    seen = []
+
+    def fast(images):
+        seen.append(len(images))
+        return lenet(images)
+
+    per_image = {fast: 1.0, lenet: slow_per_image}
+    monkeypatch.setattr(
+        backends, "_seconds", lambda forward, images: per_image[forward] * len(images)
+    )
+    batch = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    timed = backends._best_seconds(fast, lenet, batch, verdict=backends.TORCH_MARGIN)
+    assert timed == (200.0, slow_per_image * 200, images_timed)
+    assert seen == [25]  # the warm-up, on the slice
 
 
 @pytest.mark.parametrize(
@@ -248,6 +272,31 @@ def test_a_compiled_classifier_unpickles_on_a_machine_without_its_cache(tmp_path
     assert any((tmp_path / "empty-cache" / "fooling" / "backends").iterdir())  # exported there
     found = torch.load(tmp_path / "found.pt", weights_only=True)
     assert torch.equal(found, torch.load(tmp_path / "expected.pt", weights_only=True))
+
+
+TELEMETRY_WATCH = """
+import sys
+forks = []
+sys.addaudithook(lambda event, _: event == "os.fork" and forks.append(event))
+from fooling.classifiers import load_classifier
+import nncf  # (`--precision int8`)
+assert load_classifier("lenet-mnist", "cpu", backend="openvino").backend == "openvino"
+assert not forks, f"{len(forks)} processes forked"
+"""
+
+
+def test_openvino_and_nncf_send_no_telemetry_and_write_nothing_in_home(tmp_path):
+    """Their telemetry forks a process per event, and keeps an id and counts in ~/intel."""
+    pytest.importorskip("nncf")
+    home = tmp_path / "home"
+    home.mkdir()
+    elsewhere = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    elsewhere.pop("CI", None)  # (which would turn it off too)
+    done = subprocess.run([sys.executable, "-c", TELEMETRY_WATCH], env=elsewhere,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert any((tmp_path / "cache" / "fooling" / "backends").iterdir())  # it converted a model
+    assert not any(home.iterdir())
 
 
 @pytest.mark.skipif(not backends.cpu_has_bf16(), reason="this CPU has no fast bf16")

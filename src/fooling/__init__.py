@@ -19,7 +19,14 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 from typing import TYPE_CHECKING
+
+# OpenVINO and NNCF, which `fooling` imports on its users' behalf, send usage events to
+# Google Analytics, each from a process forked for it, unless a file under ~/intel opts
+# out (over 600 forks in one run of the tests). Both turn it off when their telemetry
+# package cannot be imported. A process that imported it before `fooling` keeps it.
+sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
     from fooling.archive import Archive
