@@ -497,8 +497,8 @@ def _best_seconds(
     Given `verdict` (the ratio that decides: `first` wins when its time times it is less
     than `second`'s), a turn each on a slice of the batch comes first, and ends the race
     where one side is ahead of the verdict by `CLEAR_LEAD`. (EfficientNet-Lite0 on one
-    thread: torch took 10 s for a batch of 200, OpenVINO 1.5 s; the ratio on 25 images was
-    within 10% of it.)
+    thread: torch took 9.5 s for a batch of 200, OpenVINO in bf16 0.55 s; on 25 images
+    their ratio came within 2% of that: benchmarks/results/first_load_cpu.json.)
 
     Returns:
         The two times, for the whole batch, and the number of images they were timed on.
