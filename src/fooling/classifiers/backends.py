@@ -494,16 +494,17 @@ def _best_seconds(
     slows whichever pass it overlaps, and seldom every pass of one side. A fast
     model gets up to `RACE_ROUNDS` turns each; a slow one stops after `RACE_SECONDS`.
 
-    Given `verdict` (the ratio that decides: `first` wins when its time times it is less
-    than `second`'s), a turn each on a slice of the batch comes first, and ends the race
-    where one side is ahead of the verdict by `CLEAR_LEAD`. (EfficientNet-Lite0 on one
+    Both warm up on an eighth of the batch. Given `verdict` (the ratio that decides:
+    `first` wins when its time times it is less than `second`'s), a turn each on that
+    slice comes first, and ends the race where one side is ahead of the verdict by
+    `CLEAR_LEAD`. (EfficientNet-Lite0 on one
     thread: torch took 9.5 s for a batch of 200, OpenVINO in bf16 0.55 s; on 25 images
     their ratio came within 2% of that: benchmarks/results/first_load_cpu.json.)
 
     Returns:
         The two times, for the whole batch, and the number of images they were timed on.
     """
-    part = batch[: max(1, len(batch) // RACE_SLICE)] if verdict is not None else batch[:2]
+    part = batch[: max(1, len(batch) // RACE_SLICE)]
     first(part), second(part)  # warm up
     if verdict is not None:
         scale = len(batch) / len(part)
